@@ -1,0 +1,61 @@
+# Finds the packages ShardLM builds with and prints one line for each, found or not, with a hint.
+# All come from Debian packages; launch/install-deps.sh installs them.
+
+function(shardlm_report name found detail hint)
+  if(found)
+    message(STATUS "[found]     ${name} ${detail}")
+  else()
+    message(STATUS "[not found] ${name}: ${hint}")
+  endif()
+endfunction()
+
+set(THREADS_PREFER_PTHREAD_FLAG ON)
+find_package(Threads REQUIRED)
+
+find_package(fmt QUIET)
+shardlm_report("fmt" "${fmt_FOUND}" "${fmt_VERSION}" "install libfmt-dev (launch/install-deps.sh)")
+
+find_package(MPI QUIET COMPONENTS CXX)
+shardlm_report("MPI" "${MPI_CXX_FOUND}" "${MPI_CXX_VERSION}" "install libopenmpi-dev openmpi-bin")
+
+# Debian 12's protobuf ships no CMake config, so use CMake's FindProtobuf; gRPC's config exists.
+find_package(Protobuf QUIET)
+shardlm_report("protobuf" "${Protobuf_FOUND}" "${Protobuf_VERSION}" "install libprotobuf-dev protobuf-compiler")
+find_package(gRPC CONFIG QUIET)
+find_program(SHARDLM_GRPC_CPP_PLUGIN grpc_cpp_plugin)
+set(SHARDLM_GRPC_FOUND FALSE)
+if(gRPC_FOUND AND SHARDLM_GRPC_CPP_PLUGIN)
+  set(SHARDLM_GRPC_FOUND TRUE)
+endif()
+shardlm_report("gRPC" "${SHARDLM_GRPC_FOUND}" "${gRPC_VERSION}" "install libgrpc++-dev protobuf-compiler-grpc")
+
+find_package(yaml-cpp QUIET)
+shardlm_report("yaml-cpp" "${yaml-cpp_FOUND}" "${yaml-cpp_VERSION}" "install libyaml-cpp-dev")
+
+if(SHARDLM_BUILD_TESTS)
+  find_package(GTest QUIET)
+  shardlm_report("GoogleTest" "${GTest_FOUND}" "" "install googletest libgtest-dev libgmock-dev")
+endif()
+if(SHARDLM_BUILD_BENCH)
+  find_package(benchmark QUIET)
+  shardlm_report("Google Benchmark" "${benchmark_FOUND}" "${benchmark_VERSION}" "install libbenchmark-dev")
+endif()
+
+set(missing "")
+foreach(pair IN ITEMS "fmt;fmt_FOUND" "MPI;MPI_CXX_FOUND" "protobuf;Protobuf_FOUND" "gRPC;SHARDLM_GRPC_FOUND"
+                      "yaml-cpp;yaml-cpp_FOUND")
+  list(GET pair 0 name)
+  list(GET pair 1 variable)
+  if(NOT ${variable})
+    list(APPEND missing ${name})
+  endif()
+endforeach()
+if(SHARDLM_BUILD_TESTS AND NOT GTest_FOUND)
+  list(APPEND missing GoogleTest)
+endif()
+if(SHARDLM_BUILD_BENCH AND NOT benchmark_FOUND)
+  list(APPEND missing "Google Benchmark")
+endif()
+if(missing)
+  message(FATAL_ERROR "Required packages not found: ${missing}. Run ./launch/install-deps.sh first.")
+endif()

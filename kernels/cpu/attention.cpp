@@ -1,0 +1,145 @@
+// Causal attention by the flash-attention recurrence: keys are visited in tiles while each query keeps
+// a running max m, a running sum l of exp(score - m) and an output accumulator; when a tile raises m,
+// l and the accumulator are rescaled by exp(m_old - m_new). Memory is O(head_dim) per query at any
+// context length, and no score vector as long as the context is ever stored.
+//
+// The query heads that share a kv head (GQA/MQA) are processed together, up to kMaxDotRows at a time,
+// so each key row loaded serves all of them.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/cpu/ops.h"
+#include "kernels/cpu/simd.h"
+#include "runtime/core/check.h"
+
+namespace shardlm::cpu {
+namespace {
+
+constexpr int64_t kTile = 64;  // keys per tile: a tile's scores for every query head fit in L1
+constexpr int kMaxHeads = simd::kMaxDotRows;
+// Multiply-adds per thread below which waking another thread costs more than it saves.
+constexpr int64_t kMinMacsPerThread = 64 * 1024;
+
+// One unit of work: query token t, and query heads [first_head, first_head + head_count) that all read
+// kv head kv_head.
+struct Item {
+  int64_t t, kv_head, first_head;
+  int head_count;
+};
+
+// How many runs of at most kMaxHeads query heads cover one kv head's group.
+int64_t heads_chunks_per_group(const AttentionShape& shape) {
+  const int64_t group = shape.heads / shape.kv_heads;
+  return (group + kMaxHeads - 1) / kMaxHeads;
+}
+
+class Attender {
+ public:
+  Attender(const float* q, const float* k, const float* v, float* out, const AttentionShape& shape)
+      : q_(q), k_(k), v_(v), out_(out), s_(shape), kernels_(simd::active_kernels()),
+        dot_rows_(kernels_.dot_rows[static_cast<int>(DType::f32)]),
+        group_(shape.heads / shape.kv_heads),
+        chunks_per_group_(heads_chunks_per_group(shape)),
+        heads_per_chunk_((group_ + chunks_per_group_ - 1) / chunks_per_group_),
+        accumulators_(kMaxHeads * shape.head_dim) {}
+
+  Item item(int64_t index) const {
+    const int64_t chunk = index % chunks_per_group_;
+    const int64_t kv_head = (index / chunks_per_group_) % s_.kv_heads;
+    const int64_t t = index / (chunks_per_group_ * s_.kv_heads);
+    const int64_t first_head = kv_head * group_ + chunk * heads_per_chunk_;
+    return {t, kv_head, first_head, static_cast<int>(std::min(heads_per_chunk_, group_ - chunk * heads_per_chunk_))};
+  }
+
+  void run(const Item& item) {
+    const int64_t d = s_.head_dim;
+    const int rows = item.head_count;
+    const float* queries = q_ + (item.t * s_.heads + item.first_head) * d;  // heads of a token are adjacent
+    const float* keys = k_ + item.kv_head * d;
+    const float* values = v_ + item.kv_head * d;
+    const int64_t visible = s_.start_pos + item.t + 1;  // causal: keys 0 .. start_pos + t
+
+    float running_max[kMaxHeads], running_sum[kMaxHeads];
+    std::fill_n(running_max, rows, -INFINITY);
+    std::fill_n(running_sum, rows, 0.0f);
+    std::fill_n(accumulators_.begin(), rows * d, 0.0f);
+
+    for (int64_t tile = 0; tile < visible; tile += kTile) {
+      const int64_t tile_keys = std::min(kTile, visible - tile);
+      float dots[kMaxHeads];
+      for (int64_t j = 0; j < tile_keys; ++j) {
+        dot_rows_(queries, d, rows, keys + (tile + j) * s_.kv_stride, d, dots);
+        for (int r = 0; r < rows; ++r) scores_[r][j] = dots[r] * s_.scale;
+      }
+      for (int r = 0; r < rows; ++r) {
+        float* acc = accumulators_.data() + r * d;
+        const float tile_max = *std::max_element(scores_[r], scores_[r] + tile_keys);
+        if (tile_max > running_max[r]) {
+          // Nothing to rescale before the first tile (the sum and accumulator are still zero).
+          if (running_sum[r] > 0.0f) {
+            const float correction = std::exp(running_max[r] - tile_max);
+            running_sum[r] *= correction;
+            kernels_.scale(correction, acc, d);
+          }
+          running_max[r] = tile_max;
+        }
+        for (int64_t j = 0; j < tile_keys; ++j) {
+          const float weight = std::exp(scores_[r][j] - running_max[r]);
+          running_sum[r] += weight;
+          kernels_.axpy(weight, values + (tile + j) * s_.kv_stride, acc, d);
+        }
+      }
+    }
+
+    for (int r = 0; r < rows; ++r) {
+      const float* acc = accumulators_.data() + r * d;
+      float* result = out_ + (item.t * s_.heads + item.first_head + r) * d;
+      const float inv_sum = 1.0f / running_sum[r];
+      for (int64_t i = 0; i < d; ++i) result[i] = acc[i] * inv_sum;
+    }
+  }
+
+ private:
+  const float *q_, *k_, *v_;
+  float* out_;
+  const AttentionShape& s_;
+  const simd::Kernels& kernels_;
+  simd::DotRowsFn dot_rows_;
+  // A group of 9 heads runs as 3 + 3 + 3 rather than 4 + 4 + 1, which would leave a chunk mostly idle.
+  int64_t group_, chunks_per_group_, heads_per_chunk_;
+  std::vector<float> accumulators_;  // [kMaxHeads, head_dim]
+  float scores_[kMaxHeads][kTile];
+};
+
+}  // namespace
+
+void attention(ThreadPool& pool, const float* q, const float* k, const float* v, float* out,
+               const AttentionShape& shape) {
+  SHARDLM_CHECK(shape.tokens >= 0 && shape.start_pos >= 0 && shape.head_dim > 0,
+                "attention: bad shape tokens={} start_pos={} head_dim={}", shape.tokens, shape.start_pos,
+                shape.head_dim);
+  SHARDLM_CHECK(shape.heads > 0 && shape.kv_heads > 0 && shape.heads % shape.kv_heads == 0,
+                "attention: heads ({}) must be a positive multiple of kv_heads ({})", shape.heads, shape.kv_heads);
+  SHARDLM_CHECK(shape.kv_stride >= shape.kv_heads * shape.head_dim,
+                "attention: kv_stride {} is less than kv_heads * head_dim = {}", shape.kv_stride,
+                shape.kv_heads * shape.head_dim);
+
+  if (shape.tokens == 0) return;
+
+  const int64_t items = shape.tokens * shape.kv_heads * heads_chunks_per_group(shape);
+  // Two multiply-adds (q.k and p*v) per visible key, head and dimension, at most.
+  const int64_t macs = 2 * shape.tokens * shape.heads * shape.head_dim * (shape.start_pos + shape.tokens);
+  const int64_t threads = std::clamp<int64_t>(macs / kMinMacsPerThread, 1, std::min<int64_t>(pool.size(), items));
+
+  // Causal prefill gives later tokens more keys, so each thread takes every threads-th item rather
+  // than a contiguous run: the work then balances whatever the token count.
+  pool.parallel_for(threads, 1, [&](int64_t begin, int64_t end) {
+    Attender attender(q, k, v, out, shape);
+    for (int64_t slot = begin; slot < end; ++slot) {
+      for (int64_t index = slot; index < items; index += threads) attender.run(attender.item(index));
+    }
+  });
+}
+
+}  // namespace shardlm::cpu

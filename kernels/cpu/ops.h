@@ -1,0 +1,28 @@
+// Vectorised, multi-threaded CPU kernels. Same contracts as kernels/ref/ops.h; each is compared
+// with its reference in tests/kernels/. SIMD width is chosen at run time (AVX-512, AVX2, or plain
+// C++), so one binary runs on any x86-64 machine.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "kernels/ref/ops.h"
+#include "runtime/core/thread_pool.h"
+
+namespace shardlm::cpu {
+
+void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k);
+void rmsnorm(ThreadPool& pool, const float* x, const float* weight, float* y, int64_t rows, int64_t dim, float eps);
+void rope(ThreadPool& pool, float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim,
+          float theta, float position_scale, RopeLayout layout);
+void softmax(float* x, int64_t n);
+void silu_gate(ThreadPool& pool, const float* gate, const float* up, float* out, int64_t n);
+// Tiled over keys with a running max and sum (the flash-attention recurrence): memory stays
+// O(head_dim) per query however long the context.
+void attention(ThreadPool& pool, const float* q, const float* k, const float* v, float* out,
+               const AttentionShape& shape);
+
+// Which instruction set the dispatcher picked: "avx512", "avx2" or "generic".
+std::string_view simd_level();
+
+}  // namespace shardlm::cpu

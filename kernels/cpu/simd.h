@@ -1,0 +1,50 @@
+// Private to kernels/cpu: the few inner loops that decide CPU kernel speed, implemented once per
+// instruction set (simd_generic.cpp, simd_avx2.cpp, simd_avx512.cpp) and picked at run time by
+// simd_dispatch.cpp. The ops in kernels/cpu/*.cpp call them through the active table, so one binary
+// runs at full speed on an AVX-512 machine and still runs on a plain x86-64 one.
+//
+// This header declares only plain data and functions, no inline code: the ISA-specific files include
+// it, and an inline function instantiated there would be compiled with AVX-512 flags and could be the
+// copy the linker keeps for every caller.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace shardlm::cpu::simd {
+
+// out[r] = sum_i x[r * x_stride + i] * w[i] for r < rows, 1 <= rows <= kMaxDotRows, with w one row of
+// k weights in the table slot's dtype. One pass over the weight row serves every input row, which is
+// what makes a matmul with m > 1 cheaper than m matmuls with m = 1.
+using DotRowsFn = void (*)(const float* x, int64_t x_stride, int rows, const void* w, int64_t k, float* out);
+inline constexpr int kMaxDotRows = 4;
+
+struct Kernels {
+  const char* name;  // "generic", "avx2" or "avx512"
+  // Indexed by static_cast<int>(DType): f32, f16, bf16 (simd_dispatch.cpp checks that order).
+  DotRowsFn dot_rows[3];
+  void (*axpy)(float a, const float* x, float* y, int64_t n);  // y[i] += a * x[i]
+  void (*scale)(float a, float* y, int64_t n);                 // y[i] *= a
+};
+
+// One table per instruction set; only call the AVX ones where supported_levels() lists them.
+const Kernels& generic_kernels();
+const Kernels& avx2_kernels();
+const Kernels& avx512_kernels();
+
+// The table every op uses: chosen on first use from the CPU and SHARDLM_SIMD.
+const Kernels& active_kernels();
+
+// Levels this CPU and OS can run, lowest first: "generic", then "avx2" and "avx512" where supported.
+std::vector<std::string_view> supported_levels();
+
+// The level to run given SHARDLM_SIMD's value: the best supported one when `requested` is null or
+// empty, else `requested` itself. Throws shardlm::Error for an unknown name or one the CPU cannot run.
+std::string_view choose_level(const char* requested);
+
+// Switches every op to `level` (one of supported_levels()) so that tests can run each level on one
+// machine. Not for use while kernels run on other threads.
+void set_simd_level_for_testing(std::string_view level);
+
+}  // namespace shardlm::cpu::simd

@@ -1,0 +1,87 @@
+#include "kernels/ref/ops.h"
+
+#include <cmath>
+#include <vector>
+
+namespace shardlm::ref {
+
+void matmul(const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k) {
+  for (int64_t row = 0; row < m; ++row) {
+    for (int64_t col = 0; col < n; ++col) {
+      double sum = 0.0;  // double so that the oracle's own rounding is negligible next to the kernel's
+      for (int64_t i = 0; i < k; ++i) sum += static_cast<double>(x[row * k + i]) * load_as_f32(w, w_dtype, col * k + i);
+      y[row * n + col] = static_cast<float>(sum);
+    }
+  }
+}
+
+void rmsnorm(const float* x, const float* weight, float* y, int64_t rows, int64_t dim, float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    double sum_squares = 0.0;
+    for (int64_t i = 0; i < dim; ++i) sum_squares += static_cast<double>(x[r * dim + i]) * x[r * dim + i];
+    const double inv_rms = 1.0 / std::sqrt(sum_squares / dim + eps);
+    for (int64_t i = 0; i < dim; ++i) y[r * dim + i] = static_cast<float>(x[r * dim + i] * inv_rms * weight[i]);
+  }
+}
+
+void rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim, float theta,
+          float position_scale, RopeLayout layout) {
+  const int64_t pairs = head_dim / 2;
+  for (int64_t t = 0; t < tokens; ++t) {
+    const double position = positions[t] / static_cast<double>(position_scale);
+    for (int64_t h = 0; h < heads; ++h) {
+      float* head = x + (t * heads + h) * head_dim;
+      for (int64_t i = 0; i < pairs; ++i) {
+        const double angle = position * std::pow(static_cast<double>(theta), -2.0 * i / head_dim);
+        const int64_t a = layout == RopeLayout::adjacent ? 2 * i : i;
+        const int64_t b = layout == RopeLayout::adjacent ? 2 * i + 1 : i + pairs;
+        const double x0 = head[a], x1 = head[b];
+        head[a] = static_cast<float>(x0 * std::cos(angle) - x1 * std::sin(angle));
+        head[b] = static_cast<float>(x0 * std::sin(angle) + x1 * std::cos(angle));
+      }
+    }
+  }
+}
+
+void softmax(float* x, int64_t n) {
+  double max_value = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) max_value = std::fmax(max_value, x[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(x[i] - max_value);
+  for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(std::exp(x[i] - max_value) / sum);
+}
+
+void silu_gate(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double g = gate[i];
+    out[i] = static_cast<float>(g / (1.0 + std::exp(-g)) * up[i]);
+  }
+}
+
+void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s) {
+  const int64_t group = s.heads / s.kv_heads;
+  std::vector<float> scores;
+  for (int64_t t = 0; t < s.tokens; ++t) {
+    const int64_t visible = s.start_pos + t + 1;  // causal: keys 0 .. start_pos + t
+    for (int64_t h = 0; h < s.heads; ++h) {
+      const float* query = q + (t * s.heads + h) * s.head_dim;
+      const int64_t kv_head = h / group;
+      scores.assign(visible, 0.0f);
+      for (int64_t p = 0; p < visible; ++p) {
+        const float* key = k + p * s.kv_stride + kv_head * s.head_dim;
+        double dot = 0.0;
+        for (int64_t d = 0; d < s.head_dim; ++d) dot += static_cast<double>(query[d]) * key[d];
+        scores[p] = static_cast<float>(dot * s.scale);
+      }
+      softmax(scores.data(), visible);
+      float* result = out + (t * s.heads + h) * s.head_dim;
+      for (int64_t d = 0; d < s.head_dim; ++d) {
+        double sum = 0.0;
+        for (int64_t p = 0; p < visible; ++p) sum += static_cast<double>(scores[p]) * v[p * s.kv_stride + kv_head * s.head_dim + d];
+        result[d] = static_cast<float>(sum);
+      }
+    }
+  }
+}
+
+}  // namespace shardlm::ref

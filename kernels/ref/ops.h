@@ -1,0 +1,48 @@
+// The plainest possible version of every op: scalar loops in the order the maths is written.
+// This is the oracle every optimised kernel is compared with; never optimise it.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/core/dtype.h"
+
+namespace shardlm {
+
+// How RoPE pairs the elements of a head it rotates together.
+enum class RopeLayout : uint8_t {
+  adjacent,  // (2i, 2i+1): Meta's original checkpoints and llama2.c
+  halves,    // (i, i + head_dim/2): Hugging Face checkpoints
+};
+
+// Causal attention of `tokens` queries, the first at position start_pos, over keys 0..start_pos+t.
+struct AttentionShape {
+  int64_t tokens;      // queries in this call
+  int64_t start_pos;   // position of the first query
+  int64_t heads;       // query heads
+  int64_t kv_heads;    // key/value heads; heads % kv_heads == 0 (MHA, GQA, MQA)
+  int64_t head_dim;
+  int64_t kv_stride;   // floats between consecutive positions in k and v (>= kv_heads * head_dim)
+  float scale;         // usually 1/sqrt(head_dim)
+};
+
+namespace ref {
+
+// y[m, n] = sum_k x[m, k] * w[n, k]; w is [n, k] (PyTorch's Linear layout) in dtype w_dtype.
+void matmul(const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k);
+// y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, for each of `rows` rows of length dim.
+void rmsnorm(const float* x, const float* weight, float* y, int64_t rows, int64_t dim, float eps);
+// Rotates each head of x [tokens, heads, head_dim] by angle position * theta^(-2i/head_dim) for pair i.
+// position_scale divides positions (linear RoPE scaling; 1 for none).
+void rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim, float theta,
+          float position_scale, RopeLayout layout);
+// In-place softmax of n values.
+void softmax(float* x, int64_t n);
+// out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)).
+void silu_gate(const float* gate, const float* up, float* out, int64_t n);
+// out [tokens, heads, head_dim] = softmax(q k^T * scale, causal) v, with q [tokens, heads, head_dim] and
+// k, v [positions, kv_stride] holding kv_heads heads of head_dim each; query head h reads kv head
+// h / (heads / kv_heads).
+void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& shape);
+
+}  // namespace ref
+}  // namespace shardlm

@@ -1,0 +1,20 @@
+#include "runtime/backend/backend.h"
+
+#include <vector>
+
+namespace shardlm {
+
+Tensor Backend::empty(std::vector<int64_t> shape, DType dtype) {
+  int64_t count = 1;
+  for (int64_t extent : shape) count *= extent;
+  return Tensor(std::move(shape), dtype, alloc(static_cast<size_t>(count) * dtype_size(dtype)));
+}
+
+Tensor Backend::zeros(std::vector<int64_t> shape, DType dtype) {
+  Tensor tensor = empty(std::move(shape), dtype);
+  std::vector<uint8_t> zero(tensor.bytes(), 0);
+  copy(tensor.data(), zero.data(), zero.size());
+  return tensor;
+}
+
+}  // namespace shardlm

@@ -1,0 +1,46 @@
+// A fixed set of worker threads that split a range of indices among themselves and the caller.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace shardlm {
+
+class ThreadPool {
+ public:
+  // threads counts the caller: ThreadPool(1) starts no worker and runs everything inline.
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Calls body(begin, end) on disjoint chunks covering [0, count), at most one chunk per thread,
+  // and returns when all are done. Ranges shorter than min_chunk per thread use fewer threads,
+  // because waking a thread costs microseconds that small ops cannot repay.
+  void parallel_for(int64_t count, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& body);
+
+ private:
+  void worker_loop(int index);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable work_ready_;
+  std::condition_variable work_done_;
+  const std::function<void(int64_t, int64_t)>* body_ = nullptr;
+  int64_t count_ = 0;
+  int active_threads_ = 0;
+  int pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+};
+
+// Threads to use when the user gives none: the cores this process may run on.
+int default_thread_count();
+
+}  // namespace shardlm

@@ -1,0 +1,65 @@
+#include "runtime/engine/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "runtime/core/check.h"
+
+namespace shardlm {
+
+void SamplingParams::validate() const {
+  SHARDLM_CHECK(std::isfinite(temperature) && temperature >= 0.0f, "temperature must be a number >= 0, got {}",
+                temperature);
+  SHARDLM_CHECK(top_k >= 0, "top-k must be >= 0 (0 disables it), got {}", top_k);
+  SHARDLM_CHECK(std::isfinite(top_p) && top_p > 0.0f && top_p <= 1.0f, "top-p must be in (0, 1], got {}", top_p);
+}
+
+Sampler::Sampler(const SamplingParams& params) : params_(params), state_(params.seed) { params_.validate(); }
+
+double Sampler::next_uniform() {
+  // splitmix64: tiny, well mixed, and defined here so that a seed means the same thing everywhere.
+  uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53;
+}
+
+int32_t Sampler::sample(std::span<const float> logits) {
+  SHARDLM_CHECK(!logits.empty(), "sampling from empty logits");
+  if (params_.temperature == 0.0f) {
+    return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  }
+  // Probabilities at this temperature, most likely first; top-k and top-p cut the tail.
+  candidates_.resize(logits.size());
+  for (size_t i = 0; i < logits.size(); ++i) candidates_[i] = {logits[i] / params_.temperature, static_cast<int32_t>(i)};
+  const size_t keep_k = params_.top_k > 0 ? std::min<size_t>(params_.top_k, logits.size()) : logits.size();
+  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+  std::partial_sort(candidates_.begin(), candidates_.begin() + keep_k, candidates_.end(), by_logit);
+  candidates_.resize(keep_k);
+  const float max_logit = candidates_.front().first;
+  double total = 0.0;
+  for (auto& [value, id] : candidates_) total += (value = std::exp(value - max_logit));
+  size_t keep = candidates_.size();
+  if (params_.top_p < 1.0f) {
+    double cumulative = 0.0;
+    for (size_t i = 0; i < candidates_.size(); ++i) {
+      cumulative += candidates_[i].first / total;
+      if (cumulative >= params_.top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  double kept_total = 0.0;
+  for (size_t i = 0; i < keep; ++i) kept_total += candidates_[i].first;
+  const double target = next_uniform() * kept_total;
+  double cumulative = 0.0;
+  for (size_t i = 0; i < keep; ++i) {
+    cumulative += candidates_[i].first;
+    if (target < cumulative) return candidates_[i].second;
+  }
+  return candidates_[keep - 1].second;  // rounding left target at the very top
+}
+
+}  // namespace shardlm

@@ -1,0 +1,43 @@
+#include "runtime/model/model_loader.h"
+
+#include <filesystem>
+#include <vector>
+
+#include "runtime/core/check.h"
+#include "runtime/tokenizer/sentencepiece_bpe.h"
+
+namespace shardlm {
+
+LoadedModel load_model(const std::string& path, DType weight_dtype) {
+  SHARDLM_CHECK(std::filesystem::exists(path), "model file '{}' does not exist", path);
+  SHARDLM_CHECK(!std::filesystem::is_directory(path), "'{}' is a directory; pass the model file (a llama2.c .bin)",
+                path);
+  return read_llama2c_model(path, weight_dtype);
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_path, const std::string& tokenizer_path,
+                                          const ModelSpec& spec) {
+  namespace fs = std::filesystem;
+  std::string path = tokenizer_path;
+  if (path.empty()) {
+    const fs::path directory = fs::path(model_path).parent_path().empty() ? fs::path(".") : fs::path(model_path).parent_path();
+    if (fs::exists(directory / "tokenizer.bin")) {
+      path = (directory / "tokenizer.bin").string();
+    } else {
+      std::vector<fs::path> candidates;
+      for (const auto& entry : fs::directory_iterator(directory)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("tok", 0) == 0 && entry.path().extension() == ".bin") candidates.push_back(entry.path());
+      }
+      SHARDLM_CHECK(candidates.size() == 1,
+                    "no tokenizer given and {} candidates beside the model in '{}' (looked for tokenizer.bin or one "
+                    "tok*.bin); pass --tokenizer PATH",
+                    candidates.size(), directory.string());
+      path = candidates.front().string();
+    }
+  }
+  SHARDLM_CHECK(fs::exists(path), "tokenizer file '{}' does not exist", path);
+  return std::make_unique<SentencePieceBpe>(SentencePieceBpe::read_llama2c(path, spec.vocab_size));
+}
+
+}  // namespace shardlm

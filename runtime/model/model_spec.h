@@ -1,0 +1,52 @@
+// One description of every supported architecture: a decoder block with switches. Read from a
+// llama2.c header, a Hugging Face config.json, GGUF metadata or a YAML preset; the planner needs
+// nothing else.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/ref/ops.h"
+
+namespace shardlm {
+
+enum class FfnKind : uint8_t { swiglu, gelu, gelu_tanh };
+enum class NormKind : uint8_t { rmsnorm, layernorm };
+enum class PositionKind : uint8_t { rope, alibi, learned };
+enum class RopeScaling : uint8_t { none, linear, dynamic_ntk, yarn };
+
+struct ModelSpec {
+  std::string family;         // "llama", "falcon", "bloom", ...
+  int64_t vocab_size = 0;
+  int64_t hidden = 0;
+  int64_t layers = 0;
+  int64_t heads = 0;
+  int64_t kv_heads = 0;       // MHA = heads, MQA = 1, GQA in between
+  int64_t head_dim = 0;
+  int64_t ffn_hidden = 0;
+  int64_t max_seq_len = 0;
+  FfnKind ffn = FfnKind::swiglu;
+  NormKind norm = NormKind::rmsnorm;
+  float norm_eps = 1e-5f;
+  PositionKind position = PositionKind::rope;
+  float rope_theta = 10000.0f;
+  RopeLayout rope_layout = RopeLayout::halves;
+  RopeScaling rope_scaling = RopeScaling::none;
+  float rope_scaling_factor = 1.0f;
+  bool parallel_attention = false;  // x + attn(norm x) + mlp(norm' x), Falcon / GPT-J style
+  bool attention_bias = false;
+  bool mlp_bias = false;
+  bool tied_embeddings = false;
+  bool embedding_norm = false;      // BLOOM's LayerNorm on the word embeddings
+  int32_t bos_token = -1;
+  std::vector<int32_t> stop_tokens; // generation ends when one is sampled
+
+  int64_t q_dim() const { return heads * head_dim; }
+  int64_t kv_dim() const { return kv_heads * head_dim; }
+  // Throws naming the first field that is missing or inconsistent.
+  void validate() const;
+  std::string summary() const;  // one line: "llama: 5 layers, hidden 64, ..."
+};
+
+}  // namespace shardlm

@@ -1,0 +1,21 @@
+// Runs the real `shardlm` binary as a user would, capturing what it prints and how it exits.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace shardlm::testing {
+
+struct CliResult {
+  int exit_code = -1;     // -1 when it died from a signal
+  int signal = 0;         // the signal that killed it, if any
+  std::string out, err;
+};
+
+CliResult run_cli(const std::vector<std::string>& args);
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& bytes);
+// A fresh directory under the system temporary directory, removed at exit.
+std::string temp_dir();
+
+}  // namespace shardlm::testing

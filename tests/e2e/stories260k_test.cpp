@@ -1,0 +1,77 @@
+// stories260K end to end, against llama2.c's own output for this model (the README beside it).
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/e2e/run_cli.h"
+
+namespace shardlm::testing {
+namespace {
+
+const std::string kModelDir = std::string(SHARDLM_TEST_DATA) + "/stories260K";
+
+// The known output is the indented block under "## Known output" in the model's README, written there
+// from llama2.c's run.c; reading it from there keeps one copy of the reference.
+std::string known_output_from_readme() {
+  const std::string readme = read_file(kModelDir + "/README.md");
+  const size_t section = readme.find("## Known output");
+  if (section == std::string::npos) return "";
+  std::string text;
+  size_t line_start = readme.find('\n', section) + 1;
+  bool in_block = false;
+  while (line_start < readme.size()) {
+    size_t line_end = readme.find('\n', line_start);
+    if (line_end == std::string::npos) line_end = readme.size();
+    const std::string line = readme.substr(line_start, line_end - line_start);
+    if (line.rfind("    ", 0) == 0) {
+      text += line.substr(4) + "\n";
+      in_block = true;
+    } else if (in_block && !line.empty()) {
+      break;
+    }
+    line_start = line_end + 1;
+  }
+  return text;
+}
+
+TEST(Stories260K, GreedyOutputMatchesLlama2c) {
+  const std::string expected = known_output_from_readme();
+  ASSERT_FALSE(expected.empty()) << "no known output found in the README";
+  const CliResult run = run_cli({"generate", "--model", kModelDir + "/stories260K.bin", "--prompt", "Once upon a time",
+                                 "--max-new-tokens", "60", "--temperature", "0"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, expected);
+}
+
+TEST(Stories260K, SameOutputWithTheTokenizerNamedAndTwoThreads) {
+  const std::string expected = known_output_from_readme();
+  const CliResult run = run_cli({"generate", "--model", kModelDir + "/stories260K.bin", "--tokenizer",
+                                 kModelDir + "/tok512.bin", "--prompt", "Once upon a time", "--max-new-tokens", "60",
+                                 "--temperature", "0", "--threads", "2"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, expected);
+}
+
+TEST(Stories260K, StatisticsGoToStderr) {
+  const CliResult run = run_cli({"generate", "--model", kModelDir + "/stories260K.bin", "--prompt", "Once upon a time",
+                                 "--max-new-tokens", "8", "--temperature", "0"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("prompt tokens: 5"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("prefill:"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("decode:"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("peak resident memory:"), std::string::npos) << run.err;
+  EXPECT_EQ(run.out.find("tokens/s"), std::string::npos) << "statistics leaked into stdout";
+}
+
+TEST(Stories260K, SampledRunIsReproducibleWithASeed) {
+  const std::vector<std::string> args = {"generate", "--model", kModelDir + "/stories260K.bin", "--prompt", "Lily",
+                                         "--max-new-tokens", "40", "--temperature", "0.9", "--top-k", "40",
+                                         "--top-p", "0.95", "--seed", "1234"};
+  const CliResult first = run_cli(args), second = run_cli(args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out, second.out);
+  EXPECT_EQ(first.out.rfind("Lily", 0), 0u) << first.out;
+}
+
+}  // namespace
+}  // namespace shardlm::testing

@@ -1,0 +1,48 @@
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "runtime/core/check.h"
+#include "runtime/core/mapped_file.h"
+
+namespace shardlm {
+namespace {
+
+TEST(MappedFile, ReadsLittleEndianValuesAndStopsAtTheEnd) {
+  const std::string path = ::testing::TempDir() + "/mapped_file_test.bin";
+  {
+    std::ofstream out(path, std::ios::binary);
+    const unsigned char bytes[] = {0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x3F, 0xAA};
+    out.write(reinterpret_cast<const char*>(bytes), sizeof(bytes));
+  }
+  auto file = MappedFile::open(path);
+  ASSERT_EQ(file->size(), 9u);
+  ByteReader reader(*file);
+  EXPECT_EQ(reader.read<int32_t>("first"), 1);
+  EXPECT_EQ(reader.read<float>("second"), 1.0f);
+  EXPECT_EQ(reader.remaining(), 1u);
+  try {
+    reader.read<int32_t>("third value");
+    FAIL() << "read past the end";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("third value needs 4 bytes at offset 8, only 1 remain"), std::string::npos)
+        << error.what();
+  }
+  std::remove(path.c_str());
+}
+
+TEST(MappedFile, MissingFileNamesThePath) {
+  try {
+    MappedFile::open("/nonexistent/dir/model.bin");
+    FAIL() << "opened a missing file";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("/nonexistent/dir/model.bin"), std::string::npos);
+  }
+}
+
+TEST(MappedFile, DirectoryIsRejected) { EXPECT_THROW(MappedFile::open(::testing::TempDir()), Error); }
+
+}  // namespace
+}  // namespace shardlm

@@ -1,0 +1,86 @@
+// The sampler against probabilities the test computes itself, in double precision.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "runtime/engine/sampler.h"
+
+namespace shardlm {
+namespace {
+
+std::vector<double> softmax(const std::vector<float>& logits, double temperature) {
+  double max_logit = -INFINITY, total = 0;
+  for (float l : logits) max_logit = std::max<double>(max_logit, l);
+  std::vector<double> p;
+  for (float l : logits) total += p.emplace_back(std::exp((l - max_logit) / temperature));
+  for (double& v : p) v /= total;
+  return p;
+}
+
+std::vector<double> frequencies(Sampler& sampler, const std::vector<float>& logits, int draws) {
+  std::vector<double> counts(logits.size(), 0.0);
+  for (int i = 0; i < draws; ++i) counts[sampler.sample(logits)] += 1.0 / draws;
+  return counts;
+}
+
+const std::vector<float> kLogits = {1.0f, 3.0f, 0.5f, 2.5f, -1.0f, 2.9f};
+
+TEST(Sampler, GreedyTakesTheLargestLogit) {
+  Sampler sampler({0.0f, 0, 1.0f, 7});
+  EXPECT_EQ(sampler.sample(kLogits), 1);
+}
+
+TEST(Sampler, TemperatureSamplingFollowsTheSoftmax) {
+  // 40,000 draws: each frequency's standard error is at most 0.0025, so 0.012 is ~5 sigma.
+  for (float temperature : {1.0f, 0.5f}) {
+    Sampler sampler({temperature, 0, 1.0f, 42});
+    const auto expected = softmax(kLogits, temperature);
+    const auto seen = frequencies(sampler, kLogits, 40000);
+    for (size_t i = 0; i < kLogits.size(); ++i) EXPECT_NEAR(seen[i], expected[i], 0.012) << "token " << i;
+  }
+}
+
+TEST(Sampler, TopKKeepsOnlyTheKMostLikely) {
+  Sampler sampler({1.0f, 2, 1.0f, 3});
+  const auto seen = frequencies(sampler, kLogits, 20000);
+  // Tokens 1 (3.0) and 5 (2.9) remain, renormalised: p1 = 1 / (1 + e^-0.1).
+  EXPECT_NEAR(seen[1], 1.0 / (1.0 + std::exp(-0.1)), 0.015);
+  EXPECT_NEAR(seen[1] + seen[5], 1.0, 1e-12);
+}
+
+TEST(Sampler, TopPKeepsTheSmallestSetReachingP) {
+  const auto p = softmax(kLogits, 1.0);  // order: 1 (3.0), 5 (2.9), 3 (2.5), 0, 2, 4
+  const double top_p = p[1] + p[5] + 0.5 * p[3];  // needs the third token to reach it, not the fourth
+  Sampler sampler({1.0f, 0, static_cast<float>(top_p), 9});
+  const auto seen = frequencies(sampler, kLogits, 20000);
+  EXPECT_EQ(seen[0] + seen[2] + seen[4], 0.0);
+  EXPECT_GT(seen[3], 0.0);
+  EXPECT_NEAR(seen[1], p[1] / (p[1] + p[5] + p[3]), 0.015);
+}
+
+TEST(Sampler, SameSeedSameTokensOtherSeedOtherTokens) {
+  Sampler first({1.0f, 0, 1.0f, 123}), second({1.0f, 0, 1.0f, 123}), other({1.0f, 0, 1.0f, 124});
+  std::vector<int32_t> a, b, c;
+  for (int i = 0; i < 200; ++i) {
+    a.push_back(first.sample(kLogits));
+    b.push_back(second.sample(kLogits));
+    c.push_back(other.sample(kLogits));
+  }
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+}
+
+TEST(Sampler, RejectsBadParameters) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(Sampler({-1.0f, 0, 1.0f, 0}), std::runtime_error);
+  EXPECT_THROW(Sampler({nan, 0, 1.0f, 0}), std::runtime_error);
+  EXPECT_THROW(Sampler({1.0f, -1, 1.0f, 0}), std::runtime_error);
+  EXPECT_THROW(Sampler({1.0f, 0, 0.0f, 0}), std::runtime_error);
+  EXPECT_THROW(Sampler({1.0f, 0, nan, 0}), std::runtime_error);
+  EXPECT_THROW(Sampler({1.0f, 0, 1.5f, 0}), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace shardlm
