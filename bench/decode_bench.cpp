@@ -40,9 +40,10 @@ double decode_tokens_per_second(const std::string& path, int threads, int tokens
 
 size_t weight_bytes_per_token(const std::string& path, DType dtype) {
   const LoadedModel model = read_llama2c_model(path, dtype);
-  size_t bytes = model.weights.lm_head.bytes() + model.weights.final_norm.bytes();
+  size_t bytes = model.weights.lm_head.bytes() + model.weights.final_norm.weight.bytes();
   for (const auto& l : model.weights.layers)
-    for (const Tensor* t : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_norm, &l.w_gate, &l.w_up, &l.w_down})
+    for (const Tensor* t : {&l.attn_norm.weight, &l.q.weight, &l.k.weight, &l.v.weight, &l.o.weight,
+                            &l.ffn_norm.weight, &l.gate.weight, &l.up.weight, &l.down.weight})
       bytes += t->bytes();
   return bytes;
 }

@@ -15,6 +15,9 @@ find_package(Threads REQUIRED)
 find_package(fmt QUIET)
 shardlm_report("fmt" "${fmt_FOUND}" "${fmt_VERSION}" "install libfmt-dev (launch/install-deps.sh)")
 
+find_package(nlohmann_json QUIET)
+shardlm_report("nlohmann-json" "${nlohmann_json_FOUND}" "${nlohmann_json_VERSION}" "install nlohmann-json3-dev")
+
 find_package(MPI QUIET COMPONENTS CXX)
 shardlm_report("MPI" "${MPI_CXX_FOUND}" "${MPI_CXX_VERSION}" "install libopenmpi-dev openmpi-bin")
 
@@ -42,7 +45,7 @@ if(SHARDLM_BUILD_BENCH)
 endif()
 
 set(missing "")
-foreach(pair IN ITEMS "fmt;fmt_FOUND" "MPI;MPI_CXX_FOUND" "protobuf;Protobuf_FOUND" "gRPC;SHARDLM_GRPC_FOUND"
+foreach(pair IN ITEMS "fmt;fmt_FOUND" "nlohmann-json;nlohmann_json_FOUND" "MPI;MPI_CXX_FOUND" "protobuf;Protobuf_FOUND" "gRPC;SHARDLM_GRPC_FOUND"
                       "yaml-cpp;yaml-cpp_FOUND")
   list(GET pair 0 name)
   list(GET pair 1 variable)

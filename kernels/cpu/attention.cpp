@@ -3,8 +3,8 @@
 // l and the accumulator are rescaled by exp(m_old - m_new). Memory is O(head_dim) per query at any
 // context length, and no score vector as long as the context is ever stored.
 //
-// The query heads that share a kv head (GQA/MQA) are processed together, up to kMaxDotRows at a time,
-// so each key row loaded serves all of them.
+// The query heads that share a kv head (GQA/MQA) are processed together, up to 4 at a time, and
+// scores come from the SIMD tile 4 keys at a time, so each key loaded serves all those heads.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -17,7 +17,7 @@ namespace shardlm::cpu {
 namespace {
 
 constexpr int64_t kTile = 64;  // keys per tile: a tile's scores for every query head fit in L1
-constexpr int kMaxHeads = simd::kMaxDotRows;
+constexpr int kMaxHeads = simd::kMaxTileRows;
 // Multiply-adds per thread below which waking another thread costs more than it saves.
 constexpr int64_t kMinMacsPerThread = 64 * 1024;
 
@@ -38,7 +38,7 @@ class Attender {
  public:
   Attender(const float* q, const float* k, const float* v, float* out, const AttentionShape& shape)
       : q_(q), k_(k), v_(v), out_(out), s_(shape), kernels_(simd::active_kernels()),
-        dot_rows_(kernels_.dot_rows[static_cast<int>(DType::f32)]),
+        dot_tile_(kernels_.dot_tile[static_cast<int>(DType::f32)]),
         group_(shape.heads / shape.kv_heads),
         chunks_per_group_(heads_chunks_per_group(shape)),
         heads_per_chunk_((group_ + chunks_per_group_ - 1) / chunks_per_group_),
@@ -67,13 +67,13 @@ class Attender {
 
     for (int64_t tile = 0; tile < visible; tile += kTile) {
       const int64_t tile_keys = std::min(kTile, visible - tile);
-      float dots[kMaxHeads];
-      for (int64_t j = 0; j < tile_keys; ++j) {
-        dot_rows_(queries, d, rows, keys + (tile + j) * s_.kv_stride, d, dots);
-        for (int r = 0; r < rows; ++r) scores_[r][j] = dots[r] * s_.scale;
+      for (int64_t j = 0; j < tile_keys; j += simd::kMaxTileCols) {
+        const int cols = static_cast<int>(std::min<int64_t>(simd::kMaxTileCols, tile_keys - j));
+        dot_tile_(queries, d, rows, keys + (tile + j) * s_.kv_stride, s_.kv_stride, cols, d, &scores_[0][j], kTile);
       }
       for (int r = 0; r < rows; ++r) {
         float* acc = accumulators_.data() + r * d;
+        for (int64_t j = 0; j < tile_keys; ++j) scores_[r][j] *= s_.scale;
         const float tile_max = *std::max_element(scores_[r], scores_[r] + tile_keys);
         if (tile_max > running_max[r]) {
           // Nothing to rescale before the first tile (the sum and accumulator are still zero).
@@ -105,7 +105,7 @@ class Attender {
   float* out_;
   const AttentionShape& s_;
   const simd::Kernels& kernels_;
-  simd::DotRowsFn dot_rows_;
+  simd::DotTileFn dot_tile_;
   // A group of 9 heads runs as 3 + 3 + 3 rather than 4 + 4 + 1, which would leave a chunk mostly idle.
   int64_t group_, chunks_per_group_, heads_per_chunk_;
   std::vector<float> accumulators_;  // [kMaxHeads, head_dim]

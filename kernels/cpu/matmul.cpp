@@ -1,5 +1,6 @@
 // y = x w^T with w [n, k] in f32, f16 or bf16: threads split the output columns (weight rows), and
-// each weight row, once loaded, is multiplied with up to kMaxDotRows input rows.
+// the SIMD tile computes up to 4 x 4 outputs at once, so every weight loaded serves up to 4 input
+// rows and every input loaded serves 4 weight rows.
 #include <algorithm>
 
 #include "kernels/cpu/ops.h"
@@ -24,21 +25,24 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
     std::fill(y, y + m * n, 0.0f);
     return;
   }
-  const simd::DotRowsFn dot_rows = simd::active_kernels().dot_rows[static_cast<int>(w_dtype)];
+  const simd::DotTileFn dot_tile = simd::active_kernels().dot_tile[static_cast<int>(w_dtype)];
+  constexpr int64_t kTileCols = simd::kMaxTileCols;
   const int64_t row_bytes = k * static_cast<int64_t>(dtype_size(w_dtype));
-  const int64_t block_rows = std::max<int64_t>(1, kBlockBytes / row_bytes);
-  const int64_t min_columns = std::max<int64_t>(1, kMinMacsPerThread / (m * k));
+  // Threads split whole tiles of columns, so only the last tile of the matrix is ever partial.
+  const int64_t column_tiles = (n + kTileCols - 1) / kTileCols;
+  const int64_t block_tiles = std::max<int64_t>(1, kBlockBytes / (row_bytes * kTileCols));
+  const int64_t min_tiles = std::max<int64_t>(1, kMinMacsPerThread / (m * k * kTileCols));
   const auto* weights = static_cast<const char*>(w);
 
-  pool.parallel_for(n, min_columns, [&](int64_t begin, int64_t end) {
-    float dots[simd::kMaxDotRows];
-    for (int64_t block = begin; block < end; block += block_rows) {
-      const int64_t block_end = std::min(end, block + block_rows);
-      for (int64_t row = 0; row < m; row += simd::kMaxDotRows) {
-        const int rows = static_cast<int>(std::min<int64_t>(simd::kMaxDotRows, m - row));
-        for (int64_t col = block; col < block_end; ++col) {
-          dot_rows(x + row * k, k, rows, weights + col * row_bytes, k, dots);
-          for (int r = 0; r < rows; ++r) y[(row + r) * n + col] = dots[r];
+  pool.parallel_for(column_tiles, min_tiles, [&](int64_t begin, int64_t end) {
+    const int64_t first_col = begin * kTileCols, last_col = std::min(n, end * kTileCols);
+    for (int64_t block = first_col; block < last_col; block += block_tiles * kTileCols) {
+      const int64_t block_end = std::min(last_col, block + block_tiles * kTileCols);
+      for (int64_t row = 0; row < m; row += simd::kMaxTileRows) {
+        const int rows = static_cast<int>(std::min<int64_t>(simd::kMaxTileRows, m - row));
+        for (int64_t col = block; col < block_end; col += kTileCols) {
+          const int cols = static_cast<int>(std::min(kTileCols, block_end - col));
+          dot_tile(x + row * k, k, rows, weights + col * row_bytes, k, cols, k, y + row * n + col, n);
         }
       }
     }

@@ -15,6 +15,11 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
 void rmsnorm(ThreadPool& pool, const float* x, const float* weight, float* y, int64_t rows, int64_t dim, float eps);
 void rope(ThreadPool& pool, float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim,
           float theta, float position_scale, RopeLayout layout);
+void layernorm(ThreadPool& pool, const float* x, const float* weight, const float* bias, float* y, int64_t rows,
+               int64_t dim, float eps);
+void add_bias(ThreadPool& pool, float* y, const float* bias, int64_t rows, int64_t n);
+void gelu(ThreadPool& pool, float* x, int64_t n);
+void gelu_tanh(ThreadPool& pool, float* x, int64_t n);
 void softmax(float* x, int64_t n);
 void silu_gate(ThreadPool& pool, const float* gate, const float* up, float* out, int64_t n);
 // Tiled over keys with a running max and sum (the flash-attention recurrence): memory stays

@@ -14,16 +14,20 @@
 
 namespace shardlm::cpu::simd {
 
-// out[r] = sum_i x[r * x_stride + i] * w[i] for r < rows, 1 <= rows <= kMaxDotRows, with w one row of
-// k weights in the table slot's dtype. One pass over the weight row serves every input row, which is
-// what makes a matmul with m > 1 cheaper than m matmuls with m = 1.
-using DotRowsFn = void (*)(const float* x, int64_t x_stride, int rows, const void* w, int64_t k, float* out);
-inline constexpr int kMaxDotRows = 4;
+// out[r * out_stride + c] = sum_i x[r * x_stride + i] * w[c * w_stride + i] for r < rows and c < cols
+// (1 <= rows <= kMaxTileRows, 1 <= cols <= kMaxTileCols): a tile of dot products of length k, with w in
+// the table slot's dtype and strides in elements. Each weight load serves every input row and each
+// input load every weight row, and the rows x cols independent sums keep the FMA units busy, where a
+// single dot product would wait on the latency of its one chain of additions.
+using DotTileFn = void (*)(const float* x, int64_t x_stride, int rows, const void* w, int64_t w_stride, int cols,
+                           int64_t k, float* out, int64_t out_stride);
+inline constexpr int kMaxTileRows = 4;
+inline constexpr int kMaxTileCols = 4;
 
 struct Kernels {
   const char* name;  // "generic", "avx2" or "avx512"
   // Indexed by static_cast<int>(DType): f32, f16, bf16 (simd_dispatch.cpp checks that order).
-  DotRowsFn dot_rows[3];
+  DotTileFn dot_tile[3];
   void (*axpy)(float a, const float* x, float* y, int64_t n);  // y[i] += a * x[i]
   void (*scale)(float a, float* y, int64_t n);                 // y[i] *= a
 };

@@ -33,63 +33,116 @@ struct LoadBf16 {
   }
 };
 
-float horizontal_sum(__m256 v) {
-  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-  sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
-  return _mm_cvtss_f32(sum);
+// The sums of the 8 lanes of each of a, b, c, d, as [sum a, sum b, sum c, sum d]: pairs of registers
+// are interleaved and added, so four reductions share their shuffles and additions.
+__m128 sum_lanes_of_four(__m256 a, __m256 b, __m256 c, __m256 d) {
+  // Within each 128-bit lane: ab = [a0+a2, b0+b2, a1+a3, b1+b3], cd likewise.
+  const __m256 ab = _mm256_add_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+  const __m256 cd = _mm256_add_ps(_mm256_unpacklo_ps(c, d), _mm256_unpackhi_ps(c, d));
+  // Within each 128-bit lane: [a, b, c, d] partial sums; then add the two lanes.
+  const __m256 abcd = _mm256_add_ps(_mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                                    _mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
 }
 
-// Unroll independent accumulators so that FMA latency (4-5 cycles, 2 per cycle) does not bound the
-// loop: one input row needs 4 chains; with 2+ rows, 2 per row already give 4+.
-template <class Load, int Rows>
-void dot_rows_fixed(const float* x, int64_t x_stride, const void* w, int64_t k, float* out) {
-  constexpr int kUnroll = Rows == 1 ? 4 : 2;
-  __m256 acc[Rows][kUnroll];
+// FMA latency is 4-5 cycles at 2 per cycle, so about 8 independent sums keep the units busy: small
+// tiles unroll along k to get there. Tiles stay within 8 accumulators (dot_tile splits larger ones),
+// leaving registers for the loads out of AVX2's 16.
+constexpr int kMaxAccumulators = 8;
+constexpr int unroll_for(int tile_size) { return tile_size >= 5 ? 1 : tile_size >= 3 ? 2 : 4; }
+
+template <class Load, int Rows, int Cols>
+void dot_tile_fixed(const float* x, int64_t x_stride, const void* w, int64_t w_stride, int64_t k, float* out,
+                    int64_t out_stride) {
+  using Element = typename Load::Element;
+  constexpr int kUnroll = unroll_for(Rows * Cols);
+  __m256 acc[Rows][Cols][kUnroll];
   for (int r = 0; r < Rows; ++r) {
-    for (int u = 0; u < kUnroll; ++u) acc[r][u] = _mm256_setzero_ps();
+    for (int c = 0; c < Cols; ++c) {
+      for (int u = 0; u < kUnroll; ++u) acc[r][c][u] = _mm256_setzero_ps();
+    }
   }
   int64_t i = 0;
   for (; i + kWidth * kUnroll <= k; i += kWidth * kUnroll) {
     for (int u = 0; u < kUnroll; ++u) {
-      const __m256 weights = Load::at(w, i + u * kWidth);
+      __m256 weights[Cols];
+      for (int c = 0; c < Cols; ++c) weights[c] = Load::at(w, c * w_stride + i + u * kWidth);
       for (int r = 0; r < Rows; ++r) {
-        acc[r][u] = _mm256_fmadd_ps(_mm256_loadu_ps(x + r * x_stride + i + u * kWidth), weights, acc[r][u]);
+        const __m256 inputs = _mm256_loadu_ps(x + r * x_stride + i + u * kWidth);
+        for (int c = 0; c < Cols; ++c) acc[r][c][u] = _mm256_fmadd_ps(inputs, weights[c], acc[r][c][u]);
       }
     }
   }
   for (; i + kWidth <= k; i += kWidth) {
-    const __m256 weights = Load::at(w, i);
+    __m256 weights[Cols];
+    for (int c = 0; c < Cols; ++c) weights[c] = Load::at(w, c * w_stride + i);
     for (int r = 0; r < Rows; ++r) {
-      acc[r][0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + r * x_stride + i), weights, acc[r][0]);
+      const __m256 inputs = _mm256_loadu_ps(x + r * x_stride + i);
+      for (int c = 0; c < Cols; ++c) acc[r][c][0] = _mm256_fmadd_ps(inputs, weights[c], acc[r][c][0]);
     }
   }
   if (i < k) {
-    // Zeros past the end contribute nothing to the sums.
+    // Fewer than 8 left: copy them into zero-padded buffers, whose zeros add nothing.
     const int64_t remaining = k - i;
-    typename Load::Element weight_tail[kWidth] = {};
-    __builtin_memcpy(weight_tail, static_cast<const typename Load::Element*>(w) + i, remaining * sizeof(weight_tail[0]));
-    const __m256 weights = Load::at(weight_tail, 0);
+    __m256 weights[Cols];
+    for (int c = 0; c < Cols; ++c) {
+      Element padded[kWidth] = {};
+      __builtin_memcpy(padded, static_cast<const Element*>(w) + c * w_stride + i, remaining * sizeof(Element));
+      weights[c] = Load::at(padded, 0);
+    }
     for (int r = 0; r < Rows; ++r) {
-      float x_tail[kWidth] = {};
-      __builtin_memcpy(x_tail, x + r * x_stride + i, remaining * sizeof(float));
-      acc[r][0] = _mm256_fmadd_ps(_mm256_loadu_ps(x_tail), weights, acc[r][0]);
+      float padded[kWidth] = {};
+      __builtin_memcpy(padded, x + r * x_stride + i, remaining * sizeof(float));
+      const __m256 inputs = _mm256_loadu_ps(padded);
+      for (int c = 0; c < Cols; ++c) acc[r][c][0] = _mm256_fmadd_ps(inputs, weights[c], acc[r][c][0]);
     }
   }
   for (int r = 0; r < Rows; ++r) {
-    __m256 total = acc[r][0];
-    for (int u = 1; u < kUnroll; ++u) total = _mm256_add_ps(total, acc[r][u]);
-    out[r] = horizontal_sum(total);
+    __m256 totals[4];
+    for (int c = 0; c < 4; ++c) {
+      totals[c] = _mm256_setzero_ps();
+      if (c < Cols) {
+        for (int u = 0; u < kUnroll; ++u) totals[c] = _mm256_add_ps(totals[c], acc[r][c][u]);
+      }
+    }
+    const __m128 sums = sum_lanes_of_four(totals[0], totals[1], totals[2], totals[3]);
+    if (Cols == 4) {
+      _mm_storeu_ps(out + r * out_stride, sums);
+    } else {
+      float lanes[4];
+      _mm_storeu_ps(lanes, sums);
+      for (int c = 0; c < Cols; ++c) out[r * out_stride + c] = lanes[c];
+    }
+  }
+}
+
+template <class Load, int Rows>
+void dot_tile_rows(const float* x, int64_t x_stride, const void* w, int64_t w_stride, int cols, int64_t k, float* out,
+                   int64_t out_stride) {
+  switch (cols) {
+    case 1: return dot_tile_fixed<Load, Rows, 1>(x, x_stride, w, w_stride, k, out, out_stride);
+    case 2: return dot_tile_fixed<Load, Rows, 2>(x, x_stride, w, w_stride, k, out, out_stride);
+    case 3: return dot_tile_fixed<Load, Rows, 3>(x, x_stride, w, w_stride, k, out, out_stride);
+    default: return dot_tile_fixed<Load, Rows, 4>(x, x_stride, w, w_stride, k, out, out_stride);
   }
 }
 
 template <class Load>
-void dot_rows(const float* x, int64_t x_stride, int rows, const void* w, int64_t k, float* out) {
+void dot_tile(const float* x, int64_t x_stride, int rows, const void* w, int64_t w_stride, int cols, int64_t k,
+              float* out, int64_t out_stride) {
+  if (rows * cols > kMaxAccumulators) {
+    // Two shorter tiles over the same weights, which are still in L1 for the second.
+    const int first = rows / 2;
+    dot_tile<Load>(x, x_stride, first, w, w_stride, cols, k, out, out_stride);
+    dot_tile<Load>(x + first * x_stride, x_stride, rows - first, w, w_stride, cols, k, out + first * out_stride,
+                   out_stride);
+    return;
+  }
   switch (rows) {
-    case 1: return dot_rows_fixed<Load, 1>(x, x_stride, w, k, out);
-    case 2: return dot_rows_fixed<Load, 2>(x, x_stride, w, k, out);
-    case 3: return dot_rows_fixed<Load, 3>(x, x_stride, w, k, out);
-    default: return dot_rows_fixed<Load, 4>(x, x_stride, w, k, out);
+    case 1: return dot_tile_rows<Load, 1>(x, x_stride, w, w_stride, cols, k, out, out_stride);
+    case 2: return dot_tile_rows<Load, 2>(x, x_stride, w, w_stride, cols, k, out, out_stride);
+    case 3: return dot_tile_rows<Load, 3>(x, x_stride, w, w_stride, cols, k, out, out_stride);
+    default: return dot_tile_rows<Load, 4>(x, x_stride, w, w_stride, cols, k, out, out_stride);
   }
 }
 
@@ -112,7 +165,7 @@ void scale(float a, float* y, int64_t n) {
 }  // namespace
 
 const Kernels& avx2_kernels() {
-  static const Kernels table{"avx2", {dot_rows<LoadF32>, dot_rows<LoadF16>, dot_rows<LoadBf16>}, axpy, scale};
+  static const Kernels table{"avx2", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>}, axpy, scale};
   return table;
 }
 

@@ -19,14 +19,23 @@ constexpr __mmask16 kAllLanes = 0xffff;
 
 __mmask16 tail_mask(int64_t remaining) { return static_cast<__mmask16>((1u << remaining) - 1u); }
 
-float horizontal_sum(__m512 v) {
-  const __m256 sum8 = _mm256_add_ps(_mm512_maskz_extractf32x8_ps(0xff, v, 0), _mm512_maskz_extractf32x8_ps(0xff, v, 1));
-  __m128 sum4 = _mm_add_ps(_mm256_castps256_ps128(sum8), _mm256_extractf128_ps(sum8, 1));
-  sum4 = _mm_add_ps(sum4, _mm_movehl_ps(sum4, sum4));
-  sum4 = _mm_add_ss(sum4, _mm_movehdup_ps(sum4));
-  return _mm_cvtss_f32(sum4);
+// The sum of the two 256-bit halves of v.
+__m256 fold_halves(__m512 v) {
+  return _mm256_add_ps(_mm512_maskz_extractf32x8_ps(0xff, v, 0), _mm512_maskz_extractf32x8_ps(0xff, v, 1));
 }
 
+// The sums of the lanes of each of a, b, c, d, as [sum a, sum b, sum c, sum d]: after folding each to
+// 256 bits, pairs of registers are interleaved and added, so four reductions share their shuffles.
+__m128 sum_lanes_of_four(__m512 a, __m512 b, __m512 c, __m512 d) {
+  const __m256 a8 = fold_halves(a), b8 = fold_halves(b), c8 = fold_halves(c), d8 = fold_halves(d);
+  // Within each 128-bit lane: ab = [a0+a2, b0+b2, a1+a3, b1+b3], cd likewise.
+  const __m256 ab = _mm256_add_ps(_mm256_unpacklo_ps(a8, b8), _mm256_unpackhi_ps(a8, b8));
+  const __m256 cd = _mm256_add_ps(_mm256_unpacklo_ps(c8, d8), _mm256_unpackhi_ps(c8, d8));
+  // Within each 128-bit lane: [a, b, c, d] partial sums; then add the two lanes.
+  const __m256 abcd = _mm256_add_ps(_mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                                    _mm256_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
 
 struct LoadF32 {
   static __m512 full(const void* w, int64_t i) { return _mm512_loadu_ps(static_cast<const float*>(w) + i); }
@@ -38,7 +47,8 @@ struct LoadF32 {
 // IEEE half to f32 is one instruction (F16C, widened by AVX-512F).
 struct LoadF16 {
   static __m512 full(const void* w, int64_t i) {
-    return _mm512_maskz_cvtph_ps(kAllLanes, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(w) + i)));
+    const auto* halves = reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(w) + i);
+    return _mm512_maskz_cvtph_ps(kAllLanes, _mm256_loadu_si256(halves));
   }
   static __m512 masked(const void* w, int64_t i, __mmask16 mask) {
     return _mm512_maskz_cvtph_ps(kAllLanes, _mm256_maskz_loadu_epi16(mask, static_cast<const uint16_t*>(w) + i));
@@ -58,51 +68,74 @@ struct LoadBf16 {
   }
 };
 
-// Unroll independent accumulators so that FMA latency (4 cycles, 2 per cycle) does not bound the
-// loop: one input row needs 4 chains; with 2+ rows, 2 per row already give 4+.
-template <class Load, int Rows>
-void dot_rows_fixed(const float* x, int64_t x_stride, const void* w, int64_t k, float* out) {
-  constexpr int kUnroll = Rows == 1 ? 4 : 2;
-  __m512 acc[Rows][kUnroll];
+// FMA latency is 4 cycles at 2 per cycle, so about 8 independent sums keep the units busy: small tiles
+// unroll along k to get there. A 4 x 4 tile uses 16 accumulators plus 5 loaded registers of the 32.
+constexpr int unroll_for(int tile_size) { return tile_size >= 8 ? 1 : tile_size >= 4 ? 2 : 4; }
+
+template <class Load, int Rows, int Cols>
+void dot_tile_fixed(const float* x, int64_t x_stride, const void* w, int64_t w_stride, int64_t k, float* out,
+                    int64_t out_stride) {
+  constexpr int kUnroll = unroll_for(Rows * Cols);
+  __m512 acc[Rows][Cols][kUnroll];
   for (int r = 0; r < Rows; ++r) {
-    for (int u = 0; u < kUnroll; ++u) acc[r][u] = _mm512_setzero_ps();
+    for (int c = 0; c < Cols; ++c) {
+      for (int u = 0; u < kUnroll; ++u) acc[r][c][u] = _mm512_setzero_ps();
+    }
   }
   int64_t i = 0;
   for (; i + kWidth * kUnroll <= k; i += kWidth * kUnroll) {
     for (int u = 0; u < kUnroll; ++u) {
-      const __m512 weights = Load::full(w, i + u * kWidth);
+      __m512 weights[Cols];
+      for (int c = 0; c < Cols; ++c) weights[c] = Load::full(w, c * w_stride + i + u * kWidth);
       for (int r = 0; r < Rows; ++r) {
-        acc[r][u] = _mm512_fmadd_ps(_mm512_loadu_ps(x + r * x_stride + i + u * kWidth), weights, acc[r][u]);
+        const __m512 inputs = _mm512_loadu_ps(x + r * x_stride + i + u * kWidth);
+        for (int c = 0; c < Cols; ++c) acc[r][c][u] = _mm512_fmadd_ps(inputs, weights[c], acc[r][c][u]);
       }
     }
   }
-  for (; i + kWidth <= k; i += kWidth) {
-    const __m512 weights = Load::full(w, i);
+  // The rest, a register at a time and a masked register for the last few: masked-off lanes load as
+  // zero and add nothing.
+  for (; i < k; i += kWidth) {
+    const __mmask16 mask = k - i >= kWidth ? kAllLanes : tail_mask(k - i);
+    __m512 weights[Cols];
+    for (int c = 0; c < Cols; ++c) weights[c] = Load::masked(w, c * w_stride + i, mask);
     for (int r = 0; r < Rows; ++r) {
-      acc[r][0] = _mm512_fmadd_ps(_mm512_loadu_ps(x + r * x_stride + i), weights, acc[r][0]);
-    }
-  }
-  if (i < k) {
-    const __mmask16 mask = tail_mask(k - i);
-    const __m512 weights = Load::masked(w, i, mask);
-    for (int r = 0; r < Rows; ++r) {
-      acc[r][0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, x + r * x_stride + i), weights, acc[r][0]);
+      const __m512 inputs = _mm512_maskz_loadu_ps(mask, x + r * x_stride + i);
+      for (int c = 0; c < Cols; ++c) acc[r][c][0] = _mm512_fmadd_ps(inputs, weights[c], acc[r][c][0]);
     }
   }
   for (int r = 0; r < Rows; ++r) {
-    __m512 total = acc[r][0];
-    for (int u = 1; u < kUnroll; ++u) total = _mm512_add_ps(total, acc[r][u]);
-    out[r] = horizontal_sum(total);
+    __m512 totals[4];
+    for (int c = 0; c < 4; ++c) {
+      totals[c] = _mm512_setzero_ps();
+      if (c < Cols) {
+        for (int u = 0; u < kUnroll; ++u) totals[c] = _mm512_add_ps(totals[c], acc[r][c][u]);
+      }
+    }
+    const __m128 sums = sum_lanes_of_four(totals[0], totals[1], totals[2], totals[3]);
+    _mm_mask_storeu_ps(out + r * out_stride, static_cast<__mmask8>((1u << Cols) - 1u), sums);
+  }
+}
+
+template <class Load, int Rows>
+void dot_tile_rows(const float* x, int64_t x_stride, const void* w, int64_t w_stride, int cols, int64_t k, float* out,
+                   int64_t out_stride) {
+  switch (cols) {
+    case 1: return dot_tile_fixed<Load, Rows, 1>(x, x_stride, w, w_stride, k, out, out_stride);
+    case 2: return dot_tile_fixed<Load, Rows, 2>(x, x_stride, w, w_stride, k, out, out_stride);
+    case 3: return dot_tile_fixed<Load, Rows, 3>(x, x_stride, w, w_stride, k, out, out_stride);
+    default: return dot_tile_fixed<Load, Rows, 4>(x, x_stride, w, w_stride, k, out, out_stride);
   }
 }
 
 template <class Load>
-void dot_rows(const float* x, int64_t x_stride, int rows, const void* w, int64_t k, float* out) {
+void dot_tile(const float* x, int64_t x_stride, int rows, const void* w, int64_t w_stride, int cols, int64_t k,
+              float* out, int64_t out_stride) {
   switch (rows) {
-    case 1: return dot_rows_fixed<Load, 1>(x, x_stride, w, k, out);
-    case 2: return dot_rows_fixed<Load, 2>(x, x_stride, w, k, out);
-    case 3: return dot_rows_fixed<Load, 3>(x, x_stride, w, k, out);
-    default: return dot_rows_fixed<Load, 4>(x, x_stride, w, k, out);
+    case 1: return dot_tile_rows<Load, 1>(x, x_stride, w, w_stride, cols, k, out, out_stride);
+    case 2: return dot_tile_rows<Load, 2>(x, x_stride, w, w_stride, cols, k, out, out_stride);
+    case 3: return dot_tile_rows<Load, 3>(x, x_stride, w, w_stride, cols, k, out, out_stride);
+    default: return dot_tile_rows<Load, 4>(x, x_stride, w, w_stride, cols, k, out, out_stride);
   }
 }
 
@@ -132,7 +165,7 @@ void scale(float a, float* y, int64_t n) {
 }  // namespace
 
 const Kernels& avx512_kernels() {
-  static const Kernels table{"avx512", {dot_rows<LoadF32>, dot_rows<LoadF16>, dot_rows<LoadBf16>}, axpy, scale};
+  static const Kernels table{"avx512", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>}, axpy, scale};
   return table;
 }
 

@@ -10,17 +10,20 @@ namespace {
 constexpr int64_t kLanes = 8;
 
 struct LoadF32 {
+  static constexpr int64_t kBytes = 4;
   static float at(const void* w, int64_t i) { return static_cast<const float*>(w)[i]; }
 };
 struct LoadF16 {
+  static constexpr int64_t kBytes = 2;
   static float at(const void* w, int64_t i) { return f16_to_f32(static_cast<const uint16_t*>(w)[i]); }
 };
 struct LoadBf16 {
+  static constexpr int64_t kBytes = 2;
   static float at(const void* w, int64_t i) { return bf16_to_f32(static_cast<const uint16_t*>(w)[i]); }
 };
 
 template <class Load, int Rows>
-void dot_rows_fixed(const float* x, int64_t x_stride, const void* w, int64_t k, float* out) {
+void dot_rows(const float* x, int64_t x_stride, const void* w, int64_t k, float* out) {
   float sums[Rows][kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= k; i += kLanes) {
@@ -42,13 +45,21 @@ void dot_rows_fixed(const float* x, int64_t x_stride, const void* w, int64_t k, 
   }
 }
 
+// One weight row at a time, shared by all input rows: without wide registers, more simultaneous sums
+// would not fit in the 16 SSE registers anyway.
 template <class Load>
-void dot_rows(const float* x, int64_t x_stride, int rows, const void* w, int64_t k, float* out) {
-  switch (rows) {
-    case 1: return dot_rows_fixed<Load, 1>(x, x_stride, w, k, out);
-    case 2: return dot_rows_fixed<Load, 2>(x, x_stride, w, k, out);
-    case 3: return dot_rows_fixed<Load, 3>(x, x_stride, w, k, out);
-    default: return dot_rows_fixed<Load, 4>(x, x_stride, w, k, out);
+void dot_tile(const float* x, int64_t x_stride, int rows, const void* w, int64_t w_stride, int cols, int64_t k,
+              float* out, int64_t out_stride) {
+  for (int c = 0; c < cols; ++c) {
+    const void* weights = static_cast<const char*>(w) + c * w_stride * Load::kBytes;
+    float dots[kMaxTileRows];
+    switch (rows) {
+      case 1: dot_rows<Load, 1>(x, x_stride, weights, k, dots); break;
+      case 2: dot_rows<Load, 2>(x, x_stride, weights, k, dots); break;
+      case 3: dot_rows<Load, 3>(x, x_stride, weights, k, dots); break;
+      default: dot_rows<Load, 4>(x, x_stride, weights, k, dots); break;
+    }
+    for (int r = 0; r < rows; ++r) out[r * out_stride + c] = dots[r];
   }
 }
 
@@ -63,7 +74,7 @@ void scale(float a, float* y, int64_t n) {
 }  // namespace
 
 const Kernels& generic_kernels() {
-  static const Kernels table{"generic", {dot_rows<LoadF32>, dot_rows<LoadF16>, dot_rows<LoadBf16>}, axpy, scale};
+  static const Kernels table{"generic", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>}, axpy, scale};
   return table;
 }
 

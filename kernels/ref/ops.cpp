@@ -43,6 +43,40 @@ void rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int
   }
 }
 
+void layernorm(const float* x, const float* weight, const float* bias, float* y, int64_t rows, int64_t dim, float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * dim;
+    double mean = 0.0, variance = 0.0;
+    for (int64_t i = 0; i < dim; ++i) mean += row[i];
+    mean /= dim;
+    for (int64_t i = 0; i < dim; ++i) variance += (row[i] - mean) * (row[i] - mean);
+    variance /= dim;
+    const double inv_std = 1.0 / std::sqrt(variance + eps);
+    for (int64_t i = 0; i < dim; ++i)
+      y[r * dim + i] = static_cast<float>((row[i] - mean) * inv_std * weight[i] + (bias != nullptr ? bias[i] : 0.0));
+  }
+}
+
+void add_bias(float* y, const float* bias, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < n; ++i) y[r * n + i] += bias[i];
+}
+
+void gelu(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = x[i];
+    x[i] = static_cast<float>(0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))));
+  }
+}
+
+void gelu_tanh(float* x, int64_t n) {
+  const double k = std::sqrt(2.0 / M_PI);
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = x[i];
+    x[i] = static_cast<float>(0.5 * v * (1.0 + std::tanh(k * (v + 0.044715 * v * v * v))));
+  }
+}
+
 void softmax(float* x, int64_t n) {
   double max_value = -INFINITY;
   for (int64_t i = 0; i < n; ++i) max_value = std::fmax(max_value, x[i]);
@@ -71,7 +105,8 @@ void attention(const float* q, const float* k, const float* v, float* out, const
         const float* key = k + p * s.kv_stride + kv_head * s.head_dim;
         double dot = 0.0;
         for (int64_t d = 0; d < s.head_dim; ++d) dot += static_cast<double>(query[d]) * key[d];
-        scores[p] = static_cast<float>(dot * s.scale);
+        const double alibi = s.alibi_slopes != nullptr ? -s.alibi_slopes[h] * double(s.start_pos + t - p) : 0.0;
+        scores[p] = static_cast<float>(dot * s.scale + alibi);
       }
       softmax(scores.data(), visible);
       float* result = out + (t * s.heads + h) * s.head_dim;

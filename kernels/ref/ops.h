@@ -23,6 +23,9 @@ struct AttentionShape {
   int64_t head_dim;
   int64_t kv_stride;   // floats between consecutive positions in k and v (>= kv_heads * head_dim)
   float scale;         // usually 1/sqrt(head_dim)
+  // ALiBi (BLOOM, MPT): when set, head h adds -alibi_slopes[h] * (query position - key position) to
+  // its scores before the softmax. nullptr for models that encode positions otherwise.
+  const float* alibi_slopes = nullptr;
 };
 
 namespace ref {
@@ -35,6 +38,14 @@ void rmsnorm(const float* x, const float* weight, float* y, int64_t rows, int64_
 // position_scale divides positions (linear RoPE scaling; 1 for none).
 void rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim, float theta,
           float position_scale, RopeLayout layout);
+// y[r] = (x[r] - mean) / sqrt(var + eps) * weight + bias, per row; bias may be nullptr.
+void layernorm(const float* x, const float* weight, const float* bias, float* y, int64_t rows, int64_t dim, float eps);
+// y[r, i] += bias[i] for each of `rows` rows of length n.
+void add_bias(float* y, const float* bias, int64_t rows, int64_t n);
+// x[i] = gelu(x[i]), exact: x * (1 + erf(x / sqrt(2))) / 2.
+void gelu(float* x, int64_t n);
+// x[i] = gelu(x[i]), tanh approximation: x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))) / 2.
+void gelu_tanh(float* x, int64_t n);
 // In-place softmax of n values.
 void softmax(float* x, int64_t n);
 // out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)).

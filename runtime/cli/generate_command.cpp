@@ -25,7 +25,7 @@ constexpr const char* kUsage =
     "  --top-p           keep the smallest set reaching probability P (default 0.9, as llama2.c)\n"
     "  --seed            random seed (default: from the clock)\n"
     "  --threads         CPU threads (default: all cores this process may use)\n"
-    "  --dtype           weight precision in memory (default f32: the checkpoint's own)\n";
+    "  --dtype           weight precision in memory (default: the checkpoint's own)\n";
 
 // run.c skips pieces that are a single unprintable byte, so raw control bytes never reach the terminal.
 void print_piece(const std::string& piece) {
@@ -56,7 +56,8 @@ int generate_command(const std::vector<std::string>& argv) {
       args.integer("seed", std::chrono::system_clock::now().time_since_epoch().count(), 0,
                    std::numeric_limits<int64_t>::max()));
   const int threads = static_cast<int>(args.integer("threads", default_thread_count(), 1, 1024));
-  const DType weight_dtype = parse_dtype(args.text("dtype").value_or("f32"));
+  const auto dtype_flag = args.text("dtype");
+  const std::optional<DType> weight_dtype = dtype_flag ? std::optional(parse_dtype(*dtype_flag)) : std::nullopt;
   args.reject_unused();
   SHARDLM_CHECK(!prompt.empty(), "--prompt is empty: give some text to continue");
 

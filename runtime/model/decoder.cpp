@@ -1,10 +1,12 @@
 #include "runtime/model/decoder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "kernels/cpu/ops.h"
 #include "runtime/core/check.h"
+#include "runtime/model/positions.h"
 
 namespace shardlm {
 namespace {
@@ -13,8 +15,46 @@ void add_in_place(float* x, const float* delta, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += delta[i];
 }
 
-void matmul(ThreadPool& pool, const float* x, const Tensor& w, float* y, int64_t tokens) {
-  cpu::matmul(pool, x, w.data(), w.dtype(), y, tokens, w.dim(0), w.dim(1));
+void check_matrix(const Tensor& t, int64_t rows, int64_t cols, const char* what, int64_t layer) {
+  SHARDLM_CHECK(t.defined(), "layer {}: {} weight is missing", layer, what);
+  SHARDLM_CHECK(t.rank() == 2 && t.dim(0) == rows && t.dim(1) == cols, "layer {}: {} weight is {}, expected [{}, {}]",
+                layer, what, t.describe(), rows, cols);
+}
+
+void check_vector(const Tensor& t, int64_t size, const char* what, int64_t layer) {
+  if (!t.defined()) return;
+  SHARDLM_CHECK(t.dtype() == DType::f32 && t.numel() == size, "layer {}: {} is {}, expected f32[{}]", layer, what,
+                t.describe(), size);
+}
+
+// Copies a fused QKV row into q, k and v, following the checkpoint's row order.
+void split_qkv(const ModelSpec& s, const float* row, float* q, float* k, float* v) {
+  const int64_t hd = s.head_dim, Q = s.q_dim(), KV = s.kv_dim();
+  switch (s.qkv_layout) {
+    case QkvLayout::separate: break;
+    case QkvLayout::blocks:
+      std::memcpy(q, row, Q * sizeof(float));
+      std::memcpy(k, row + Q, KV * sizeof(float));
+      std::memcpy(v, row + Q + KV, KV * sizeof(float));
+      break;
+    case QkvLayout::per_head:
+      for (int64_t h = 0; h < s.heads; ++h) {
+        std::memcpy(q + h * hd, row + (3 * h) * hd, hd * sizeof(float));
+        std::memcpy(k + h * hd, row + (3 * h + 1) * hd, hd * sizeof(float));
+        std::memcpy(v + h * hd, row + (3 * h + 2) * hd, hd * sizeof(float));
+      }
+      break;
+    case QkvLayout::per_kv_group: {
+      const int64_t group = s.heads / s.kv_heads;
+      for (int64_t j = 0; j < s.kv_heads; ++j) {
+        const float* base = row + j * (group + 2) * hd;
+        std::memcpy(q + j * group * hd, base, group * hd * sizeof(float));
+        std::memcpy(k + j * hd, base + group * hd, hd * sizeof(float));
+        std::memcpy(v + j * hd, base + (group + 1) * hd, hd * sizeof(float));
+      }
+      break;
+    }
+  }
 }
 
 }  // namespace
@@ -22,19 +62,35 @@ void matmul(ThreadPool& pool, const float* x, const Tensor& w, float* y, int64_t
 Decoder::Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool)
     : spec_(std::move(spec)), weights_(std::move(weights)), pool_(pool) {
   spec_.validate();
-  // The Llama family's block. The other families' switches arrive with their loaders (issue 3).
-  SHARDLM_CHECK(spec_.norm == NormKind::rmsnorm, "{}: LayerNorm blocks are not supported by this decoder yet",
-                spec_.family);
-  SHARDLM_CHECK(spec_.ffn == FfnKind::swiglu, "{}: GELU MLPs are not supported by this decoder yet", spec_.family);
-  SHARDLM_CHECK(spec_.position == PositionKind::rope, "{}: only RoPE positions are supported by this decoder yet",
-                spec_.family);
-  SHARDLM_CHECK(spec_.rope_scaling == RopeScaling::none || spec_.rope_scaling == RopeScaling::linear,
-                "{}: only linear RoPE scaling is supported by this decoder yet", spec_.family);
-  SHARDLM_CHECK(!spec_.parallel_attention && !spec_.attention_bias && !spec_.mlp_bias && !spec_.embedding_norm,
-                "{}: parallel attention, biases and embedding norms are not supported by this decoder yet",
-                spec_.family);
-  SHARDLM_CHECK(static_cast<int64_t>(weights_.layers.size()) == spec_.layers, "model has {} layers of weights, spec says {}",
-                weights_.layers.size(), spec_.layers);
+  const ModelSpec& s = spec_;
+  SHARDLM_CHECK(s.rope_scaling != RopeScaling::yarn, "{}: YaRN RoPE scaling is not supported", s.family);
+  SHARDLM_CHECK(s.qkv_layout != QkvLayout::per_head || s.heads == s.kv_heads,
+                "{}: per-head interleaved QKV needs as many KV heads as heads", s.family);
+  SHARDLM_CHECK(static_cast<int64_t>(weights_.layers.size()) == s.layers, "model has {} layers of weights, spec says {}",
+                weights_.layers.size(), s.layers);
+  check_matrix(weights_.token_embedding, s.vocab_size, s.hidden, "token embedding", -1);
+  check_matrix(weights_.lm_head, s.vocab_size, s.hidden, "LM head", -1);
+  if (s.position == PositionKind::learned)
+    check_matrix(weights_.position_embedding, s.max_seq_len, s.hidden, "position embedding", -1);
+  for (int64_t l = 0; l < s.layers; ++l) {
+    const LayerWeights& w = weights_.layers[l];
+    if (s.qkv_layout == QkvLayout::separate) {
+      check_matrix(w.q.weight, s.q_dim(), s.hidden, "query", l);
+      check_matrix(w.k.weight, s.kv_dim(), s.hidden, "key", l);
+      check_matrix(w.v.weight, s.kv_dim(), s.hidden, "value", l);
+    } else {
+      check_matrix(w.qkv.weight, s.q_dim() + 2 * s.kv_dim(), s.hidden, "fused QKV", l);
+    }
+    check_matrix(w.o.weight, s.hidden, s.q_dim(), "attention output", l);
+    check_matrix(w.up.weight, s.ffn_hidden, s.hidden, "MLP up", l);
+    check_matrix(w.down.weight, s.hidden, s.ffn_hidden, "MLP down", l);
+    if (s.ffn == FfnKind::swiglu) check_matrix(w.gate.weight, s.ffn_hidden, s.hidden, "MLP gate", l);
+    SHARDLM_CHECK(w.attn_norm.defined(), "layer {}: attention norm is missing", l);
+    SHARDLM_CHECK(w.ffn_norm.defined() || s.shared_attention_norm, "layer {}: MLP norm is missing", l);
+    for (const Tensor* t : {&w.attn_norm.weight, &w.attn_norm.bias, &w.ffn_norm.weight, &w.ffn_norm.bias})
+      check_vector(*t, s.hidden, "a norm", l);
+  }
+  if (s.position == PositionKind::alibi) alibi_slopes_ = alibi_slopes(s.heads, s.alibi_rule, s.alibi_bias_max);
 }
 
 void Decoder::ensure_scratch(int64_t tokens) {
@@ -43,74 +99,143 @@ void Decoder::ensure_scratch(int64_t tokens) {
   const auto T = static_cast<size_t>(tokens);
   x_.resize(T * spec_.hidden);
   normed_.resize(T * spec_.hidden);
+  qkv_.resize(spec_.qkv_layout == QkvLayout::separate ? 0 : T * (spec_.q_dim() + 2 * spec_.kv_dim()));
   q_.resize(T * spec_.q_dim());
   k_.resize(T * spec_.kv_dim());
   v_.resize(T * spec_.kv_dim());
-  attn_.resize(T * std::max(spec_.q_dim(), spec_.hidden));
+  attn_.resize(T * spec_.q_dim());
+  out_.resize(T * spec_.hidden);
   gate_.resize(T * spec_.ffn_hidden);
   up_.resize(T * spec_.ffn_hidden);
   positions_.resize(T);
 }
 
-std::span<const float> Decoder::forward(std::span<const int32_t> tokens, int64_t start_pos, KvCache& cache) {
+void Decoder::normalize(const Norm& norm, const float* x, float* y, int64_t rows) {
+  const float* bias = norm.bias.defined() ? norm.bias.data_as<float>() : nullptr;
+  if (spec_.norm == NormKind::rmsnorm) {
+    cpu::rmsnorm(pool_, x, norm.weight.data_as<float>(), y, rows, spec_.hidden, spec_.norm_eps);
+  } else {
+    cpu::layernorm(pool_, x, norm.weight.data_as<float>(), bias, y, rows, spec_.hidden, spec_.norm_eps);
+  }
+}
+
+void Decoder::linear(const Linear& layer, const float* x, float* y, int64_t rows) {
+  const Tensor& w = layer.weight;
+  cpu::matmul(pool_, x, w.data(), w.dtype(), y, rows, w.dim(0), w.dim(1));
+  if (layer.bias.defined()) cpu::add_bias(pool_, y, layer.bias.data_as<float>(), rows, w.dim(0));
+}
+
+void Decoder::embed(std::span<const int32_t> tokens, int64_t start_pos) {
+  const int64_t D = spec_.hidden;
+  const Tensor& table = weights_.token_embedding;
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    const int32_t id = tokens[t];
+    SHARDLM_CHECK(id >= 0 && id < spec_.vocab_size, "token id {} is outside the vocabulary of {}", id, spec_.vocab_size);
+    positions_[t] = static_cast<int32_t>(start_pos + t);
+    float* row = x_.data() + t * D;
+    for (int64_t i = 0; i < D; ++i) row[i] = load_as_f32(table.data(), table.dtype(), id * D + i);
+    if (spec_.position == PositionKind::learned) {
+      const Tensor& positions = weights_.position_embedding;
+      for (int64_t i = 0; i < D; ++i) row[i] += load_as_f32(positions.data(), positions.dtype(), positions_[t] * D + i);
+    }
+  }
+  if (weights_.embedding_norm.defined()) {
+    const auto T = static_cast<int64_t>(tokens.size());
+    normalize(weights_.embedding_norm, x_.data(), normed_.data(), T);
+    std::copy_n(normed_.data(), T * D, x_.data());
+  }
+}
+
+std::span<const float> Decoder::forward(std::span<const int32_t> tokens, int64_t start_pos, KvCache& cache,
+                                        Logits which) {
   const auto T = static_cast<int64_t>(tokens.size());
   SHARDLM_CHECK(T > 0, "forward pass with no tokens");
   SHARDLM_CHECK(start_pos >= 0 && start_pos + T <= cache.capacity(),
                 "positions {}..{} do not fit a KV cache of {} positions", start_pos, start_pos + T - 1, cache.capacity());
   ensure_scratch(T);
   const int64_t D = spec_.hidden;
-
-  for (int64_t t = 0; t < T; ++t) {
-    const int32_t id = tokens[t];
-    SHARDLM_CHECK(id >= 0 && id < spec_.vocab_size, "token id {} is outside the vocabulary of {}", id, spec_.vocab_size);
-    const Tensor& table = weights_.token_embedding;
-    for (int64_t i = 0; i < D; ++i) x_[t * D + i] = load_as_f32(table.data(), table.dtype(), id * D + i);
-    positions_[t] = static_cast<int32_t>(start_pos + t);
-  }
+  embed(tokens, start_pos);
 
   for (int64_t l = 0; l < spec_.layers; ++l) {
-    attention_block(weights_.layers[l], l, T, start_pos, cache);
-    mlp_block(weights_.layers[l], T);
+    const LayerWeights& layer = weights_.layers[l];
+    normalize(layer.attn_norm, x_.data(), normed_.data(), T);
+    attention(layer, l, T, start_pos, cache);  // reads normed_, writes out_
+    if (spec_.parallel_attention) {
+      // x + attn(norm x) + mlp(norm' x): both branches read the block's input, so the MLP's norm is
+      // taken before the attention branch is added (with one shared norm, normed_ already holds it).
+      if (!spec_.shared_attention_norm) normalize(layer.ffn_norm, x_.data(), normed_.data(), T);
+      add_in_place(x_.data(), out_.data(), T * D);
+      mlp(layer, normed_.data(), out_.data(), T);
+      add_in_place(x_.data(), out_.data(), T * D);
+    } else {
+      add_in_place(x_.data(), out_.data(), T * D);
+      normalize(layer.ffn_norm, x_.data(), normed_.data(), T);
+      mlp(layer, normed_.data(), out_.data(), T);
+      add_in_place(x_.data(), out_.data(), T * D);
+    }
   }
 
-  // Only the last token's logits are needed to sample the next one.
-  const float* last = x_.data() + (T - 1) * D;
-  cpu::rmsnorm(pool_, last, weights_.final_norm.data_as<float>(), normed_.data(), 1, D, spec_.norm_eps);
-  logits_.resize(spec_.vocab_size);
-  matmul(pool_, normed_.data(), weights_.lm_head, logits_.data(), 1);
+  // Sampling needs only the last token's logits; tests of whole prompts ask for all of them.
+  const int64_t rows = which == Logits::all ? T : 1;
+  const float* first = x_.data() + (T - rows) * D;
+  normalize(weights_.final_norm, first, normed_.data(), rows);
+  logits_.resize(rows * spec_.vocab_size);
+  cpu::matmul(pool_, normed_.data(), weights_.lm_head.data(), weights_.lm_head.dtype(), logits_.data(), rows,
+              spec_.vocab_size, D);
   return logits_;
 }
 
-void Decoder::attention_block(const LayerWeights& layer, int64_t l, int64_t T, int64_t start_pos, KvCache& cache) {
-  const int64_t D = spec_.hidden, KV = spec_.kv_dim();
-  cpu::rmsnorm(pool_, x_.data(), layer.attn_norm.data_as<float>(), normed_.data(), T, D, spec_.norm_eps);
-  matmul(pool_, normed_.data(), layer.wq, q_.data(), T);
-  matmul(pool_, normed_.data(), layer.wk, k_.data(), T);
-  matmul(pool_, normed_.data(), layer.wv, v_.data(), T);
+void Decoder::project_qkv(const LayerWeights& layer, int64_t T) {
+  if (spec_.qkv_layout == QkvLayout::separate) {
+    linear(layer.q, normed_.data(), q_.data(), T);
+    linear(layer.k, normed_.data(), k_.data(), T);
+    linear(layer.v, normed_.data(), v_.data(), T);
+    return;
+  }
+  const int64_t width = spec_.q_dim() + 2 * spec_.kv_dim();
+  linear(layer.qkv, normed_.data(), qkv_.data(), T);
+  if (spec_.clip_qkv > 0) {
+    for (int64_t i = 0; i < T * width; ++i) qkv_[i] = std::clamp(qkv_[i], -spec_.clip_qkv, spec_.clip_qkv);
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    split_qkv(spec_, qkv_.data() + t * width, q_.data() + t * spec_.q_dim(), k_.data() + t * spec_.kv_dim(),
+              v_.data() + t * spec_.kv_dim());
+  }
+}
 
-  const float position_scale = spec_.rope_scaling == RopeScaling::linear ? spec_.rope_scaling_factor : 1.0f;
-  cpu::rope(pool_, q_.data(), positions_.data(), T, spec_.heads, spec_.head_dim, spec_.rope_theta, position_scale,
-            spec_.rope_layout);
-  cpu::rope(pool_, k_.data(), positions_.data(), T, spec_.kv_heads, spec_.head_dim, spec_.rope_theta, position_scale,
-            spec_.rope_layout);
+void Decoder::attention(const LayerWeights& layer, int64_t l, int64_t T, int64_t start_pos, KvCache& cache) {
+  const int64_t KV = spec_.kv_dim();
+  project_qkv(layer, T);
+  if (spec_.position == PositionKind::rope) {
+    const auto theta = static_cast<float>(rope_theta_for(spec_, start_pos + T));
+    const float divide_by = rope_position_scale(spec_);
+    cpu::rope(pool_, q_.data(), positions_.data(), T, spec_.heads, spec_.head_dim, theta, divide_by, spec_.rope_layout);
+    cpu::rope(pool_, k_.data(), positions_.data(), T, spec_.kv_heads, spec_.head_dim, theta, divide_by,
+              spec_.rope_layout);
+  }
   std::memcpy(cache.keys(l) + start_pos * KV, k_.data(), T * KV * sizeof(float));
   std::memcpy(cache.values(l) + start_pos * KV, v_.data(), T * KV * sizeof(float));
 
-  const AttentionShape shape{T, start_pos, spec_.heads, spec_.kv_heads, spec_.head_dim, KV,
-                             1.0f / std::sqrt(static_cast<float>(spec_.head_dim))};
+  const float scale = spec_.attention_scale > 0 ? spec_.attention_scale
+                                                : 1.0f / std::sqrt(static_cast<float>(spec_.head_dim));
+  AttentionShape shape{T, start_pos, spec_.heads, spec_.kv_heads, spec_.head_dim, KV, scale};
+  shape.alibi_slopes = alibi_slopes_.empty() ? nullptr : alibi_slopes_.data();
   cpu::attention(pool_, q_.data(), cache.keys(l), cache.values(l), attn_.data(), shape);
-  matmul(pool_, attn_.data(), layer.wo, normed_.data(), T);
-  add_in_place(x_.data(), normed_.data(), T * D);
+  linear(layer.o, attn_.data(), out_.data(), T);
 }
 
-void Decoder::mlp_block(const LayerWeights& layer, int64_t T) {
-  const int64_t D = spec_.hidden, F = spec_.ffn_hidden;
-  cpu::rmsnorm(pool_, x_.data(), layer.ffn_norm.data_as<float>(), normed_.data(), T, D, spec_.norm_eps);
-  matmul(pool_, normed_.data(), layer.w_gate, gate_.data(), T);
-  matmul(pool_, normed_.data(), layer.w_up, up_.data(), T);
-  cpu::silu_gate(pool_, gate_.data(), up_.data(), gate_.data(), T * F);
-  matmul(pool_, gate_.data(), layer.w_down, normed_.data(), T);
-  add_in_place(x_.data(), normed_.data(), T * D);
+void Decoder::mlp(const LayerWeights& layer, const float* input, float* output, int64_t T) {
+  const int64_t F = spec_.ffn_hidden;
+  linear(layer.up, input, up_.data(), T);
+  switch (spec_.ffn) {
+    case FfnKind::swiglu:
+      linear(layer.gate, input, gate_.data(), T);
+      cpu::silu_gate(pool_, gate_.data(), up_.data(), up_.data(), T * F);
+      break;
+    case FfnKind::gelu: cpu::gelu(pool_, up_.data(), T * F); break;
+    case FfnKind::gelu_tanh: cpu::gelu_tanh(pool_, up_.data(), T * F); break;
+  }
+  linear(layer.down, up_.data(), output, T);
 }
 
 }  // namespace shardlm

@@ -1,5 +1,6 @@
-// The generic decoder: embedding, N blocks (norm, attention, norm, MLP), final norm, LM head.
-// This rank holds all layers; parallel/ splits it later.
+// The generic decoder: embedding, N blocks (norm, attention, norm, MLP), final norm, LM head, with
+// the switches of ModelSpec covering every supported family. This rank holds all layers; parallel/
+// splits it later.
 #pragma once
 
 #include <cstdint>
@@ -13,30 +14,38 @@
 
 namespace shardlm {
 
+enum class Logits : uint8_t { last, all };
+
 class Decoder {
  public:
-  // Throws when the spec asks for a switch this decoder does not implement yet, naming it.
+  // Throws when the weights do not fit the spec, naming the tensor.
   Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool);
 
   const ModelSpec& spec() const { return spec_; }
+  const ModelWeights& weights() const { return weights_; }
 
   // Runs `tokens` at positions start_pos, start_pos+1, ... writing their keys and values into the
-  // cache, and returns the logits [vocab] of the last token. All tokens go through each matmul
-  // together (one [T, hidden] x [hidden, out] product), which is what makes prefill fast.
-  std::span<const float> forward(std::span<const int32_t> tokens, int64_t start_pos, KvCache& cache);
+  // cache, and returns the logits of the last token [vocab] or of every token [T, vocab]. All tokens
+  // go through each matmul together, which is what makes prefill fast.
+  std::span<const float> forward(std::span<const int32_t> tokens, int64_t start_pos, KvCache& cache,
+                                 Logits which = Logits::last);
 
  private:
   void ensure_scratch(int64_t tokens);
-  void attention_block(const LayerWeights& layer, int64_t layer_index, int64_t tokens, int64_t start_pos,
-                       KvCache& cache);
-  void mlp_block(const LayerWeights& layer, int64_t tokens);
+  void embed(std::span<const int32_t> tokens, int64_t start_pos);
+  void normalize(const Norm& norm, const float* x, float* y, int64_t rows);
+  void linear(const Linear& layer, const float* x, float* y, int64_t rows);
+  void project_qkv(const LayerWeights& layer, int64_t tokens);
+  void attention(const LayerWeights& layer, int64_t layer_index, int64_t tokens, int64_t start_pos, KvCache& cache);
+  void mlp(const LayerWeights& layer, const float* input, float* output, int64_t tokens);
 
   ModelSpec spec_;
   ModelWeights weights_;
   ThreadPool& pool_;
+  std::vector<float> alibi_slopes_;
   // Scratch activations, grown to the largest token count seen: [T, width] each.
   int64_t scratch_tokens_ = 0;
-  std::vector<float> x_, normed_, q_, k_, v_, attn_, gate_, up_, logits_;
+  std::vector<float> x_, normed_, qkv_, q_, k_, v_, attn_, out_, gate_, up_, logits_;
   std::vector<int32_t> positions_;
 };
 

@@ -4,15 +4,22 @@
 #include <vector>
 
 #include "runtime/core/check.h"
+#include "runtime/model/weights/hf_reader.h"
+#include "runtime/model/weights/llama2c_reader.h"
 #include "runtime/tokenizer/sentencepiece_bpe.h"
 
 namespace shardlm {
 
-LoadedModel load_model(const std::string& path, DType weight_dtype) {
-  SHARDLM_CHECK(std::filesystem::exists(path), "model file '{}' does not exist", path);
-  SHARDLM_CHECK(!std::filesystem::is_directory(path), "'{}' is a directory; pass the model file (a llama2.c .bin)",
-                path);
-  return read_llama2c_model(path, weight_dtype);
+LoadedModel load_model(const std::string& path, std::optional<DType> matrix_dtype) {
+  namespace fs = std::filesystem;
+  SHARDLM_CHECK(fs::exists(path), "model file '{}' does not exist", path);
+  if (fs::is_directory(path)) {
+    SHARDLM_CHECK(fs::exists(fs::path(path) / "config.json"),
+                  "'{}' is a directory without config.json; pass a Hugging Face checkpoint directory or a model file",
+                  path);
+    return read_hf_model(path, matrix_dtype);
+  }
+  return read_llama2c_model(path, matrix_dtype.value_or(DType::f32));
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_path, const std::string& tokenizer_path,

@@ -2,15 +2,17 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
-#include "runtime/model/weights/llama2c_reader.h"
+#include "runtime/model/model_weights.h"
 #include "runtime/tokenizer/tokenizer.h"
 
 namespace shardlm {
 
-// Formats so far: llama2.c checkpoints. The format is told by content, not by file name.
-LoadedModel load_model(const std::string& path, DType weight_dtype);
+// Formats: a Hugging Face directory (config.json + safetensors), or a llama2.c checkpoint file.
+// matrix_dtype: the dtype matrices are kept in; nullopt keeps the checkpoint's own.
+LoadedModel load_model(const std::string& path, std::optional<DType> matrix_dtype);
 
 // The tokenizer at tokenizer_path, or when that is empty, the one beside the model: llama2.c's
 // `tokenizer.bin`, else a single `tok*.bin`. Throws saying what was looked for.

@@ -15,6 +15,15 @@ enum class FfnKind : uint8_t { swiglu, gelu, gelu_tanh };
 enum class NormKind : uint8_t { rmsnorm, layernorm };
 enum class PositionKind : uint8_t { rope, alibi, learned };
 enum class RopeScaling : uint8_t { none, linear, dynamic_ntk, yarn };
+// How a fused QKV projection orders its output rows.
+enum class QkvLayout : uint8_t {
+  separate,      // q, k, v are three tensors (Llama)
+  blocks,        // [Q | K | V] (MPT, GPT-BigCode, GPT-2, Falcon-7B's multi-query)
+  per_head,      // per head q, k, v interleaved (BLOOM; MHA only)
+  per_kv_group,  // per KV head: its query heads, then k, then v (Falcon-40B/180B)
+};
+// Which published formula gives the ALiBi slopes when the head count is not a power of two.
+enum class AlibiRule : uint8_t { bloom, mpt };
 
 struct ModelSpec {
   std::string family;         // "llama", "falcon", "bloom", ...
@@ -34,7 +43,15 @@ struct ModelSpec {
   RopeLayout rope_layout = RopeLayout::halves;
   RopeScaling rope_scaling = RopeScaling::none;
   float rope_scaling_factor = 1.0f;
+  float rope_original_context = 0;  // dynamic NTK: the context the model was trained for
+  AlibiRule alibi_rule = AlibiRule::bloom;
+  float alibi_bias_max = 8.0f;      // MPT's alibi_bias_max; BLOOM's rule is the same with 8
+  QkvLayout qkv_layout = QkvLayout::separate;
+  float attention_scale = 0.0f;     // multiplies q.k; 0 = 1/sqrt(head_dim)
+  float clip_qkv = 0.0f;            // MPT: clamp the fused QKV output to [-clip, clip]; 0 = off
   bool parallel_attention = false;  // x + attn(norm x) + mlp(norm' x), Falcon / GPT-J style
+  bool shared_attention_norm = false;  // parallel blocks with one norm feeding both (Falcon-7B)
+  bool norm_bias = false;           // LayerNorm with a bias
   bool attention_bias = false;
   bool mlp_bias = false;
   bool tied_embeddings = false;

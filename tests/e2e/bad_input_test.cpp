@@ -104,7 +104,7 @@ std::vector<BadCase> bad_cases() {
       {"unknown flag", generate_args(kModel, kTokenizer, {"--temprature", "0"}), "unknown flag --temprature"},
       {"flag without value", {"generate", "--model"}, "needs a value"},
       {"missing prompt flag", {"generate", "--model", kModel}, "--prompt"},
-      {"model is a directory", generate_args(std::string(SHARDLM_TEST_DATA), kTokenizer, {}), "is a directory"},
+      {"model is a directory without config.json", generate_args(std::string(SHARDLM_TEST_DATA), kTokenizer, {}), "without config.json"},
   };
 }
 

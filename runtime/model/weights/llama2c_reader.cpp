@@ -105,16 +105,16 @@ LoadedModel read_llama2c_model(const std::string& path, DType weight_dtype) {
   w.token_embedding = cursor.next_matrix({V, D});
   w.layers.resize(L);
   // llama2.c stores each kind of weight for all layers together, so walk kind by kind.
-  for (auto& layer : w.layers) layer.attn_norm = cursor.next_vector({D});
-  for (auto& layer : w.layers) layer.wq = cursor.next_matrix({Q, D});
-  for (auto& layer : w.layers) layer.wk = cursor.next_matrix({KV, D});
-  for (auto& layer : w.layers) layer.wv = cursor.next_matrix({KV, D});
-  for (auto& layer : w.layers) layer.wo = cursor.next_matrix({D, Q});
-  for (auto& layer : w.layers) layer.ffn_norm = cursor.next_vector({D});
-  for (auto& layer : w.layers) layer.w_gate = cursor.next_matrix({F, D});
-  for (auto& layer : w.layers) layer.w_down = cursor.next_matrix({D, F});
-  for (auto& layer : w.layers) layer.w_up = cursor.next_matrix({F, D});
-  w.final_norm = cursor.next_vector({D});
+  for (auto& layer : w.layers) layer.attn_norm.weight = cursor.next_vector({D});
+  for (auto& layer : w.layers) layer.q.weight = cursor.next_matrix({Q, D});
+  for (auto& layer : w.layers) layer.k.weight = cursor.next_matrix({KV, D});
+  for (auto& layer : w.layers) layer.v.weight = cursor.next_matrix({KV, D});
+  for (auto& layer : w.layers) layer.o.weight = cursor.next_matrix({D, Q});
+  for (auto& layer : w.layers) layer.ffn_norm.weight = cursor.next_vector({D});
+  for (auto& layer : w.layers) layer.gate.weight = cursor.next_matrix({F, D});
+  for (auto& layer : w.layers) layer.down.weight = cursor.next_matrix({D, F});
+  for (auto& layer : w.layers) layer.up.weight = cursor.next_matrix({F, D});
+  w.final_norm.weight = cursor.next_vector({D});
   cursor.skip(rope_table);  // recomputed from theta instead
   w.lm_head = s.tied_embeddings ? w.token_embedding : cursor.next_matrix({V, D});
   return model;

@@ -9,11 +9,6 @@
 
 namespace shardlm {
 
-struct LoadedModel {
-  ModelSpec spec;
-  ModelWeights weights;
-};
-
 // Validates the header against the file's length before touching any weight. With weight_dtype f32
 // the tensors view the mapped file (no copy); bf16 / f16 convert the matrices at load, norms stay f32.
 LoadedModel read_llama2c_model(const std::string& path, DType weight_dtype = DType::f32);
