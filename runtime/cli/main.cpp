@@ -13,7 +13,8 @@ namespace {
 constexpr const char* kUsage =
     "usage: shardlm <command> [flags]\n"
     "commands:\n"
-    "  generate   continue a prompt with a model (shardlm generate --help)\n";
+    "  generate   continue a prompt with a model (shardlm generate --help)\n"
+    "  inspect    what a checkpoint holds: its model, parameters and tensors (shardlm inspect PATH)\n";
 
 }  // namespace
 
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 2, argv + argc);
   try {
     if (command == "generate") return shardlm::cli::generate_command(args);
+    if (command == "inspect") return shardlm::cli::inspect_command(args);
     std::fprintf(stderr, "error: unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const shardlm::Error& error) {

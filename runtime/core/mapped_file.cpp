@@ -45,17 +45,4 @@ const uint8_t* ByteReader::take(size_t bytes, const char* what) {
   return at;
 }
 
-template <typename T>
-T ByteReader::read(const char* what) {
-  T value;
-  std::memcpy(&value, take(sizeof(T), what), sizeof(T));
-  return value;
-}
-
-template int32_t ByteReader::read<int32_t>(const char*);
-template uint32_t ByteReader::read<uint32_t>(const char*);
-template int64_t ByteReader::read<int64_t>(const char*);
-template uint64_t ByteReader::read<uint64_t>(const char*);
-template float ByteReader::read<float>(const char*);
-
 }  // namespace shardlm

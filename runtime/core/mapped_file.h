@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -35,7 +36,11 @@ class ByteReader {
  public:
   ByteReader(const MappedFile& file, size_t offset = 0) : file_(file), offset_(offset) {}
   template <typename T>
-  T read(const char* what);
+  T read(const char* what) {
+    T value;
+    std::memcpy(&value, take(sizeof(T), what), sizeof(T));
+    return value;
+  }
   // Returns a pointer to the next `bytes` bytes and moves past them.
   const uint8_t* take(size_t bytes, const char* what);
   size_t offset() const { return offset_; }

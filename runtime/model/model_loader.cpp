@@ -4,6 +4,8 @@
 #include <vector>
 
 #include "runtime/core/check.h"
+#include "runtime/model/families/family.h"
+#include "runtime/model/weights/gguf_reader.h"
 #include "runtime/model/weights/hf_reader.h"
 #include "runtime/model/weights/llama2c_reader.h"
 #include "runtime/tokenizer/sentencepiece_bpe.h"
@@ -19,7 +21,21 @@ LoadedModel load_model(const std::string& path, std::optional<DType> matrix_dtyp
                   path);
     return read_hf_model(path, matrix_dtype);
   }
+  if (GgufFile::has_magic(path)) return read_gguf_model(path, matrix_dtype);
   return read_llama2c_model(path, matrix_dtype.value_or(DType::f32));
+}
+
+ModelSpec read_model_spec(const std::string& path) {
+  namespace fs = std::filesystem;
+  SHARDLM_CHECK(fs::exists(path), "model file '{}' does not exist", path);
+  if (fs::is_directory(path)) {
+    const ConfigJson config = ConfigJson::read((fs::path(path) / "config.json").string());
+    ModelSpec spec = family_for(config).read_config(config);
+    spec.validate();
+    return spec;
+  }
+  if (GgufFile::has_magic(path)) return gguf_model_spec(GgufFile::open(path));
+  return read_llama2c_model(path).spec;  // f32 tensors are views of the mapping: nothing is read
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_path, const std::string& tokenizer_path,

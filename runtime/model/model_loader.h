@@ -10,9 +10,13 @@
 
 namespace shardlm {
 
-// Formats: a Hugging Face directory (config.json + safetensors), or a llama2.c checkpoint file.
+// Formats: a Hugging Face directory (config.json + safetensors), a GGUF file, or a llama2.c
+// checkpoint file; files are told apart by content, not by name.
 // matrix_dtype: the dtype matrices are kept in; nullopt keeps the checkpoint's own.
 LoadedModel load_model(const std::string& path, std::optional<DType> matrix_dtype);
+
+// Only the ModelSpec, without loading or converting any weight.
+ModelSpec read_model_spec(const std::string& path);
 
 // The tokenizer at tokenizer_path, or when that is empty, the one beside the model: llama2.c's
 // `tokenizer.bin`, else a single `tok*.bin`. Throws saying what was looked for.

@@ -9,7 +9,9 @@
 namespace shardlm {
 
 WeightLoader::WeightLoader(const SafetensorsCheckpoint& checkpoint, std::optional<DType> matrix_dtype)
-    : checkpoint_(checkpoint), matrix_dtype_(matrix_dtype) {}
+    : checkpoint_(checkpoint),
+      matrix_dtype_(matrix_dtype),
+      progress_("checkpoint", static_cast<int64_t>(checkpoint.names().size()), checkpoint.total_bytes()) {}
 
 std::string WeightLoader::resolve(const std::string& name) const {
   if (checkpoint_.contains(name)) return name;
@@ -27,6 +29,7 @@ std::string WeightLoader::first_present(const std::vector<std::string>& names) c
 }
 
 Tensor WeightLoader::to_dtype(const Tensor& tensor, DType dtype) const {
+  progress_.advance(tensor.bytes());
   if (tensor.dtype() == dtype) return tensor;
   Tensor converted = cpu_backend().empty(tensor.shape(), dtype);
   const int64_t n = tensor.numel();

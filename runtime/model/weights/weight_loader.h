@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/model/model_weights.h"
+#include "runtime/model/weights/load_progress.h"
 #include "runtime/model/weights/safetensors.h"
 
 namespace shardlm {
@@ -33,6 +34,7 @@ class WeightLoader {
   Tensor to_dtype(const Tensor& tensor, DType dtype) const;
   const SafetensorsCheckpoint& checkpoint_;
   std::optional<DType> matrix_dtype_;
+  mutable LoadProgress progress_;
 };
 
 }  // namespace shardlm

@@ -1,0 +1,102 @@
+#include "runtime/model/weights/gguf_reader.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "runtime/backend/backend.h"
+#include "runtime/core/check.h"
+#include "runtime/model/weights/ggml_dequantize.h"
+#include "runtime/model/weights/load_progress.h"
+
+namespace shardlm {
+namespace {
+
+Tensor load_tensor(const GgufFile& gguf, const std::string& name, std::vector<int64_t> shape, DType dtype,
+                   LoadProgress& progress) {
+  const GgufTensor& t = gguf.tensor(name);
+  progress.advance(t.bytes);
+  SHARDLM_CHECK(t.shape == shape, "'{}': tensor '{}' has shape [{}], the metadata implies [{}]", gguf.path(), name,
+                fmt::join(t.shape, ", "), fmt::join(shape, ", "));
+  if (t.type == GgmlType::f32 && dtype == DType::f32) return Tensor::view(shape, dtype, t.data, gguf.mapping());
+  const int64_t row = shape.back(), rows = t.bytes / ggml_row_bytes(t.type, row);
+  Tensor result = cpu_backend().empty(shape, dtype);
+  std::vector<float> staging(row);
+  for (int64_t r = 0; r < rows; ++r) {
+    dequantize_row(t.type, t.data + r * ggml_row_bytes(t.type, row), staging.data(), row);
+    convert_from_f32(staging.data(), static_cast<uint8_t*>(result.data()) + r * row * dtype_size(dtype), dtype, row);
+  }
+  return result;
+}
+
+}  // namespace
+
+ModelSpec gguf_model_spec(const GgufFile& g) {
+  const std::string arch = g.string("general.architecture");
+  SHARDLM_CHECK(arch == "llama", "'{}': GGUF architecture '{}' is not supported yet (llama)", g.path(), arch);
+  const std::string p = arch + ".";
+  ModelSpec s;
+  s.family = "llama";
+  s.hidden = g.integer(p + "embedding_length");
+  s.layers = g.integer(p + "block_count");
+  s.heads = g.integer(p + "attention.head_count");
+  s.kv_heads = g.integer_or(p + "attention.head_count_kv", s.heads);
+  SHARDLM_CHECK(s.heads > 0, "'{}': head_count must be positive", g.path());
+  s.head_dim = g.integer_or(p + "rope.dimension_count", s.hidden / s.heads);
+  s.ffn_hidden = g.integer(p + "feed_forward_length");
+  s.max_seq_len = g.integer(p + "context_length");
+  s.vocab_size = g.has(p + "vocab_size") ? g.integer(p + "vocab_size")
+                                         : static_cast<int64_t>(g.value("tokenizer.ggml.tokens").array.size());
+  s.norm = NormKind::rmsnorm;
+  s.norm_eps = static_cast<float>(g.number_or(p + "attention.layer_norm_rms_epsilon", 1e-5));
+  s.ffn = FfnKind::swiglu;
+  s.position = PositionKind::rope;
+  s.rope_theta = static_cast<float>(g.number_or(p + "rope.freq_base", 10000.0));
+  // llama.cpp's converter permutes Hugging Face's q/k rows back to Meta's interleaved pairs.
+  s.rope_layout = RopeLayout::adjacent;
+  const std::string scaling = g.string_or(p + "rope.scaling.type", "none");
+  if (scaling == "linear") {
+    s.rope_scaling = RopeScaling::linear;
+    s.rope_scaling_factor = static_cast<float>(g.number_or(p + "rope.scaling.factor", 1.0));
+  } else {
+    SHARDLM_CHECK(scaling == "none", "'{}': rope scaling '{}' is not supported", g.path(), scaling);
+  }
+  s.tied_embeddings = !g.has_tensor("output.weight");
+  s.bos_token = static_cast<int32_t>(g.integer_or("tokenizer.ggml.bos_token_id", -1));
+  if (g.has("tokenizer.ggml.eos_token_id")) s.stop_tokens = {static_cast<int32_t>(g.integer("tokenizer.ggml.eos_token_id"))};
+  if (g.has("tokenizer.ggml.eot_token_id")) s.stop_tokens.push_back(static_cast<int32_t>(g.integer("tokenizer.ggml.eot_token_id")));
+  s.validate();
+  return s;
+}
+
+LoadedModel read_gguf_model(const std::string& path, std::optional<DType> matrix_dtype) {
+  const GgufFile g = GgufFile::open(path);
+  LoadedModel model{gguf_model_spec(g), {}};
+  const ModelSpec& s = model.spec;
+  const DType dtype = matrix_dtype.value_or(DType::f32);
+  size_t total_bytes = 0;
+  for (const auto& [name, tensor] : g.tensors()) total_bytes += tensor.bytes;
+  LoadProgress progress(path, static_cast<int64_t>(g.tensors().size()), total_bytes);
+  ModelWeights& w = model.weights;
+  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) { return load_tensor(g, name, {rows, cols}, dtype, progress); };
+  auto vector = [&](const std::string& name) { return load_tensor(g, name, {s.hidden}, DType::f32, progress); };
+  w.token_embedding = matrix("token_embd.weight", s.vocab_size, s.hidden);
+  for (int64_t l = 0; l < s.layers; ++l) {
+    const std::string p = fmt::format("blk.{}.", l);
+    LayerWeights layer;
+    layer.attn_norm.weight = vector(p + "attn_norm.weight");
+    layer.ffn_norm.weight = vector(p + "ffn_norm.weight");
+    layer.q.weight = matrix(p + "attn_q.weight", s.q_dim(), s.hidden);
+    layer.k.weight = matrix(p + "attn_k.weight", s.kv_dim(), s.hidden);
+    layer.v.weight = matrix(p + "attn_v.weight", s.kv_dim(), s.hidden);
+    layer.o.weight = matrix(p + "attn_output.weight", s.hidden, s.q_dim());
+    layer.gate.weight = matrix(p + "ffn_gate.weight", s.ffn_hidden, s.hidden);
+    layer.up.weight = matrix(p + "ffn_up.weight", s.ffn_hidden, s.hidden);
+    layer.down.weight = matrix(p + "ffn_down.weight", s.hidden, s.ffn_hidden);
+    w.layers.push_back(std::move(layer));
+  }
+  w.final_norm.weight = vector("output_norm.weight");
+  w.lm_head = s.tied_embeddings ? w.token_embedding : matrix("output.weight", s.vocab_size, s.hidden);
+  return model;
+}
+
+}  // namespace shardlm
