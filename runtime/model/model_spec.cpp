@@ -1,5 +1,6 @@
 #include "runtime/model/model_spec.h"
 
+#include <cmath>
 #include <fmt/format.h>
 
 #include "runtime/core/check.h"
@@ -18,8 +19,15 @@ void ModelSpec::validate() const {
                 head_dim);
   SHARDLM_CHECK(ffn_hidden > 0, "model: FFN size must be positive, got {}", ffn_hidden);
   SHARDLM_CHECK(max_seq_len > 0, "model: context length must be positive, got {}", max_seq_len);
-  SHARDLM_CHECK(norm_eps > 0, "model: norm epsilon must be positive, got {}", norm_eps);
-  SHARDLM_CHECK(rope_theta > 0, "model: RoPE theta must be positive, got {}", rope_theta);
+  constexpr int64_t kLimit = int64_t{1} << 24;  // above every real model; keeps sizes from overflowing
+  for (const auto& [name, value] : {std::pair{"vocab size", vocab_size}, {"hidden size", hidden}, {"layer count", layers},
+                                    {"head count", heads}, {"head dimension", head_dim}, {"FFN size", ffn_hidden},
+                                    {"context length", max_seq_len}})
+    SHARDLM_CHECK(value <= kLimit, "model: {} {} is beyond any supported model (at most {})", name, value, kLimit);
+  SHARDLM_CHECK(norm_eps > 0 && norm_eps < 1, "model: norm epsilon must be in (0, 1), got {}", norm_eps);
+  SHARDLM_CHECK(rope_theta > 0 && std::isfinite(rope_theta), "model: RoPE theta must be positive, got {}", rope_theta);
+  SHARDLM_CHECK(!(clip_qkv < 0) && !std::isnan(clip_qkv) && !(attention_scale < 0) && !std::isnan(attention_scale),
+                "model: clip_qkv and attention scale must be >= 0");
   SHARDLM_CHECK(rope_scaling_factor >= 1.0f, "model: RoPE scaling factor must be at least 1, got {}",
                 rope_scaling_factor);
 }

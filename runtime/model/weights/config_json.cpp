@@ -12,7 +12,8 @@ ConfigJson ConfigJson::read(const std::string& path) {
   std::ifstream in(path);
   SHARDLM_CHECK(in.good(), "cannot read '{}'", path);
   nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  SHARDLM_CHECK(!json.is_discarded() && json.is_object(), "'{}' is not a JSON object", path);
+  SHARDLM_CHECK(!json.is_discarded(), "'{}' is not valid JSON (NaN and Infinity are not JSON either)", path);
+  SHARDLM_CHECK(json.is_object(), "'{}' is not a JSON object", path);
   return ConfigJson(std::move(json), path);
 }
 

@@ -1,0 +1,130 @@
+// GGUF files assembled byte by byte, with values decoded by hand from the format's definition.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "runtime/core/check.h"
+#include "runtime/model/weights/ggml_dequantize.h"
+#include "runtime/model/weights/gguf_file.h"
+
+namespace shardlm {
+namespace {
+
+class GgufWriter {
+ public:
+  template <typename T>
+  GgufWriter& put(T value) {
+    bytes_.append(reinterpret_cast<const char*>(&value), sizeof(T));
+    return *this;
+  }
+  GgufWriter& str(const std::string& s) {
+    put<uint64_t>(s.size());
+    bytes_ += s;
+    return *this;
+  }
+  GgufWriter& raw(const std::string& s) {
+    bytes_ += s;
+    return *this;
+  }
+  void pad(size_t alignment) {
+    while (bytes_.size() % alignment != 0) bytes_ += '\0';
+  }
+  std::string save(const std::string& name) const {
+    const std::string path = ::testing::TempDir() + "/gguf_test_" + name;
+    std::ofstream(path, std::ios::binary) << bytes_;
+    return path;
+  }
+  std::string bytes_;
+};
+
+// Q4_1 block: scale 0.5 (f16 0x3800), minimum -1 (f16 0xBC00), byte j = nibble j | nibble (15 - j) << 4.
+std::string q4_1_block() {
+  std::string block = std::string("\x00\x38\x00\xBC", 4);
+  for (int j = 0; j < 16; ++j) block += static_cast<char>(j | ((15 - j) << 4));
+  return block;
+}
+
+// Q8_0 block: scale 0.25 (f16 0x3400), values -16 .. 15.
+std::string q8_0_block() {
+  std::string block = std::string("\x00\x34", 2);
+  for (int j = 0; j < 32; ++j) block += static_cast<char>(static_cast<int8_t>(j - 16));
+  return block;
+}
+
+GgufWriter model_file(uint64_t second_offset = 32, uint32_t version = 3) {
+  GgufWriter w;
+  w.put<uint32_t>(0x46554747).put<uint32_t>(version).put<uint64_t>(2).put<uint64_t>(3);
+  w.str("general.architecture").put<uint32_t>(8).str("llama");
+  w.str("llama.block_count").put<uint32_t>(4).put<uint32_t>(2);
+  w.str("tokenizer.ggml.tokens").put<uint32_t>(9).put<uint32_t>(8).put<uint64_t>(2).str("a").str("b");
+  w.str("q").put<uint32_t>(2).put<uint64_t>(32).put<uint64_t>(1).put<uint32_t>(3).put<uint64_t>(0);
+  w.str("e").put<uint32_t>(2).put<uint64_t>(32).put<uint64_t>(1).put<uint32_t>(8).put<uint64_t>(second_offset);
+  w.pad(32);
+  w.raw(q4_1_block());
+  w.pad(32);
+  w.raw(q8_0_block());
+  return w;
+}
+
+void expect_error(const std::string& path, const std::string& message_part) {
+  try {
+    GgufFile::open(path);
+    FAIL() << "accepted " << path;
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find(message_part), std::string::npos) << error.what();
+  }
+}
+
+TEST(GgufFile, ReadsMetadataAndTensors) {
+  const GgufFile g = GgufFile::open(model_file().save("good"));
+  EXPECT_EQ(g.version(), 3u);
+  EXPECT_EQ(g.string("general.architecture"), "llama");
+  EXPECT_EQ(g.integer("llama.block_count"), 2);
+  EXPECT_EQ(g.strings("tokenizer.ggml.tokens"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(g.tensor("q").type, GgmlType::q4_1);
+  EXPECT_EQ(g.tensor("q").shape, (std::vector<int64_t>{1, 32}));
+  EXPECT_EQ(g.tensor("q").bytes, 20u);
+  EXPECT_EQ(g.tensor("e").bytes, 34u);
+  EXPECT_TRUE(GgufFile::has_magic(model_file().save("magic")));
+}
+
+TEST(GgufFile, DequantizesQ4_1AndQ8_0AsTheFormatDefines) {
+  const GgufFile g = GgufFile::open(model_file().save("dequant"));
+  float q[32], e[32];
+  dequantize_row(GgmlType::q4_1, g.tensor("q").data, q, 32);
+  dequantize_row(GgmlType::q8_0, g.tensor("e").data, e, 32);
+  for (int j = 0; j < 16; ++j) {
+    EXPECT_EQ(q[j], 0.5f * j - 1.0f) << j;               // low nibble of byte j
+    EXPECT_EQ(q[j + 16], 0.5f * (15 - j) - 1.0f) << j;  // high nibble of byte j
+  }
+  for (int j = 0; j < 32; ++j) EXPECT_EQ(e[j], 0.25f * (j - 16)) << j;
+}
+
+TEST(GgufFile, HostileFilesAreRejected) {
+  const std::string good = model_file().bytes_;
+  GgufWriter truncated;
+  truncated.raw(good.substr(0, good.size() - 10));
+  expect_error(truncated.save("truncated"), "runs past the end");
+  expect_error(model_file(1ull << 50).save("far-offset"), "runs past the end");
+  expect_error(model_file(32, 1).save("version"), "version 1");
+  GgufWriter huge_string;
+  huge_string.put<uint32_t>(0x46554747).put<uint32_t>(3).put<uint64_t>(0).put<uint64_t>(1).put<uint64_t>(1ull << 60);
+  expect_error(huge_string.save("huge-string"), "claims");
+  GgufWriter huge_array;
+  huge_array.put<uint32_t>(0x46554747).put<uint32_t>(3).put<uint64_t>(0).put<uint64_t>(1).str("k").put<uint32_t>(9)
+      .put<uint32_t>(4).put<uint64_t>(1ull << 40);
+  expect_error(huge_array.save("huge-array"), "claims");
+  GgufWriter bad_type;
+  bad_type.put<uint32_t>(0x46554747).put<uint32_t>(3).put<uint64_t>(1).put<uint64_t>(0).str("t").put<uint32_t>(1)
+      .put<uint64_t>(32).put<uint32_t>(99).put<uint64_t>(0);
+  expect_error(bad_type.save("bad-type"), "ggml type 99");
+  GgufWriter not_gguf;
+  not_gguf.raw("PK\x03\x04 definitely not gguf");
+  expect_error(not_gguf.save("not-gguf"), "not a GGUF file");
+}
+
+}  // namespace
+}  // namespace shardlm
