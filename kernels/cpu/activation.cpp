@@ -6,7 +6,8 @@
 namespace shardlm::cpu {
 namespace {
 
-// Elements per thread below which waking another thread costs more than it saves.
+// Elements per thread below which waking another thread (tens of microseconds, see matmul.cpp) costs
+// more than it saves: at about 4 ns per element (expf and a division), 16 K take about 60 us.
 constexpr int64_t kMinElementsPerThread = 16 * 1024;
 
 }  // namespace

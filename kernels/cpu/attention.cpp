@@ -18,8 +18,8 @@ namespace {
 
 constexpr int64_t kTile = 64;  // keys per tile: a tile's scores for every query head fit in L1
 constexpr int kMaxHeads = simd::kMaxTileRows;
-// Multiply-adds per thread below which waking another thread costs more than it saves.
-constexpr int64_t kMinMacsPerThread = 64 * 1024;
+// Multiply-adds per thread below which waking another thread costs more than it saves (see matmul.cpp).
+constexpr int64_t kMinMacsPerThread = 512 * 1024;
 
 // One unit of work: query token t, and query heads [first_head, first_head + head_count) that all read
 // kv head kv_head.
@@ -74,6 +74,14 @@ class Attender {
       for (int r = 0; r < rows; ++r) {
         float* acc = accumulators_.data() + r * d;
         for (int64_t j = 0; j < tile_keys; ++j) scores_[r][j] *= s_.scale;
+        if (s_.alibi_slopes != nullptr) {
+          // ALiBi: a penalty growing linearly with the distance from the query back to the key.
+          const float slope = s_.alibi_slopes[item.first_head + r];
+          const int64_t query_position = s_.start_pos + item.t;
+          for (int64_t j = 0; j < tile_keys; ++j) {
+            scores_[r][j] -= slope * static_cast<float>(query_position - (tile + j));
+          }
+        }
         const float tile_max = *std::max_element(scores_[r], scores_[r] + tile_keys);
         if (tile_max > running_max[r]) {
           // Nothing to rescale before the first tile (the sum and accumulator are still zero).
@@ -84,11 +92,12 @@ class Attender {
           }
           running_max[r] = tile_max;
         }
+        float weights[kTile];
         for (int64_t j = 0; j < tile_keys; ++j) {
-          const float weight = std::exp(scores_[r][j] - running_max[r]);
-          running_sum[r] += weight;
-          kernels_.axpy(weight, values + (tile + j) * s_.kv_stride, acc, d);
+          weights[j] = std::exp(scores_[r][j] - running_max[r]);
+          running_sum[r] += weights[j];
         }
+        kernels_.weighted_sum(weights, tile_keys, values + tile * s_.kv_stride, s_.kv_stride, acc, d);
       }
     }
 

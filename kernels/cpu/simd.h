@@ -28,8 +28,11 @@ struct Kernels {
   const char* name;  // "generic", "avx2" or "avx512"
   // Indexed by static_cast<int>(DType): f32, f16, bf16 (simd_dispatch.cpp checks that order).
   DotTileFn dot_tile[3];
-  void (*axpy)(float a, const float* x, float* y, int64_t n);  // y[i] += a * x[i]
-  void (*scale)(float a, float* y, int64_t n);                 // y[i] *= a
+  // y[i] += sum_j a[j] * x[j * x_stride + i] for i < n, j < count: attention's weighted sum of value
+  // rows. Blocks of y stay in registers while all count rows are added, rather than being loaded and
+  // stored once per row.
+  void (*weighted_sum)(const float* a, int64_t count, const float* x, int64_t x_stride, float* y, int64_t n);
+  void (*scale)(float a, float* y, int64_t n);  // y[i] *= a
 };
 
 // One table per instruction set; only call the AVX ones where supported_levels() lists them.

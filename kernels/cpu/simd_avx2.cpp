@@ -146,13 +146,30 @@ void dot_tile(const float* x, int64_t x_stride, int rows, const void* w, int64_t
   }
 }
 
-void axpy(float a, const float* x, float* y, int64_t n) {
-  const __m256 factor = _mm256_set1_ps(a);
-  int64_t i = 0;
-  for (; i + kWidth <= n; i += kWidth) {
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(factor, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+// Adds the count weighted rows into Regs registers of y at offset i, each row read once along
+// contiguous memory; Regs independent FMA chains hide the FMA latency.
+template <int Regs>
+void weighted_sum_block(const float* a, int64_t count, const float* x, int64_t x_stride, float* y) {
+  __m256 sums[Regs];
+  for (int b = 0; b < Regs; ++b) sums[b] = _mm256_loadu_ps(y + b * kWidth);
+  for (int64_t j = 0; j < count; ++j) {
+    const __m256 factor = _mm256_set1_ps(a[j]);
+    const float* row = x + j * x_stride;
+    for (int b = 0; b < Regs; ++b) sums[b] = _mm256_fmadd_ps(factor, _mm256_loadu_ps(row + b * kWidth), sums[b]);
   }
-  for (; i < n; ++i) y[i] += a * x[i];
+  for (int b = 0; b < Regs; ++b) _mm256_storeu_ps(y + b * kWidth, sums[b]);
+}
+
+void weighted_sum(const float* a, int64_t count, const float* x, int64_t x_stride, float* y, int64_t n) {
+  int64_t i = 0;
+  // 8 registers of sums, leaving the other 8 for the broadcast weight and the loads.
+  for (; i + 8 * kWidth <= n; i += 8 * kWidth) weighted_sum_block<8>(a, count, x + i, x_stride, y + i);
+  for (; i + kWidth <= n; i += kWidth) weighted_sum_block<1>(a, count, x + i, x_stride, y + i);
+  for (; i < n; ++i) {
+    float sum = y[i];
+    for (int64_t j = 0; j < count; ++j) sum += a[j] * x[j * x_stride + i];
+    y[i] = sum;
+  }
 }
 
 void scale(float a, float* y, int64_t n) {
@@ -165,7 +182,7 @@ void scale(float a, float* y, int64_t n) {
 }  // namespace
 
 const Kernels& avx2_kernels() {
-  static const Kernels table{"avx2", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>}, axpy, scale};
+  static const Kernels table{"avx2", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>}, weighted_sum, scale};
   return table;
 }
 

@@ -1,7 +1,8 @@
-// AVX-512 inner loops: 16 floats per register, masked loads for the tail so any k works without a
-// scalar loop. Compiled with AVX-512 flags (see CMakeLists.txt), so everything here stays in this file:
-// intrinsics (always inlined) and functions in the anonymous namespace only, no inline functions or
-// templates from other headers, whose out-of-line copies the linker could share with generic code.
+// AVX-512 inner loops: 16 floats per register, and masked loads for the last few elements so that
+// any length runs without a scalar loop. Compiled with AVX-512 flags (see CMakeLists.txt), so
+// everything here stays in this file: intrinsics (always inlined) and functions in the anonymous
+// namespace only, no inline functions or templates from other headers, whose out-of-line copies the
+// linker could share with generic code.
 //
 // The zero-masking forms (maskz with every lane set) of the conversions and the reduction are on
 // purpose: GCC 12's unmasked forms pass a self-initialised "undefined" register that its
@@ -139,15 +140,49 @@ void dot_tile(const float* x, int64_t x_stride, int rows, const void* w, int64_t
   }
 }
 
-void axpy(float a, const float* x, float* y, int64_t n) {
-  const __m512 factor = _mm512_set1_ps(a);
-  int64_t i = 0;
-  for (; i + kWidth <= n; i += kWidth) {
-    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(factor, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+// Adds the count weighted rows into Regs registers of y at offset i. Each row is read once, along
+// contiguous memory; rows go round-robin to Chains sets of accumulators, so that Regs * Chains
+// independent FMA chains hide the FMA latency.
+template <int Regs, int Chains>
+void weighted_sum_block(const float* a, int64_t count, const float* x, int64_t x_stride, float* y) {
+  __m512 sums[Chains][Regs];
+  for (int b = 0; b < Regs; ++b) {
+    sums[0][b] = _mm512_loadu_ps(y + b * kWidth);
+    for (int c = 1; c < Chains; ++c) sums[c][b] = _mm512_setzero_ps();
   }
-  if (i < n) {
-    const __mmask16 mask = tail_mask(n - i);
-    const __m512 sum = _mm512_fmadd_ps(factor, _mm512_maskz_loadu_ps(mask, x + i), _mm512_maskz_loadu_ps(mask, y + i));
+  int64_t j = 0;
+  for (; j + Chains <= count; j += Chains) {
+    for (int c = 0; c < Chains; ++c) {
+      const __m512 factor = _mm512_set1_ps(a[j + c]);
+      const float* row = x + (j + c) * x_stride;
+      for (int b = 0; b < Regs; ++b) {
+        sums[c][b] = _mm512_fmadd_ps(factor, _mm512_loadu_ps(row + b * kWidth), sums[c][b]);
+      }
+    }
+  }
+  for (; j < count; ++j) {
+    const __m512 factor = _mm512_set1_ps(a[j]);
+    const float* row = x + j * x_stride;
+    for (int b = 0; b < Regs; ++b) sums[0][b] = _mm512_fmadd_ps(factor, _mm512_loadu_ps(row + b * kWidth), sums[0][b]);
+  }
+  for (int b = 0; b < Regs; ++b) {
+    for (int c = 1; c < Chains; ++c) sums[0][b] = _mm512_add_ps(sums[0][b], sums[c][b]);
+    _mm512_storeu_ps(y + b * kWidth, sums[0][b]);
+  }
+}
+
+void weighted_sum(const float* a, int64_t count, const float* x, int64_t x_stride, float* y, int64_t n) {
+  int64_t i = 0;
+  // 128 floats (a whole head of the usual size) stay in 8 registers while every row is added.
+  for (; i + 8 * kWidth <= n; i += 8 * kWidth) weighted_sum_block<8, 1>(a, count, x + i, x_stride, y + i);
+  for (; i + 4 * kWidth <= n; i += 4 * kWidth) weighted_sum_block<4, 2>(a, count, x + i, x_stride, y + i);
+  // The rest, a register at a time, the last one masked.
+  for (; i < n; i += kWidth) {
+    const __mmask16 mask = n - i >= kWidth ? kAllLanes : tail_mask(n - i);
+    __m512 sum = _mm512_maskz_loadu_ps(mask, y + i);
+    for (int64_t j = 0; j < count; ++j) {
+      sum = _mm512_fmadd_ps(_mm512_set1_ps(a[j]), _mm512_maskz_loadu_ps(mask, x + j * x_stride + i), sum);
+    }
     _mm512_mask_storeu_ps(y + i, mask, sum);
   }
 }
@@ -165,7 +200,7 @@ void scale(float a, float* y, int64_t n) {
 }  // namespace
 
 const Kernels& avx512_kernels() {
-  static const Kernels table{"avx512", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>}, axpy, scale};
+  static const Kernels table{"avx512", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>}, weighted_sum, scale};
   return table;
 }
 

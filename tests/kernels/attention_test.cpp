@@ -1,0 +1,161 @@
+// cpu::attention (the flash-attention recurrence) against ref::attention (scores, softmax, weighted
+// sum), for MHA, GQA and MQA, decode and prefill, padded kv rows, on every SIMD level and with 1 and
+// 2 threads.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cpu/ops.h"
+#include "kernels/ref/ops.h"
+#include "tests/kernels/kernel_test_support.h"
+
+namespace shardlm {
+namespace {
+
+using test::kLambda;
+using test::kUnitRoundoff;
+
+struct AttentionCase {
+  int64_t tokens, start_pos, heads, kv_heads, head_dim;
+  int64_t kv_padding;     // kv_stride - kv_heads * head_dim
+  float query_magnitude;  // large values spread the scores, so the running max moves a lot
+  bool rising_keys;       // keys grow with position, so later tiles keep raising the running max
+  bool alibi = false;     // add ALiBi distance penalties with the usual slopes 2^(-8 (h + 1) / heads)
+};
+
+struct Inputs {
+  AttentionShape shape;
+  std::vector<float> q, k, v;
+  std::vector<float> alibi_slopes;  // shape.alibi_slopes points here when the case uses ALiBi
+};
+
+Inputs make_inputs(const AttentionCase& c, std::mt19937& rng) {
+  const int64_t kv_stride = c.kv_heads * c.head_dim + c.kv_padding;
+  const int64_t positions = c.start_pos + c.tokens;
+  Inputs in{{c.tokens, c.start_pos, c.heads, c.kv_heads, c.head_dim, kv_stride, 1.0f / std::sqrt(float(c.head_dim))},
+            test::random_floats(rng, c.tokens * c.heads * c.head_dim, -c.query_magnitude, c.query_magnitude),
+            test::random_floats(rng, positions * kv_stride, -1, 1),
+            test::random_floats(rng, positions * kv_stride, -1, 1),
+            {}};
+  if (c.rising_keys) {
+    for (int64_t p = 0; p < positions; ++p) {
+      for (int64_t i = 0; i < kv_stride; ++i) in.k[p * kv_stride + i] *= 1.0f + 0.02f * static_cast<float>(p);
+    }
+  }
+  if (c.alibi) {
+    for (int64_t h = 0; h < c.heads; ++h) in.alibi_slopes.push_back(std::exp2(-8.0f * (h + 1) / c.heads));
+    in.shape.alibi_slopes = in.alibi_slopes.data();  // moving `in` out keeps the vector's buffer
+  }
+  return in;
+}
+
+// Error bounds for the head_dim outputs of query token t, head h, to first order in u.
+//  - Score p = scale * q.k_p - slope * distance: the dot product of head_dim terms is off by
+//    sum_error_bound; scaling, the ALiBi product and their sum add u/2 of |scale q.k| + |alibi|
+//    each, at most; subtracting the running max adds u/2 of |s_p - max|, and expf 2u. Together E_p.
+//  - Perturbing the log-weights by E_p moves each normalised weight w_p by at most
+//    w_p (E_p + sum_q w_q E_q), so the output, a weighted mean of values, moves by at most
+//    2 sum_p w_p E_p max|v_i|.
+//  - The kernel's f32 accumulation of visible weighted values, each also rescaled at most once when
+//    the running max grows, is off by lambda * sqrt(2 visible) u max|v_i|; so is the running sum.
+//  - The final division and the reference's own rounding add u.
+std::vector<double> head_tolerances(const Inputs& in, int64_t t, int64_t h) {
+  const AttentionShape& s = in.shape;
+  const int64_t visible = s.start_pos + t + 1;
+  const int64_t kv_head = h / (s.heads / s.kv_heads);
+  const float* query = in.q.data() + (t * s.heads + h) * s.head_dim;
+  std::vector<double> scores(visible), errors(visible);
+  std::vector<double> max_value(s.head_dim, 0.0);
+  for (int64_t p = 0; p < visible; ++p) {
+    const float* key = in.k.data() + p * s.kv_stride + kv_head * s.head_dim;
+    double abs_sum = 0.0, dot = 0.0;
+    for (int64_t d = 0; d < s.head_dim; ++d) {
+      abs_sum += std::abs(static_cast<double>(query[d]) * key[d]);
+      dot += static_cast<double>(query[d]) * key[d];
+    }
+    const double alibi = s.alibi_slopes != nullptr ? -s.alibi_slopes[h] * double(s.start_pos + t - p) : 0.0;
+    scores[p] = dot * s.scale + alibi;
+    errors[p] = test::sum_error_bound(s.head_dim, abs_sum) * s.scale +
+                1.5 * kUnitRoundoff * (std::abs(dot * s.scale) + std::abs(alibi)) + 2.0 * kUnitRoundoff;
+    const float* value = in.v.data() + p * s.kv_stride + kv_head * s.head_dim;
+    for (int64_t d = 0; d < s.head_dim; ++d) max_value[d] = std::max(max_value[d], std::abs(double{value[d]}));
+  }
+  const double max_score = *std::max_element(scores.begin(), scores.end());
+  double weight_sum = 0.0, weighted_error = 0.0;
+  for (int64_t p = 0; p < visible; ++p) {
+    const double weight = std::exp(scores[p] - max_score);
+    weight_sum += weight;
+    weighted_error += weight * (errors[p] + 0.5 * kUnitRoundoff * (max_score - scores[p]));
+  }
+  weighted_error /= weight_sum;
+  const double accumulation = 2.0 * kLambda * std::sqrt(2.0 * visible) * kUnitRoundoff;
+  std::vector<double> tolerances(s.head_dim);
+  for (int64_t d = 0; d < s.head_dim; ++d) {
+    tolerances[d] = max_value[d] * (2.0 * weighted_error + accumulation + kUnitRoundoff);
+  }
+  return tolerances;
+}
+
+void expect_matches_reference(const AttentionCase& c, std::mt19937& rng) {
+  SCOPED_TRACE(testing::Message() << "tokens=" << c.tokens << " start_pos=" << c.start_pos << " heads=" << c.heads
+                                  << " kv_heads=" << c.kv_heads << " head_dim=" << c.head_dim
+                                  << " kv_padding=" << c.kv_padding << " query_magnitude=" << c.query_magnitude
+                                  << (c.rising_keys ? " rising keys" : "") << (c.alibi ? " alibi" : ""));
+  const Inputs in = make_inputs(c, rng);
+  const AttentionShape& s = in.shape;
+  const int64_t size = s.tokens * s.heads * s.head_dim;
+  std::vector<float> expected(size);
+  ref::attention(in.q.data(), in.k.data(), in.v.data(), expected.data(), s);
+  std::vector<double> tolerances;
+  for (int64_t t = 0; t < s.tokens; ++t) {
+    for (int64_t h = 0; h < s.heads; ++h) {
+      const std::vector<double> head = head_tolerances(in, t, h);
+      tolerances.insert(tolerances.end(), head.begin(), head.end());
+    }
+  }
+  test::for_each_kernel_config([&](ThreadPool& pool) {
+    std::vector<float> out(size, NAN);
+    cpu::attention(pool, in.q.data(), in.k.data(), in.v.data(), out.data(), s);
+    for (int64_t j = 0; j < size; ++j) {
+      ASSERT_NEAR(out[j], expected[j], tolerances[j])
+          << "token " << j / (s.heads * s.head_dim) << " head " << (j / s.head_dim) % s.heads << " element "
+          << j % s.head_dim;
+    }
+  });
+}
+
+TEST(CpuAttention, DecodeOneToken) {
+  std::mt19937 rng(9);
+  expect_matches_reference({1, 0, 4, 4, 64, 0, 1.0f, false}, rng);      // MHA, first position
+  expect_matches_reference({1, 200, 9, 3, 64, 5, 1.0f, false}, rng);    // GQA (3 per kv head), 4 tiles
+  expect_matches_reference({1, 768, 6, 1, 65, 3, 4.0f, true}, rng);     // MQA, 769 keys
+  expect_matches_reference({1, 4096, 2, 2, 7, 1, 1.0f, false}, rng);    // 4097 keys, odd head_dim
+  expect_matches_reference({1, 2047, 8, 2, 64, 0, 1.0f, false}, rng);   // GQA, enough work for 2 threads
+}
+
+TEST(CpuAttention, PrefillSeveralTokens) {
+  std::mt19937 rng(10);
+  expect_matches_reference({7, 0, 16, 2, 63, 1, 1.0f, false}, rng);    // GQA, 8 per kv head
+  expect_matches_reference({65, 63, 6, 1, 64, 0, 2.0f, false}, rng);   // MQA, 2 threads, tiles straddled
+  expect_matches_reference({3, 130, 10, 2, 7, 2, 1.0f, false}, rng);   // GQA, 5 per kv head
+  expect_matches_reference({17, 5, 4, 4, 1, 0, 1.0f, false}, rng);     // head_dim 1
+}
+
+// Scores spread over tens of units and keys that rise along the sequence: the running max grows in
+// nearly every tile, so the rescaling of the sum and the accumulator is exercised and must be right.
+TEST(CpuAttention, RunningMaxRescaling) {
+  std::mt19937 rng(11);
+  expect_matches_reference({2, 300, 4, 2, 128, 0, 8.0f, true}, rng);
+  expect_matches_reference({9, 200, 8, 8, 64, 4, 8.0f, true}, rng);  // enough work for 2 threads
+}
+
+// ALiBi (BLOOM, MPT) penalises scores by distance, per head: decode and prefill, with GQA.
+TEST(CpuAttention, AlibiSlopes) {
+  std::mt19937 rng(12);
+  expect_matches_reference({1, 150, 8, 8, 64, 0, 1.0f, false, true}, rng);
+  expect_matches_reference({9, 200, 12, 4, 32, 3, 2.0f, false, true}, rng);  // 2 threads
+}
+
+}  // namespace
+}  // namespace shardlm
