@@ -1,6 +1,7 @@
 // A fixed set of worker threads that split a range of indices among themselves and the caller.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -22,22 +23,25 @@ class ThreadPool {
 
   // Calls body(begin, end) on disjoint chunks covering [0, count), at most one chunk per thread,
   // and returns when all are done. Ranges shorter than min_chunk per thread use fewer threads,
-  // because waking a thread costs microseconds that small ops cannot repay.
+  // because handing work to another thread costs time that small ops cannot repay.
   void parallel_for(int64_t count, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& body);
 
  private:
   void worker_loop(int index);
+  bool wait_for_work(uint64_t seen);
 
   std::vector<std::thread> workers_;
+  // A decode step issues hundreds of parallel_for calls microseconds apart; waking a sleeping
+  // thread costs ~50 us, so workers spin briefly on `generation_` before sleeping on the condition.
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<int> sleeping_{0};
+  std::atomic<bool> stopping_{false};
   std::mutex mutex_;
   std::condition_variable work_ready_;
-  std::condition_variable work_done_;
   const std::function<void(int64_t, int64_t)>* body_ = nullptr;
   int64_t count_ = 0;
   int active_threads_ = 0;
-  int pending_ = 0;
-  uint64_t generation_ = 0;
-  bool stopping_ = false;
 };
 
 // Threads to use when the user gives none: the cores this process may run on.

@@ -37,6 +37,8 @@ ModelSpec read_config(const ConfigJson& c) {
       s.rope_scaling = RopeScaling::dynamic_ntk;
       s.rope_original_context = static_cast<float>(scaling.number_or({"original_max_position_embeddings"},
                                                                       static_cast<double>(s.max_seq_len)));
+      // Dynamic NTK keeps working past any length; the context it is meant to reach is factor x trained.
+      s.max_seq_len = static_cast<int64_t>(s.rope_original_context * s.rope_scaling_factor);
     } else {
       SHARDLM_CHECK(type == "default", "'{}': rope_scaling type '{}' is not supported (linear, dynamic)", c.path(), type);
     }
