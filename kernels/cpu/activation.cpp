@@ -2,18 +2,11 @@
 #include <cmath>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/work_split.h"
 
 namespace shardlm::cpu {
-namespace {
-
-// Elements per thread below which waking another thread (tens of microseconds, see matmul.cpp) costs
-// more than it saves: at about 4 ns per element (expf and a division), 16 K take about 60 us.
-constexpr int64_t kMinElementsPerThread = 16 * 1024;
-
-}  // namespace
-
 void silu_gate(ThreadPool& pool, const float* gate, const float* up, float* out, int64_t n) {
-  pool.parallel_for(n, kMinElementsPerThread, [&](int64_t begin, int64_t end) {
+  pool.parallel_for(n, kMinCostlyElementsPerThread, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       // For gate < -88.7, exp(-gate) overflows to inf and the quotient is -0: the exact value is
       // smaller than 3e-37 in magnitude, so no NaN and a negligible error.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/work_split.h"
 #include "kernels/cpu/simd.h"
 #include "runtime/core/check.h"
 
@@ -18,9 +19,6 @@ namespace {
 
 constexpr int64_t kTile = 64;  // keys per tile: a tile's scores for every query head fit in L1
 constexpr int kMaxHeads = simd::kMaxTileRows;
-// Multiply-adds per thread below which waking another thread costs more than it saves (see matmul.cpp).
-constexpr int64_t kMinMacsPerThread = 512 * 1024;
-
 // One unit of work: query token t, and query heads [first_head, first_head + head_count) that all read
 // kv head kv_head.
 struct Item {

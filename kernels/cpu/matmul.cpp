@@ -4,17 +4,13 @@
 #include <algorithm>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/work_split.h"
 #include "kernels/cpu/simd.h"
 #include "runtime/core/check.h"
 
 namespace shardlm::cpu {
 namespace {
 
-// Multiply-adds per thread below which another thread costs more than it saves. A parallel_for that
-// wakes a sleeping thread measured about 50 us on the 2-vCPU VM this was tuned on (5-10 us is usual on
-// bare metal); 512 K multiply-adds take 10-25 us at decode speeds, so only a matmul of 1 M or more,
-// twice that, is split.
-constexpr int64_t kMinMacsPerThread = 512 * 1024;
 // Bytes of weights per block of columns: the block stays in L2 while every group of input rows passes
 // over it, so for m > 1 the weights come from memory once rather than once per group.
 constexpr int64_t kBlockBytes = 128 * 1024;

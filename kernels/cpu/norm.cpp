@@ -4,22 +4,15 @@
 #include <cmath>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/work_split.h"
 #include "kernels/cpu/simd.h"
 #include "runtime/core/check.h"
 
 namespace shardlm::cpu {
-namespace {
-
-// Elements per thread below which waking another thread (tens of microseconds, see matmul.cpp) costs
-// more than it saves: at about 0.3 ns per element, 128 K take about 40 us.
-constexpr int64_t kMinElementsPerThread = 128 * 1024;
-
-}  // namespace
-
 void rmsnorm(ThreadPool& pool, const float* x, const float* weight, float* y, int64_t rows, int64_t dim, float eps) {
   SHARDLM_CHECK(rows >= 0 && dim > 0, "rmsnorm: bad shape rows={} dim={}", rows, dim);
   const simd::DotTileFn dot_tile = simd::active_kernels().dot_tile[static_cast<int>(DType::f32)];
-  const int64_t min_rows = std::max<int64_t>(1, kMinElementsPerThread / dim);
+  const int64_t min_rows = std::max<int64_t>(1, kMinCheapElementsPerThread / dim);
   pool.parallel_for(rows, min_rows, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const float* in = x + r * dim;

@@ -6,14 +6,11 @@
 #include <vector>
 
 #include "kernels/cpu/ops.h"
+#include "kernels/cpu/work_split.h"
 #include "runtime/core/check.h"
 
 namespace shardlm::cpu {
 namespace {
-
-// Elements per thread below which waking another thread (tens of microseconds, see matmul.cpp) costs
-// more than it saves: at about 0.3 ns per element, 128 K take about 40 us.
-constexpr int64_t kMinElementsPerThread = 128 * 1024;
 
 template <RopeLayout Layout>
 void rotate_head(float* head, const float* cos_values, const float* sin_values, int64_t pairs) {
@@ -38,7 +35,7 @@ void rope(ThreadPool& pool, float* x, const int32_t* positions, int64_t tokens, 
     const double exponent = -2.0 * static_cast<double>(i) / static_cast<double>(head_dim);
     frequencies[i] = std::pow(static_cast<double>(theta), exponent);
   }
-  const int64_t min_tokens = std::max<int64_t>(1, kMinElementsPerThread / std::max<int64_t>(1, heads * head_dim));
+  const int64_t min_tokens = std::max<int64_t>(1, kMinCheapElementsPerThread / std::max<int64_t>(1, heads * head_dim));
 
   pool.parallel_for(tokens, min_tokens, [&](int64_t begin, int64_t end) {
     std::vector<float> cos_values(pairs), sin_values(pairs);
