@@ -11,21 +11,18 @@ namespace {
 
 class SmolLm2Golden : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  // Loaded once for the suite. A missing model fails the test (CI fetches it; a skip would hide that).
+  void SetUp() override {
     const std::string path = kModels + "/SmolLM2-135M-Instruct.Q4_1.gguf";
     ASSERT_TRUE(std::filesystem::exists(path)) << path << " is missing: run ./launch/fetch-models.sh";
-    model_ = new LoadedModel(load_model(path, std::nullopt));
-    expected_ = new nlohmann::json(read_json(kFixtures + "/smollm2/expected.json"));
+    static LoadedModel model = load_model(path, std::nullopt);
+    static nlohmann::json expected = read_json(kFixtures + "/smollm2/expected.json");
+    model_ = &model;
+    expected_ = &expected;
   }
-  static void TearDownTestSuite() {
-    delete model_;
-    delete expected_;
-  }
-  static LoadedModel* model_;
-  static nlohmann::json* expected_;
+  LoadedModel* model_ = nullptr;
+  nlohmann::json* expected_ = nullptr;
 };
-LoadedModel* SmolLm2Golden::model_ = nullptr;
-nlohmann::json* SmolLm2Golden::expected_ = nullptr;
 
 TEST_F(SmolLm2Golden, LogitsMatchTransformers) {
   ThreadPool pool(2);
