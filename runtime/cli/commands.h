@@ -9,5 +9,6 @@ namespace shardlm::cli {
 
 int generate_command(const std::vector<std::string>& args);
 int inspect_command(const std::vector<std::string>& args);
+int chat_command(const std::vector<std::string>& args);
 
 }  // namespace shardlm::cli

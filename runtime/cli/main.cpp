@@ -14,6 +14,7 @@ constexpr const char* kUsage =
     "usage: shardlm <command> [flags]\n"
     "commands:\n"
     "  generate   continue a prompt with a model (shardlm generate --help)\n"
+    "  chat       talk with a chat model in the terminal (shardlm chat --help)\n"
     "  inspect    what a checkpoint holds: its model, parameters and tensors (shardlm inspect PATH)\n";
 
 }  // namespace
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 2, argv + argc);
   try {
     if (command == "generate") return shardlm::cli::generate_command(args);
+    if (command == "chat") return shardlm::cli::chat_command(args);
     if (command == "inspect") return shardlm::cli::inspect_command(args);
     std::fprintf(stderr, "error: unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;

@@ -18,6 +18,10 @@ LoadedModel load_model(const std::string& path, std::optional<DType> matrix_dtyp
 // Only the ModelSpec, without loading or converting any weight.
 ModelSpec read_model_spec(const std::string& path);
 
+// The chat template (Jinja source) a model ships: GGUF's tokenizer.chat_template, or chat_template in
+// a Hugging Face directory's tokenizer_config.json; empty when it has none.
+std::string read_chat_template_source(const std::string& model_path);
+
 // The tokenizer at tokenizer_path, or when that is empty, the one beside the model: llama2.c's
 // `tokenizer.bin`, else a single `tok*.bin`. Throws saying what was looked for.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_path, const std::string& tokenizer_path,

@@ -32,10 +32,11 @@ std::string temp_dir() {
   return dir;
 }
 
-CliResult run_cli(const std::vector<std::string>& args) {
+CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text) {
   static int counter = 0;
   const std::string base = temp_dir() + "/run" + std::to_string(counter++);
-  const std::string out_path = base + ".out", err_path = base + ".err";
+  const std::string out_path = base + ".out", err_path = base + ".err", in_path = base + ".in";
+  write_file(in_path, stdin_text);
   std::vector<char*> argv;
   std::string binary = SHARDLM_BINARY;
   argv.push_back(binary.data());
@@ -48,6 +49,8 @@ CliResult run_cli(const std::vector<std::string>& args) {
     // Output goes to files, not pipes, so a chatty child can never block on a full pipe.
     const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int in = open(in_path.c_str(), O_RDONLY);
+    dup2(in, STDIN_FILENO);
     dup2(out, STDOUT_FILENO);
     dup2(err, STDERR_FILENO);
     execv(argv[0], argv.data());

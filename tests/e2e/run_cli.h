@@ -12,7 +12,8 @@ struct CliResult {
   std::string out, err;
 };
 
-CliResult run_cli(const std::vector<std::string>& args);
+// stdin_text is what the program reads on its standard input (empty: end of input at once).
+CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = "");
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& bytes);
 // A fresh directory under the system temporary directory, removed at exit.

@@ -1,0 +1,42 @@
+// What `generate` and `chat` share: the model and sampling flags, and a loaded model with its
+// tokenizer, thread pool and decoder.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "runtime/cli/args.h"
+#include "runtime/core/thread_pool.h"
+#include "runtime/engine/sampler.h"
+#include "runtime/model/decoder.h"
+#include "runtime/tokenizer/tokenizer.h"
+
+namespace shardlm::cli {
+
+// Help text for the flags below, to append to a command's usage.
+extern const char* const kModelFlagsHelp;
+extern const char* const kSamplingFlagsHelp;
+
+struct ModelFlags {
+  std::string model_path, tokenizer_path;
+  int threads = 1;
+  std::optional<DType> weight_dtype;
+};
+ModelFlags read_model_flags(Args& args);
+// --temperature (default_temperature when absent), --top-k, --top-p, --seed.
+SamplingParams read_sampling_flags(Args& args, double default_temperature);
+
+struct Session {
+  std::string model_path;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<Decoder> decoder;
+};
+Session open_session(const ModelFlags& flags);
+
+// Text as it streams out, without C0 control characters other than whitespace (run.c likewise drops
+// unprintable single-byte pieces): a model's output must not drive the user's terminal.
+void print_text(const std::string& text);
+
+}  // namespace shardlm::cli

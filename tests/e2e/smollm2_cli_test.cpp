@@ -1,0 +1,59 @@
+// `shardlm generate` and `shardlm chat` on SmolLM2-135M-Instruct give transformers' greedy text
+// (recorded in tests/fixtures/smollm2/expected.json by tests/reference/make_fixtures.py).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/run_cli.h"
+
+namespace shardlm::testing {
+namespace {
+
+const std::string kModel = std::string(SHARDLM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+nlohmann::json expected() { return nlohmann::json::parse(read_file(std::string(SHARDLM_TEST_DATA) + "/../fixtures/smollm2/expected.json")); }
+
+// transformers decodes the stop token too; ShardLM stops before printing it.
+std::string without_end_of_turn(std::string text) {
+  const std::string end = "<|im_end|>";
+  if (text.size() >= end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0)
+    text.resize(text.size() - end.size());
+  return text;
+}
+
+TEST(SmolLm2Cli, GenerateGivesTransformersGreedyText) {
+  ASSERT_TRUE(std::filesystem::exists(kModel)) << kModel << " is missing: run ./launch/fetch-models.sh";
+  const auto fixture = expected();
+  for (int i : {0, 1}) {
+    const auto& case_ = fixture["greedy"][i];
+    const std::string prompt = case_["text"];
+    const int tokens = static_cast<int>(case_["generated_ids"].size());
+    const CliResult run = run_cli({"generate", "--model", kModel, "--prompt", prompt, "--temperature", "0",
+                                   "--max-new-tokens", std::to_string(tokens)});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    EXPECT_EQ(run.out, prompt + without_end_of_turn(case_["generated_text"]) + "\n");
+  }
+}
+
+TEST(SmolLm2Cli, ChatGivesTransformersGreedyAnswer) {
+  ASSERT_TRUE(std::filesystem::exists(kModel)) << kModel << " is missing: run ./launch/fetch-models.sh";
+  const auto fixture = expected();
+  const auto& chat = fixture["chat_prompt"];
+  const std::string question = chat["messages"][0]["content"];
+  const auto& case_ = fixture["greedy"][2];
+  const CliResult run = run_cli({"chat", "--model", kModel, "--temperature", "0", "--max-new-tokens", "32"},
+                                question + "\n");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, without_end_of_turn(case_["generated_text"]) + "\n");
+}
+
+TEST(SmolLm2Cli, ChatRefusesAModelWithoutATemplate) {
+  const CliResult run =
+      run_cli({"chat", "--model", std::string(SHARDLM_TEST_DATA) + "/stories260K/stories260K.bin"}, "hi\n");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("no chat template"), std::string::npos) << run.err;
+}
+
+}  // namespace
+}  // namespace shardlm::testing
