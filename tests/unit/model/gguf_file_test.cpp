@@ -89,6 +89,7 @@ TEST(GgufFile, ReadsMetadataAndTensors) {
   EXPECT_EQ(g.tensor("q").bytes, 20u);
   EXPECT_EQ(g.tensor("e").bytes, 34u);
   EXPECT_TRUE(GgufFile::has_magic(model_file().save("magic")));
+  EXPECT_EQ(GgufFile::open(model_file(32, 2).save("version2")).version(), 2u);  // v2 has v3's layout
 }
 
 TEST(GgufFile, DequantizesQ4_1AndQ8_0AsTheFormatDefines) {

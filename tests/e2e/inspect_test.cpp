@@ -1,0 +1,46 @@
+// `shardlm inspect` against published parameter counts (../shared/MODELS.md counts SmolLM2-135M at
+// 134,515,008 from its shapes; stories260K's shapes in its README give 260,032 with the classifier tied).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "tests/e2e/run_cli.h"
+
+namespace shardlm::testing {
+namespace {
+
+TEST(Inspect, SmolLm2ParametersAndStoredTypes) {
+  const std::string model = std::string(SHARDLM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
+  ASSERT_TRUE(std::filesystem::exists(model)) << model << " is missing: run ./launch/fetch-models.sh";
+  const CliResult run = run_cli({"inspect", model});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("parameters: 134515008 (272 tensors"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("30 layers, hidden 576, heads 9 (kv 3), head dim 64, ffn 1536, vocab 49152"),
+            std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("Q4_1"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("Q8_0"), std::string::npos) << run.out;
+}
+
+TEST(Inspect, Stories260K) {
+  // dim 64, FFN 172, 5 layers, 4 of 8 heads for K/V, vocab 512: 512*64 + 5*(64*64*2 + 32*64*2 + 3*172*64 + 2*64) + 64.
+  const CliResult run = run_cli({"inspect", std::string(SHARDLM_TEST_DATA) + "/stories260K/stories260K.bin", "--tensors"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("parameters: 260032 (47 tensors"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("layers.4.w3"), std::string::npos) << run.out;
+}
+
+TEST(Inspect, AHuggingFaceDirectory) {
+  const CliResult run = run_cli({"inspect", std::string(SHARDLM_TEST_DATA) + "/../fixtures/falcon_40b_style"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("fused, per KV group"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("parallel attention + MLP"), std::string::npos) << run.out;
+}
+
+TEST(Inspect, MissingPathIsAClearError) {
+  const CliResult run = run_cli({"inspect"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("inspect needs a checkpoint path"), std::string::npos) << run.err;
+}
+
+}  // namespace
+}  // namespace shardlm::testing
