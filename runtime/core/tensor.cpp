@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+
 #include "runtime/core/check.h"
 
 namespace shardlm {
@@ -39,6 +41,14 @@ Tensor Tensor::row(int64_t i) const {
   int64_t inner_count = 1;
   for (int64_t extent : inner) inner_count *= extent;
   return Tensor(std::move(inner), dtype_, storage_, offset_ + i * inner_count * dtype_size(dtype_));
+}
+
+Tensor Tensor::rows(int64_t begin, int64_t count) const {
+  SHARDLM_CHECK(rank() >= 1 && begin >= 0 && count >= 0 && begin + count <= shape_[0], "rows {}..{} out of range for {}",
+                begin, begin + count, describe());
+  std::vector<int64_t> shape = shape_;
+  shape[0] = count;
+  return Tensor(std::move(shape), dtype_, storage_, offset_ + begin * (bytes() / std::max<int64_t>(shape_[0], 1)));
 }
 
 std::string Tensor::describe() const { return fmt::format("{}[{}]", dtype_name(dtype_), fmt::join(shape_, ", ")); }

@@ -46,6 +46,8 @@ class Tensor {
 
   // Row i of the outermost dimension, as a tensor of one rank less sharing the storage.
   Tensor row(int64_t i) const;
+  // Rows [begin, begin + count) of the outermost dimension, sharing the storage (no copy).
+  Tensor rows(int64_t begin, int64_t count) const;
   std::string describe() const;  // "bf16[32, 64]"
 
  private:

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/cpu/ops.h"
+#include "parallel/comm/communicator.h"
 #include "runtime/core/check.h"
 #include "runtime/model/positions.h"
 
@@ -59,8 +60,8 @@ void split_qkv(const ModelSpec& s, const float* row, float* q, float* k, float* 
 
 }  // namespace
 
-Decoder::Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool)
-    : spec_(std::move(spec)), weights_(std::move(weights)), pool_(pool) {
+Decoder::Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool, TensorParallel parallel)
+    : spec_(std::move(spec)), weights_(std::move(weights)), pool_(pool), parallel_(parallel) {
   spec_.validate();
   const ModelSpec& s = spec_;
   SHARDLM_CHECK(s.rope_scaling != RopeScaling::yarn, "{}: YaRN RoPE scaling is not supported", s.family);
@@ -90,7 +91,12 @@ Decoder::Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool)
     for (const Tensor* t : {&w.attn_norm.weight, &w.attn_norm.bias, &w.ffn_norm.weight, &w.ffn_norm.bias})
       check_vector(*t, s.hidden, "a norm", l);
   }
-  if (s.position == PositionKind::alibi) alibi_slopes_ = alibi_slopes(s.heads, s.alibi_rule, s.alibi_bias_max);
+  if (s.position == PositionKind::alibi) {
+    // Slopes depend on the model's whole head count; this rank takes those of its own heads.
+    const int64_t total = parallel_.total_heads > 0 ? parallel_.total_heads : s.heads;
+    const std::vector<float> all = alibi_slopes(total, s.alibi_rule, s.alibi_bias_max);
+    alibi_slopes_.assign(all.begin() + parallel_.first_head, all.begin() + parallel_.first_head + s.heads);
+  }
 }
 
 void Decoder::ensure_scratch(int64_t tokens) {
@@ -119,9 +125,10 @@ void Decoder::normalize(const Norm& norm, const float* x, float* y, int64_t rows
   }
 }
 
-void Decoder::linear(const Linear& layer, const float* x, float* y, int64_t rows) {
+void Decoder::linear(const Linear& layer, const float* x, float* y, int64_t rows, bool row_parallel) {
   const Tensor& w = layer.weight;
   cpu::matmul(pool_, x, w.data(), w.dtype(), y, rows, w.dim(0), w.dim(1));
+  if (row_parallel && parallel_.comm != nullptr) parallel_.comm->all_reduce(y, static_cast<size_t>(rows * w.dim(0)));
   if (layer.bias.defined()) cpu::add_bias(pool_, y, layer.bias.data_as<float>(), rows, w.dim(0));
 }
 
@@ -190,6 +197,11 @@ void Decoder::project_qkv(const LayerWeights& layer, int64_t T) {
     linear(layer.q, normed_.data(), q_.data(), T);
     linear(layer.k, normed_.data(), k_.data(), T);
     linear(layer.v, normed_.data(), v_.data(), T);
+    if (spec_.clip_qkv > 0) {  // the clamp is element-wise, so clamping q, k and v apart is the same
+      const float c = spec_.clip_qkv;
+      for (int64_t i = 0; i < T * spec_.q_dim(); ++i) q_[i] = std::clamp(q_[i], -c, c);
+      for (int64_t i = 0; i < T * spec_.kv_dim(); ++i) k_[i] = std::clamp(k_[i], -c, c), v_[i] = std::clamp(v_[i], -c, c);
+    }
     return;
   }
   const int64_t width = spec_.q_dim() + 2 * spec_.kv_dim();
@@ -221,7 +233,7 @@ void Decoder::attention(const LayerWeights& layer, int64_t l, int64_t T, int64_t
   AttentionShape shape{T, start_pos, spec_.heads, spec_.kv_heads, spec_.head_dim, KV, scale};
   shape.alibi_slopes = alibi_slopes_.empty() ? nullptr : alibi_slopes_.data();
   cpu::attention(pool_, q_.data(), cache.keys(l), cache.values(l), attn_.data(), shape);
-  linear(layer.o, attn_.data(), out_.data(), T);
+  linear(layer.o, attn_.data(), out_.data(), T, /*row_parallel=*/true);
 }
 
 void Decoder::mlp(const LayerWeights& layer, const float* input, float* output, int64_t T) {
@@ -235,7 +247,7 @@ void Decoder::mlp(const LayerWeights& layer, const float* input, float* output, 
     case FfnKind::gelu: cpu::gelu(pool_, up_.data(), T * F); break;
     case FfnKind::gelu_tanh: cpu::gelu_tanh(pool_, up_.data(), T * F); break;
   }
-  linear(layer.down, up_.data(), output, T);
+  linear(layer.down, up_.data(), output, T, /*row_parallel=*/true);
 }
 
 }  // namespace shardlm

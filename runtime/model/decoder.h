@@ -16,10 +16,20 @@ namespace shardlm {
 
 enum class Logits : uint8_t { last, all };
 
+class Communicator;
+
+// This decoder as one rank of a tensor-parallel group: its spec and weights are the rank's share
+// (runtime/model/shard_weights.h); row-parallel outputs are summed over `comm`.
+struct TensorParallel {
+  Communicator* comm = nullptr;  // nullptr: a single rank holds everything
+  int64_t first_head = 0;        // global index of this rank's first query head
+  int64_t total_heads = 0;       // query heads of the whole model (0: the spec's)
+};
+
 class Decoder {
  public:
   // Throws when the weights do not fit the spec, naming the tensor.
-  Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool);
+  Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool, TensorParallel parallel = {});
 
   const ModelSpec& spec() const { return spec_; }
   const ModelWeights& weights() const { return weights_; }
@@ -34,7 +44,9 @@ class Decoder {
   void ensure_scratch(int64_t tokens);
   void embed(std::span<const int32_t> tokens, int64_t start_pos);
   void normalize(const Norm& norm, const float* x, float* y, int64_t rows);
-  void linear(const Linear& layer, const float* x, float* y, int64_t rows);
+  // y = x W^T + b. A row-parallel layer's partial products are summed over the group before its
+  // bias is added, so the bias counts once.
+  void linear(const Linear& layer, const float* x, float* y, int64_t rows, bool row_parallel = false);
   void project_qkv(const LayerWeights& layer, int64_t tokens);
   void attention(const LayerWeights& layer, int64_t layer_index, int64_t tokens, int64_t start_pos, KvCache& cache);
   void mlp(const LayerWeights& layer, const float* input, float* output, int64_t tokens);
@@ -42,6 +54,7 @@ class Decoder {
   ModelSpec spec_;
   ModelWeights weights_;
   ThreadPool& pool_;
+  TensorParallel parallel_;
   std::vector<float> alibi_slopes_;
   // Scratch activations, grown to the largest token count seen: [T, width] each.
   int64_t scratch_tokens_ = 0;

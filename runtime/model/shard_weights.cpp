@@ -1,0 +1,140 @@
+#include "runtime/model/shard_weights.h"
+
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "runtime/backend/backend.h"
+#include "runtime/core/check.h"
+
+namespace shardlm {
+namespace {
+
+using RowRange = std::pair<int64_t, int64_t>;  // first row, row count
+
+// Rows of `t` (a matrix or a vector) in the given ranges, in order: a view when there is one range.
+Tensor gather_rows(const Tensor& t, const std::vector<RowRange>& ranges) {
+  if (!t.defined()) return t;
+  if (ranges.size() == 1) return t.rows(ranges[0].first, ranges[0].second);
+  int64_t total = 0;
+  for (const auto& [first, count] : ranges) total += count;
+  std::vector<int64_t> shape = t.shape();
+  shape[0] = total;
+  Tensor out = cpu_backend().empty(shape, t.dtype());
+  const size_t row_bytes = t.bytes() / t.dim(0);
+  auto* dst = static_cast<uint8_t*>(out.data());
+  for (const auto& [first, count] : ranges) {
+    std::memcpy(dst, static_cast<const uint8_t*>(t.data()) + first * row_bytes, count * row_bytes);
+    dst += count * row_bytes;
+  }
+  return out;
+}
+
+// Columns [first, first + count) of a matrix, copied: each row's slice is read, nothing else.
+Tensor gather_columns(const Tensor& t, int64_t first, int64_t count) {
+  const size_t element = dtype_size(t.dtype());
+  Tensor out = cpu_backend().empty({t.dim(0), count}, t.dtype());
+  for (int64_t r = 0; r < t.dim(0); ++r) {
+    std::memcpy(static_cast<uint8_t*>(out.data()) + r * count * element,
+                static_cast<const uint8_t*>(t.data()) + (r * t.dim(1) + first) * element, count * element);
+  }
+  return out;
+}
+
+Linear column_parallel(const Linear& layer, const std::vector<RowRange>& rows) {
+  return {gather_rows(layer.weight, rows), gather_rows(layer.bias, rows)};
+}
+
+Linear row_parallel(const Linear& layer, int64_t first, int64_t count) {
+  return {gather_columns(layer.weight, first, count), layer.bias};
+}
+
+// Where query head h, and key and value head j, sit among a fused QKV projection's output rows.
+struct QkvRows {
+  const ModelSpec& s;
+  int64_t q(int64_t h) const {
+    const int64_t hd = s.head_dim, group = s.heads / s.kv_heads;
+    switch (s.qkv_layout) {
+      case QkvLayout::per_head: return 3 * h * hd;
+      case QkvLayout::per_kv_group: return ((h / group) * (group + 2) + h % group) * hd;
+      default: return h * hd;
+    }
+  }
+  int64_t k(int64_t j) const {
+    const int64_t hd = s.head_dim, group = s.heads / s.kv_heads;
+    switch (s.qkv_layout) {
+      case QkvLayout::per_head: return (3 * j + 1) * hd;
+      case QkvLayout::per_kv_group: return (j * (group + 2) + group) * hd;
+      default: return s.q_dim() + j * hd;
+    }
+  }
+  int64_t v(int64_t j) const {
+    switch (s.qkv_layout) {
+      case QkvLayout::per_head:
+      case QkvLayout::per_kv_group: return k(j) + s.head_dim;
+      default: return s.q_dim() + s.kv_dim() + j * s.head_dim;
+    }
+  }
+};
+
+std::vector<RowRange> head_rows(int64_t first_head, int64_t heads, int64_t head_dim, auto&& row_of) {
+  std::vector<RowRange> ranges;
+  for (int64_t h = first_head; h < first_head + heads; ++h) {
+    const int64_t row = row_of(h);
+    if (!ranges.empty() && ranges.back().first + ranges.back().second == row) {
+      ranges.back().second += head_dim;  // adjacent heads merge into one range: a view, not a copy
+    } else {
+      ranges.push_back({row, head_dim});
+    }
+  }
+  return ranges;
+}
+
+}  // namespace
+
+LoadedModel shard_model(const LoadedModel& full, const TensorParallelShard& shard) {
+  const ModelSpec& s = full.spec;
+  if (shard.tp == 1) return full;
+  LoadedModel local{s, {}};
+  local.spec.heads = shard.heads;
+  local.spec.kv_heads = shard.kv_heads;
+  local.spec.ffn_hidden = shard.ffn;
+  local.spec.qkv_layout = QkvLayout::separate;
+  const int64_t hd = s.head_dim;
+
+  // Replicated: embeddings and LM head. Splitting the vocabulary would save (tp-1)/tp of them (for
+  // Llama-2-70B in bf16 at tp 8: 2 x 32000 x 8192 x 2 B = 1.05 GB per rank, of which 0.92 GB could
+  // go), at the price of a gather of logits every step; 1.3% of an 80 GB GPU buys the simpler path.
+  ModelWeights& w = local.weights;
+  w.token_embedding = full.weights.token_embedding;
+  w.position_embedding = full.weights.position_embedding;
+  w.embedding_norm = full.weights.embedding_norm;
+  w.final_norm = full.weights.final_norm;
+  w.lm_head = full.weights.lm_head;
+
+  const QkvRows fused{s};
+  for (const LayerWeights& layer : full.weights.layers) {
+    LayerWeights mine;
+    mine.attn_norm = layer.attn_norm;
+    mine.ffn_norm = layer.ffn_norm;
+    if (s.qkv_layout == QkvLayout::separate) {
+      mine.q = column_parallel(layer.q, {{shard.first_head * hd, shard.heads * hd}});
+      mine.k = column_parallel(layer.k, {{shard.first_kv_head * hd, shard.kv_heads * hd}});
+      mine.v = column_parallel(layer.v, {{shard.first_kv_head * hd, shard.kv_heads * hd}});
+    } else {
+      mine.q = column_parallel(layer.qkv, head_rows(shard.first_head, shard.heads, hd, [&](int64_t h) { return fused.q(h); }));
+      mine.k = column_parallel(layer.qkv,
+                               head_rows(shard.first_kv_head, shard.kv_heads, hd, [&](int64_t j) { return fused.k(j); }));
+      mine.v = column_parallel(layer.qkv,
+                               head_rows(shard.first_kv_head, shard.kv_heads, hd, [&](int64_t j) { return fused.v(j); }));
+    }
+    mine.o = row_parallel(layer.o, shard.first_head * hd, shard.heads * hd);
+    if (layer.gate.weight.defined()) mine.gate = column_parallel(layer.gate, {{shard.first_ffn, shard.ffn}});
+    mine.up = column_parallel(layer.up, {{shard.first_ffn, shard.ffn}});
+    mine.down = row_parallel(layer.down, shard.first_ffn, shard.ffn);
+    w.layers.push_back(std::move(mine));
+  }
+  return local;
+}
+
+}  // namespace shardlm

@@ -1,0 +1,16 @@
+// Cuts a model down to one tensor-parallel rank's share (parallel/shard.h says which heads and FFN
+// columns). Column-parallel layers (q, k, v, MLP up and gate) keep their rows: a view of the
+// checkpoint, nothing copied. Row-parallel layers (attention output, MLP down) keep their input
+// columns: copied, reading only those bytes; their bias is kept whole and added once, after the
+// all-reduce. Norms, embeddings and the LM head are replicated (see shard_weights.cpp for the cost).
+#pragma once
+
+#include "parallel/shard.h"
+#include "runtime/model/model_weights.h"
+
+namespace shardlm {
+
+// The local spec says the rank's head, KV head and FFN counts; fused QKV becomes separate q, k, v.
+LoadedModel shard_model(const LoadedModel& full, const TensorParallelShard& shard);
+
+}  // namespace shardlm

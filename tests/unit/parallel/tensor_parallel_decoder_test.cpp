@@ -1,0 +1,114 @@
+// Tensor parallelism at tp 2 and 4 against one rank: every family fixture and stories260K, MQA and
+// small GQA (KV heads replicated) included. Ranks are threads here (ThreadGroup); the arithmetic
+// of the split is what is tested.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "parallel/shard.h"
+#include "runtime/model/decoder.h"
+#include "runtime/model/model_loader.h"
+#include "runtime/model/shard_weights.h"
+#include "tests/unit/support/thread_group.h"
+
+namespace shardlm {
+namespace {
+
+struct Case {
+  std::string model;  // fixture name, or "stories260K"
+  int tp;
+};
+
+std::string path_of(const std::string& model) {
+  return model == "stories260K" ? std::string(SHARDLM_TEST_DATA) + "/stories260K/stories260K.bin"
+                                : std::string(SHARDLM_TEST_DATA) + "/../fixtures/" + model;
+}
+
+std::vector<int32_t> prompt_for(const LoadedModel& model) {
+  std::vector<int32_t> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back(static_cast<int32_t>((7 + 37 * i) % model.spec.vocab_size));
+  return ids;
+}
+
+// Logits of every prompt position, then 16 greedy tokens, from one decoder.
+std::pair<std::vector<float>, std::vector<int32_t>> run(Decoder& decoder, const std::vector<int32_t>& prompt) {
+  KvCache cache(decoder.spec(), static_cast<int64_t>(prompt.size()) + 16);
+  const auto all = decoder.forward(prompt, 0, cache, Logits::all);
+  std::vector<float> logits(all.begin(), all.end());
+  const int64_t V = decoder.spec().vocab_size;
+  std::vector<int32_t> tokens;
+  std::span<const float> last(logits.data() + (prompt.size() - 1) * V, V);
+  for (int i = 0; i < 16; ++i) {
+    tokens.push_back(static_cast<int32_t>(std::max_element(last.begin(), last.end()) - last.begin()));
+    const int32_t step[] = {tokens.back()};
+    last = decoder.forward(step, static_cast<int64_t>(prompt.size()) + i, cache);
+  }
+  return {logits, tokens};
+}
+
+class TensorParallelDecoder : public ::testing::TestWithParam<Case> {};
+
+TEST_P(TensorParallelDecoder, MatchesOneRank) {
+  const Case c = GetParam();
+  const LoadedModel full = load_model(path_of(c.model), std::nullopt);
+  const auto prompt = prompt_for(full);
+  ThreadPool pool(1);
+  Decoder single(full.spec, full.weights, pool);
+  const auto [want_logits, want_tokens] = run(single, prompt);
+
+  std::vector<std::pair<std::vector<float>, std::vector<int32_t>>> results(c.tp);
+  testing::ThreadGroup group(c.tp);
+  group.run([&](int rank, Communicator& comm) {
+    const auto shard =
+        TensorParallelShard::plan(full.spec.family, full.spec.heads, full.spec.kv_heads, full.spec.ffn_hidden, c.tp, rank);
+    const LoadedModel local = shard_model(full, shard);
+    ThreadPool rank_pool(1);
+    Decoder decoder(local.spec, local.weights, rank_pool, {&comm, shard.first_head, full.spec.heads});
+    results[rank] = run(decoder, prompt);
+  });
+  double scale = 1.0, worst = 0.0;
+  for (float v : want_logits) scale = std::max(scale, std::fabs(static_cast<double>(v)));
+  for (size_t i = 0; i < want_logits.size(); ++i)
+    worst = std::max(worst, std::fabs(static_cast<double>(want_logits[i]) - results[0].first[i]));
+  // Splitting a dot product over ranks only regroups its f32 sum; as in the golden tests, 1e-4 of
+  // the largest logit covers that and any real mistake (a wrong head or column) moves whole units.
+  EXPECT_LT(worst, 1e-4 * scale) << c.model << " tp " << c.tp;
+  for (int rank = 0; rank < c.tp; ++rank) EXPECT_EQ(results[rank].second, want_tokens) << c.model << " rank " << rank;
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  return info.param.model + "_tp" + std::to_string(info.param.tp);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Families, TensorParallelDecoder,
+    ::testing::Values(Case{"stories260K", 2}, Case{"stories260K", 4}, Case{"llama", 2}, Case{"llama", 4},
+                      Case{"llama_dynamic", 2}, Case{"falcon_7b_style", 2}, Case{"falcon_7b_style", 4},
+                      Case{"falcon_40b_style", 2}, Case{"falcon_40b_style", 4}, Case{"bloom", 2}, Case{"mpt", 2},
+                      Case{"gpt_bigcode", 2}, Case{"gpt_bigcode", 4}, Case{"gpt2", 2}, Case{"gpt2", 4}),
+    case_name);
+
+TEST(TensorParallelShard, RefusesSplitsThatDoNotDivideAndSaysWhatWorks) {
+  try {
+    TensorParallelShard::plan("SmolLM2", 9, 3, 1536, 2, 0);
+    FAIL();
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("cannot be split over --tp 2"), std::string::npos) << message;
+    EXPECT_NE(message.find("These would work: 1, 3"), std::string::npos) << message;
+  }
+  // MQA over 4 ranks: each rank keeps the one KV head.
+  const auto shard = TensorParallelShard::plan("mqa", 8, 1, 64, 4, 3);
+  EXPECT_EQ(shard.first_head, 6);
+  EXPECT_EQ(shard.heads, 2);
+  EXPECT_EQ(shard.kv_heads, 1);
+  EXPECT_EQ(shard.first_kv_head, 0);
+  EXPECT_TRUE(shard.kv_replicated);
+  // GQA with 2 KV heads over 4 ranks: ranks 2 and 3 read KV head 1.
+  EXPECT_EQ(TensorParallelShard::plan("gqa", 8, 2, 64, 4, 2).first_kv_head, 1);
+}
+
+}  // namespace
+}  // namespace shardlm
