@@ -3,6 +3,8 @@
 // template every turn. (The prompt is recomputed each turn; reusing the KV cache across turns comes
 // with the engine's prefix cache.)
 #include <cstdio>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <iostream>
 #include <limits>
 #include <string>
@@ -39,7 +41,17 @@ int chat_command(const std::vector<std::string>& argv) {
   SHARDLM_CHECK(!template_source.empty(), "'{}' carries no chat template, so it is not a chat model; use generate",
                 model_flags.model_path);
   const ChatTemplate chat = ChatTemplate::from_jinja(template_source);
-  Session session = open_session(model_flags);
+  Session session = open_session(model_flags, fmt::format("chat {}", fmt::join(argv, "\x1f")));
+  const RankLinks links{session.world, session.world_comm.get()};
+  // Before each turn rank 0 tells the others whether one follows; they then follow its steps.
+  auto announce = [&](int32_t more) {
+    session.world_comm->broadcast(&more, sizeof(more), 0);
+    return more != 0;
+  };
+  if (!session.coordinator()) {
+    while (announce(0)) generate(*session.decoder, links, {}, 0, nullptr, nullptr);
+    return 0;
+  }
   const Tokenizer& tokenizer = *session.tokenizer;
   const ModelSpec& spec = session.decoder->spec();
   Sampler sampler(sampling);
@@ -50,17 +62,19 @@ int chat_command(const std::vector<std::string>& argv) {
   for (;;) {
     if (interactive) std::fputs("> ", stderr);
     std::string line;
-    if (!std::getline(std::cin, line) || line.empty()) break;
+    if (!std::getline(std::cin, line) || line.empty()) {
+      announce(0);
+      break;
+    }
     messages.push_back({"user", line});
     const std::vector<int32_t> prompt = tokenizer.encode(chat.render(messages, true), /*add_bos=*/true);
-    if (static_cast<int64_t>(prompt.size()) >= spec.max_seq_len) {
-      std::fprintf(stderr, "error: the conversation (%zu tokens) has filled the model's context of %lld tokens\n",
-                   prompt.size(), static_cast<long long>(spec.max_seq_len));
-      return 1;
-    }
+    SHARDLM_CHECK(static_cast<int64_t>(prompt.size()) < spec.max_seq_len,
+                  "the conversation ({} tokens) has filled the model's context of {} tokens", prompt.size(),
+                  spec.max_seq_len);
+    announce(1);
     std::vector<int32_t> answer;
     TokenTextStream text(tokenizer, -1);
-    generate(*session.decoder, prompt, max_new_tokens, sampler, [&](int32_t token) {
+    generate(*session.decoder, links, prompt, max_new_tokens, &sampler, [&](int32_t token) {
       answer.push_back(token);
       print_text(text.push(token));
       return true;

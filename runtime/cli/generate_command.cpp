@@ -1,6 +1,8 @@
 // `shardlm generate`: the prompt and its continuation to stdout, as llama2.c's run.c prints them,
 // and statistics to stderr.
 #include <cstdio>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <limits>
 #include <string>
 
@@ -30,7 +32,12 @@ int generate_command(const std::vector<std::string>& argv) {
   args.reject_unused();
   SHARDLM_CHECK(!prompt.empty(), "--prompt is empty: give some text to continue");
 
-  Session session = open_session(model_flags);
+  Session session = open_session(model_flags, fmt::format("generate {}", fmt::join(argv, "\x1f")));
+  const RankLinks links{session.world, session.world_comm.get()};
+  if (!session.coordinator()) {  // the other ranks follow rank 0's steps
+    generate(*session.decoder, links, {}, 0, nullptr, nullptr);
+    return 0;
+  }
   const ModelSpec& spec = session.decoder->spec();
   const Tokenizer& tokenizer = *session.tokenizer;
   const std::vector<int32_t> prompt_ids = tokenizer.encode(prompt, /*add_bos=*/true);
@@ -48,7 +55,7 @@ int generate_command(const std::vector<std::string>& argv) {
   const bool starts_with_bos = prompt_ids.front() == tokenizer.bos();
   TokenTextStream text(tokenizer, starts_with_bos ? prompt_ids.front() : -1);
   for (size_t i = starts_with_bos ? 1 : 0; i < prompt_ids.size(); ++i) print_text(text.push(prompt_ids[i]));
-  const GenerationStats stats = generate(*session.decoder, prompt_ids, max_new_tokens, sampler, [&](int32_t token) {
+  const GenerationStats stats = generate(*session.decoder, links, prompt_ids, max_new_tokens, &sampler, [&](int32_t token) {
     print_text(text.push(token));
     return true;
   });
@@ -56,9 +63,10 @@ int generate_command(const std::vector<std::string>& argv) {
 
   std::fprintf(stderr,
                "prompt tokens: %lld, generated tokens: %lld | prefill: %.1f tokens/s | decode: %.1f tokens/s | "
-               "threads: %d | peak resident memory: %.1f MiB\n",
+               "ranks: %d (tp %d, pp %d) | threads: %d | peak resident memory: %.1f MiB (rank 0)\n",
                static_cast<long long>(stats.prompt_tokens), static_cast<long long>(stats.generated_tokens),
-               stats.prefill_tokens_per_second(), stats.decode_tokens_per_second(), session.pool->size(),
+               stats.prefill_tokens_per_second(), stats.decode_tokens_per_second(), session.world.world,
+               session.world.tp, session.world.pp, session.pool->size(),
                peak_resident_bytes() / (1024.0 * 1024.0));
   return 0;
 }

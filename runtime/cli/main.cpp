@@ -1,11 +1,18 @@
 // shardlm: one binary, one subcommand per job. Errors end the process with one line on stderr and
 // a non-zero exit code, never a crash.
 #include <cstdio>
+#include <fmt/format.h>
+#include <memory>
 #include <exception>
 #include <string>
 #include <vector>
 
+#include <chrono>
+#include <thread>
+
+#include "parallel/mpi_runtime.h"
 #include "runtime/cli/commands.h"
+#include "runtime/cli/session.h"
 #include "runtime/core/check.h"
 
 namespace {
@@ -26,17 +33,33 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
+  // Under mpirun every rank runs this same main; alone, MPI is never started.
+  std::unique_ptr<shardlm::MpiRuntime> mpi;
+  try {
+    mpi = std::make_unique<shardlm::MpiRuntime>(shardlm::MpiStart::when_launched, &argc, &argv);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "error: cannot start MPI: %s\n", error.what());
+    return 1;
+  }
+  shardlm::cli::set_mpi(mpi.get());
   try {
     if (command == "generate") return shardlm::cli::generate_command(args);
     if (command == "chat") return shardlm::cli::chat_command(args);
     if (command == "inspect") return shardlm::cli::inspect_command(args);
     std::fprintf(stderr, "error: unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;
-  } catch (const shardlm::Error& error) {
-    std::fprintf(stderr, "error: %s\n", error.what());
-    return 1;
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "error: %s\n", error.what());
-    return 1;
+    if (mpi->size() == 1) {
+      std::fprintf(stderr, "error: %s\n", error.what());
+      return 1;
+    }
+    // Other ranks may be waiting for this one in a collective: end the whole job. Most errors (flags,
+    // files, a layout the model cannot take) happen alike on every rank; rank 0 reports them, and
+    // the others speak only if rank 0 has not ended the job first.
+    if (mpi->rank() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::fprintf(stderr, "error%s: %s\n", mpi->rank() == 0 ? "" : fmt::format(" (rank {})", mpi->rank()).c_str(),
+                 error.what());
+    std::fflush(stderr);
+    mpi->abort(1);
   }
 }

@@ -1,12 +1,19 @@
 #include "runtime/cli/session.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
 #include <chrono>
 #include <cstdio>
 #include <limits>
 
 #include "runtime/core/check.h"
+#include "parallel/pipeline.h"
+#include "parallel/shard.h"
 #include "runtime/model/model_loader.h"
+#include "runtime/model/shard_weights.h"
 
 namespace shardlm::cli {
 
@@ -14,18 +21,49 @@ const char* const kModelFlagsHelp =
     "  --model           a llama2.c .bin, a GGUF file, or a Hugging Face checkpoint directory\n"
     "  --tokenizer       the tokenizer (default: the one in or beside the model)\n"
     "  --threads         CPU threads (default: all cores this process may use)\n"
-    "  --dtype           weight precision in memory: f32, bf16, f16 (default: the checkpoint's own)\n";
+    "  --dtype           weight precision in memory: f32, bf16, f16 (default: the checkpoint's own)\n"
+    "  --tp, --pp        tensor- and pipeline-parallel ranks (tp x pp = the ranks mpirun starts; default 1)\n"
+    "  --pp-layers       layers per pipeline stage, e.g. 3,2 (default: balanced)\n";
 const char* const kSamplingFlagsHelp =
     "  --temperature     0 = greedy\n"
     "  --top-k           keep the K most likely tokens (default 0 = all)\n"
     "  --top-p           keep the smallest set reaching probability P (default 0.9, as llama2.c)\n"
     "  --seed            random seed (default: from the clock)\n";
 
+namespace {
+MpiRuntime* g_mpi = nullptr;
+}
+
+MpiRuntime& mpi() {
+  SHARDLM_CHECK(g_mpi != nullptr, "MPI runtime not started");
+  return *g_mpi;
+}
+void set_mpi(MpiRuntime* runtime) { g_mpi = runtime; }
+
 ModelFlags read_model_flags(Args& args) {
   ModelFlags flags;
   flags.model_path = args.required_text("model");
   flags.tokenizer_path = args.text("tokenizer").value_or("");
-  flags.threads = static_cast<int>(args.integer("threads", default_thread_count(), 1, 1024));
+  // Ranks sharing a node share its cores.
+  const int cores_per_rank = std::max(1, default_thread_count() / std::max(1, mpi().local_size()));
+  flags.threads = static_cast<int>(args.integer("threads", cores_per_rank, 1, 1024));
+  flags.tp = static_cast<int>(args.integer("tp", 1, 1, 4096));
+  flags.pp = static_cast<int>(args.integer("pp", 1, 1, 4096));
+  if (const auto layers = args.text("pp-layers")) {
+    std::string item;
+    for (size_t at = 0; at <= layers->size(); ++at) {
+      if (at < layers->size() && (*layers)[at] != ',') {
+        item += (*layers)[at];
+        continue;
+      }
+      char* end = nullptr;
+      const long long count = std::strtoll(item.c_str(), &end, 10);
+      SHARDLM_CHECK(!item.empty() && *end == '\0' && count > 0, "--pp-layers expects positive counts like 3,2; got '{}'",
+                    *layers);
+      flags.pp_layers.push_back(count);
+      item.clear();
+    }
+  }
   if (const auto dtype = args.text("dtype")) flags.weight_dtype = parse_dtype(*dtype);
   return flags;
 }
@@ -41,13 +79,52 @@ SamplingParams read_sampling_flags(Args& args, double default_temperature) {
   return sampling;
 }
 
-Session open_session(const ModelFlags& flags) {
+namespace {
+
+// Every rank must run the same command on the same files: compare each rank's fingerprint with rank
+// 0's and agree, over all ranks, whether any differs, so that all refuse together.
+void check_same_command(Communicator& world, const std::string& fingerprint) {
+  if (world.size() == 1) return;
+  uint64_t mine = std::hash<std::string>{}(fingerprint), root = mine;
+  world.broadcast(&root, sizeof(root), 0);
+  float differs = mine != root ? 1.0f : 0.0f;
+  world.all_reduce(&differs, 1);
+  SHARDLM_CHECK(differs == 0.0f,
+                "{} rank(s) were started with a different command line or model file than rank 0; every rank "
+                "must run the same shardlm command",
+                static_cast<int>(differs));
+}
+
+std::string file_identity(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) return path;
+  return path + ":" + std::to_string(std::filesystem::file_size(path, error));
+}
+
+}  // namespace
+
+Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
   Session session;
   session.model_path = flags.model_path;
-  LoadedModel loaded = load_model(flags.model_path, flags.weight_dtype);
-  session.tokenizer = load_tokenizer(flags.model_path, flags.tokenizer_path, loaded.spec);
+  session.world = mpi().world_config(flags.tp, flags.pp);
+  session.world_comm = world_communicator();
+  session.tp_comm = flags.tp > 1 ? tp_communicator(session.world) : nullptr;
+  check_same_command(*session.world_comm, fingerprint + "|" + file_identity(flags.model_path));
+
+  const WorldConfig& world = session.world;
+  const LoadedModel full = load_model(flags.model_path, flags.weight_dtype);
+  const ModelSpec& spec = full.spec;
+  const auto shard = TensorParallelShard::plan(spec.family, spec.heads, spec.kv_heads, spec.ffn_hidden, world.tp,
+                                               world.tp_rank());
+  const auto stages = partition_layers(spec.layers, world.pp, flags.pp_layers);
+  const StageLayers& mine = stages[world.pp_rank()];
+  const LoadedModel local =
+      stage_model(shard_model(full, shard), mine, world.first_stage(), world.last_stage());
+  session.tokenizer = load_tokenizer(flags.model_path, flags.tokenizer_path, spec);
   session.pool = std::make_unique<ThreadPool>(flags.threads);
-  session.decoder = std::make_unique<Decoder>(std::move(loaded.spec), std::move(loaded.weights), *session.pool);
+  Placement placement{session.tp_comm.get(), shard.first_head, spec.heads, mine.first, world.first_stage(),
+                      world.last_stage()};
+  session.decoder = std::make_unique<Decoder>(local.spec, local.weights, *session.pool, placement);
   return session;
 }
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "parallel/mpi_runtime.h"
 #include "runtime/cli/args.h"
 #include "runtime/core/thread_pool.h"
 #include "runtime/engine/sampler.h"
@@ -22,18 +23,29 @@ struct ModelFlags {
   std::string model_path, tokenizer_path;
   int threads = 1;
   std::optional<DType> weight_dtype;
+  int tp = 1, pp = 1;
+  std::vector<int64_t> pp_layers;  // layers per stage; empty = balanced
 };
 ModelFlags read_model_flags(Args& args);
 // --temperature (default_temperature when absent), --top-k, --top-p, --seed.
 SamplingParams read_sampling_flags(Args& args, double default_temperature);
 
+// The process's MPI runtime, started by main (a world of one without mpirun).
+MpiRuntime& mpi();
+void set_mpi(MpiRuntime* runtime);
+
 struct Session {
   std::string model_path;
+  WorldConfig world;
+  std::unique_ptr<Communicator> world_comm, tp_comm;
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<ThreadPool> pool;
-  std::unique_ptr<Decoder> decoder;
+  std::unique_ptr<Decoder> decoder;  // this rank's share of the model
+  bool coordinator() const { return world.is_coordinator(); }
 };
-Session open_session(const ModelFlags& flags);
+// Loads this rank's share of the model. `fingerprint` is what must be the same on every rank (the
+// command line); ranks started differently refuse to start. Collective: every rank calls it.
+Session open_session(const ModelFlags& flags, const std::string& fingerprint);
 
 // Text as it streams out, without C0 control characters other than whitespace (run.c likewise drops
 // unprintable single-byte pieces): a model's output must not drive the user's terminal.

@@ -60,8 +60,8 @@ void split_qkv(const ModelSpec& s, const float* row, float* q, float* k, float* 
 
 }  // namespace
 
-Decoder::Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool, TensorParallel parallel)
-    : spec_(std::move(spec)), weights_(std::move(weights)), pool_(pool), parallel_(parallel) {
+Decoder::Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool, Placement placement)
+    : spec_(std::move(spec)), weights_(std::move(weights)), pool_(pool), placement_(placement) {
   spec_.validate();
   const ModelSpec& s = spec_;
   SHARDLM_CHECK(s.rope_scaling != RopeScaling::yarn, "{}: YaRN RoPE scaling is not supported", s.family);
@@ -69,10 +69,12 @@ Decoder::Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool, TensorP
                 "{}: per-head interleaved QKV needs as many KV heads as heads", s.family);
   SHARDLM_CHECK(static_cast<int64_t>(weights_.layers.size()) == s.layers, "model has {} layers of weights, spec says {}",
                 weights_.layers.size(), s.layers);
-  check_matrix(weights_.token_embedding, s.vocab_size, s.hidden, "token embedding", -1);
-  check_matrix(weights_.lm_head, s.vocab_size, s.hidden, "LM head", -1);
-  if (s.position == PositionKind::learned)
-    check_matrix(weights_.position_embedding, s.max_seq_len, s.hidden, "position embedding", -1);
+  if (placement_.first_stage) {
+    check_matrix(weights_.token_embedding, s.vocab_size, s.hidden, "token embedding", -1);
+    if (s.position == PositionKind::learned)
+      check_matrix(weights_.position_embedding, s.max_seq_len, s.hidden, "position embedding", -1);
+  }
+  if (placement_.last_stage) check_matrix(weights_.lm_head, s.vocab_size, s.hidden, "LM head", -1);
   for (int64_t l = 0; l < s.layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
     if (s.qkv_layout == QkvLayout::separate) {
@@ -93,9 +95,9 @@ Decoder::Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool, TensorP
   }
   if (s.position == PositionKind::alibi) {
     // Slopes depend on the model's whole head count; this rank takes those of its own heads.
-    const int64_t total = parallel_.total_heads > 0 ? parallel_.total_heads : s.heads;
+    const int64_t total = placement_.total_heads > 0 ? placement_.total_heads : s.heads;
     const std::vector<float> all = alibi_slopes(total, s.alibi_rule, s.alibi_bias_max);
-    alibi_slopes_.assign(all.begin() + parallel_.first_head, all.begin() + parallel_.first_head + s.heads);
+    alibi_slopes_.assign(all.begin() + placement_.first_head, all.begin() + placement_.first_head + s.heads);
   }
 }
 
@@ -128,7 +130,8 @@ void Decoder::normalize(const Norm& norm, const float* x, float* y, int64_t rows
 void Decoder::linear(const Linear& layer, const float* x, float* y, int64_t rows, bool row_parallel) {
   const Tensor& w = layer.weight;
   cpu::matmul(pool_, x, w.data(), w.dtype(), y, rows, w.dim(0), w.dim(1));
-  if (row_parallel && parallel_.comm != nullptr) parallel_.comm->all_reduce(y, static_cast<size_t>(rows * w.dim(0)));
+  if (row_parallel && placement_.tp_comm != nullptr)
+    placement_.tp_comm->all_reduce(y, static_cast<size_t>(rows * w.dim(0)));
   if (layer.bias.defined()) cpu::add_bias(pool_, y, layer.bias.data_as<float>(), rows, w.dim(0));
 }
 
@@ -154,14 +157,20 @@ void Decoder::embed(std::span<const int32_t> tokens, int64_t start_pos) {
 }
 
 std::span<const float> Decoder::forward(std::span<const int32_t> tokens, int64_t start_pos, KvCache& cache,
-                                        Logits which) {
+                                        Logits which, const float* hidden_in) {
   const auto T = static_cast<int64_t>(tokens.size());
   SHARDLM_CHECK(T > 0, "forward pass with no tokens");
   SHARDLM_CHECK(start_pos >= 0 && start_pos + T <= cache.capacity(),
                 "positions {}..{} do not fit a KV cache of {} positions", start_pos, start_pos + T - 1, cache.capacity());
   ensure_scratch(T);
   const int64_t D = spec_.hidden;
-  embed(tokens, start_pos);
+  if (placement_.first_stage) {
+    embed(tokens, start_pos);
+  } else {
+    SHARDLM_CHECK(hidden_in != nullptr, "a pipeline stage after the first needs the previous stage's hidden states");
+    std::copy_n(hidden_in, T * D, x_.data());
+    for (int64_t t = 0; t < T; ++t) positions_[t] = static_cast<int32_t>(start_pos + t);
+  }
 
   for (int64_t l = 0; l < spec_.layers; ++l) {
     const LayerWeights& layer = weights_.layers[l];
@@ -182,6 +191,7 @@ std::span<const float> Decoder::forward(std::span<const int32_t> tokens, int64_t
     }
   }
 
+  if (!placement_.last_stage) return std::span<const float>(x_.data(), T * D);
   // Sampling needs only the last token's logits; tests of whole prompts ask for all of them.
   const int64_t rows = which == Logits::all ? T : 1;
   const float* first = x_.data() + (T - rows) * D;

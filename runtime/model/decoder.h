@@ -18,27 +18,36 @@ enum class Logits : uint8_t { last, all };
 
 class Communicator;
 
-// This decoder as one rank of a tensor-parallel group: its spec and weights are the rank's share
-// (runtime/model/shard_weights.h); row-parallel outputs are summed over `comm`.
-struct TensorParallel {
-  Communicator* comm = nullptr;  // nullptr: a single rank holds everything
-  int64_t first_head = 0;        // global index of this rank's first query head
-  int64_t total_heads = 0;       // query heads of the whole model (0: the spec's)
+// Where this decoder sits among the ranks. Tensor parallelism: its spec and weights are the rank's
+// share (runtime/model/shard_weights.h) and row-parallel outputs are summed over `tp_comm`.
+// Pipeline parallelism: it holds layers [first_layer, first_layer + spec.layers) only; the first
+// stage embeds tokens, the others start from the hidden states the previous stage hands on, and
+// only the last stage computes logits.
+struct Placement {
+  Communicator* tp_comm = nullptr;  // nullptr: no tensor parallelism
+  int64_t first_head = 0;           // global index of this rank's first query head
+  int64_t total_heads = 0;          // query heads of the whole model (0: the spec's)
+  int64_t first_layer = 0;
+  bool first_stage = true;
+  bool last_stage = true;
 };
 
 class Decoder {
  public:
   // Throws when the weights do not fit the spec, naming the tensor.
-  Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool, TensorParallel parallel = {});
+  Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool, Placement placement = {});
 
   const ModelSpec& spec() const { return spec_; }
   const ModelWeights& weights() const { return weights_; }
+  const Placement& placement() const { return placement_; }
 
   // Runs `tokens` at positions start_pos, start_pos+1, ... writing their keys and values into the
   // cache, and returns the logits of the last token [vocab] or of every token [T, vocab]. All tokens
-  // go through each matmul together, which is what makes prefill fast.
+  // go through each matmul together, which is what makes prefill fast. On a pipeline stage other
+  // than the first, `hidden_in` holds the previous stage's output [T, hidden]; on a stage other than
+  // the last, the result is this stage's output hidden states [T, hidden] instead of logits.
   std::span<const float> forward(std::span<const int32_t> tokens, int64_t start_pos, KvCache& cache,
-                                 Logits which = Logits::last);
+                                 Logits which = Logits::last, const float* hidden_in = nullptr);
 
  private:
   void ensure_scratch(int64_t tokens);
@@ -54,7 +63,7 @@ class Decoder {
   ModelSpec spec_;
   ModelWeights weights_;
   ThreadPool& pool_;
-  TensorParallel parallel_;
+  Placement placement_;
   std::vector<float> alibi_slopes_;
   // Scratch activations, grown to the largest token count seen: [T, width] each.
   int64_t scratch_tokens_ = 0;

@@ -137,4 +137,21 @@ LoadedModel shard_model(const LoadedModel& full, const TensorParallelShard& shar
   return local;
 }
 
+LoadedModel stage_model(const LoadedModel& model, const StageLayers& layers, bool first_stage, bool last_stage) {
+  LoadedModel stage{model.spec, {}};
+  stage.spec.layers = layers.count;
+  const ModelWeights& w = model.weights;
+  if (first_stage) {
+    stage.weights.token_embedding = w.token_embedding;
+    stage.weights.position_embedding = w.position_embedding;
+    stage.weights.embedding_norm = w.embedding_norm;
+  }
+  if (last_stage) {
+    stage.weights.final_norm = w.final_norm;
+    stage.weights.lm_head = w.lm_head;
+  }
+  stage.weights.layers.assign(w.layers.begin() + layers.first, w.layers.begin() + layers.first + layers.count);
+  return stage;
+}
+
 }  // namespace shardlm

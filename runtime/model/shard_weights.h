@@ -5,6 +5,7 @@
 // all-reduce. Norms, embeddings and the LM head are replicated (see shard_weights.cpp for the cost).
 #pragma once
 
+#include "parallel/pipeline.h"
 #include "parallel/shard.h"
 #include "runtime/model/model_weights.h"
 
@@ -12,5 +13,9 @@ namespace shardlm {
 
 // The local spec says the rank's head, KV head and FFN counts; fused QKV becomes separate q, k, v.
 LoadedModel shard_model(const LoadedModel& full, const TensorParallelShard& shard);
+
+// A pipeline stage's part: its layers only (the local spec's layer count is theirs), the embeddings
+// on the first stage, the final norm and LM head on the last.
+LoadedModel stage_model(const LoadedModel& model, const StageLayers& layers, bool first_stage, bool last_stage);
 
 }  // namespace shardlm
