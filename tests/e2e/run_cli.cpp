@@ -33,14 +33,27 @@ std::string temp_dir() {
 }
 
 CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text) {
+  std::vector<std::string> argv = {SHARDLM_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_program(argv, stdin_text);
+}
+
+CliResult run_mpi(int ranks, const std::vector<std::string>& args, const std::string& stdin_text) {
+  for (const char* setting : {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1", "OMPI_MCA_pml=ob1",
+                              "OMPI_MCA_btl=self,vader"})
+    putenv(const_cast<char*>(setting));
+  std::vector<std::string> argv = {SHARDLM_MPIEXEC, "-np", std::to_string(ranks), "--oversubscribe", SHARDLM_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_program(argv, stdin_text);
+}
+
+CliResult run_program(const std::vector<std::string>& program, const std::string& stdin_text) {
   static int counter = 0;
   const std::string base = temp_dir() + "/run" + std::to_string(counter++);
   const std::string out_path = base + ".out", err_path = base + ".err", in_path = base + ".in";
   write_file(in_path, stdin_text);
   std::vector<char*> argv;
-  std::string binary = SHARDLM_BINARY;
-  argv.push_back(binary.data());
-  std::vector<std::string> copies(args);
+  std::vector<std::string> copies(program);
   for (auto& arg : copies) argv.push_back(arg.data());
   argv.push_back(nullptr);
 

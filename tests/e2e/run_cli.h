@@ -14,6 +14,10 @@ struct CliResult {
 
 // stdin_text is what the program reads on its standard input (empty: end of input at once).
 CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text = "");
+// Runs any program (argv[0] a path), the same way.
+CliResult run_program(const std::vector<std::string>& argv, const std::string& stdin_text = "");
+// `mpirun -np ranks --oversubscribe shardlm args...`, allowed to run as root, on shared memory.
+CliResult run_mpi(int ranks, const std::vector<std::string>& args, const std::string& stdin_text = "");
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& bytes);
 // A fresh directory under the system temporary directory, removed at exit.

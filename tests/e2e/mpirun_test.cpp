@@ -1,0 +1,89 @@
+// `mpirun -np N shardlm generate --tp T --pp P` gives, token for token, what one rank gives: for
+// stories260K, SmolLM2 and every family fixture, with MQA at tp 2 and 4 (KV heads replicated) and
+// layer counts the stage count does not divide. Layouts a model cannot take are refused at start.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <thread>
+
+#include "tests/e2e/run_cli.h"
+
+namespace shardlm::testing {
+namespace {
+
+const std::string kData = SHARDLM_TEST_DATA;
+const std::string kStories = kData + "/stories260K/stories260K.bin";
+const std::string kSmolLm2 = std::string(SHARDLM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+struct Layout {
+  std::string model;
+  int tp, pp;
+};
+
+std::vector<std::string> generate_args(const std::string& model, int tp, int pp) {
+  const std::string path = model == "stories260K" ? kStories : model == "smollm2" ? kSmolLm2 : kData + "/../fixtures/" + model;
+  return {"generate", "--model", path, "--prompt", "Once upon a time there was", "--max-new-tokens", "24",
+          "--temperature", "0", "--threads", "1", "--tp", std::to_string(tp), "--pp", std::to_string(pp)};
+}
+
+class MpiGenerate : public ::testing::TestWithParam<Layout> {};
+
+TEST_P(MpiGenerate, SameTokensAsOneRank) {
+  const Layout layout = GetParam();
+  if (layout.model == "smollm2")
+    ASSERT_TRUE(std::filesystem::exists(kSmolLm2)) << kSmolLm2 << " is missing: run ./launch/fetch-models.sh";
+  const CliResult alone = run_cli(generate_args(layout.model, 1, 1));
+  ASSERT_EQ(alone.exit_code, 0) << alone.err;
+  const CliResult sharded = run_mpi(layout.tp * layout.pp, generate_args(layout.model, layout.tp, layout.pp));
+  ASSERT_EQ(sharded.exit_code, 0) << sharded.err;
+  EXPECT_EQ(sharded.out, alone.out) << "tp " << layout.tp << " pp " << layout.pp;
+  EXPECT_NE(sharded.err.find("ranks: " + std::to_string(layout.tp * layout.pp)), std::string::npos) << sharded.err;
+}
+
+std::string layout_name(const ::testing::TestParamInfo<Layout>& info) {
+  return info.param.model + "_tp" + std::to_string(info.param.tp) + "_pp" + std::to_string(info.param.pp);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Layouts, MpiGenerate,
+    ::testing::Values(Layout{"stories260K", 2, 1}, Layout{"stories260K", 4, 1}, Layout{"stories260K", 1, 2},
+                      Layout{"stories260K", 2, 2}, Layout{"smollm2", 3, 1}, Layout{"smollm2", 1, 4},
+                      Layout{"llama", 4, 1}, Layout{"llama_dynamic", 2, 2}, Layout{"falcon_7b_style", 2, 1},
+                      Layout{"falcon_7b_style", 4, 1}, Layout{"falcon_40b_style", 2, 2}, Layout{"bloom", 2, 1},
+                      Layout{"mpt", 2, 2}, Layout{"gpt_bigcode", 4, 1}, Layout{"gpt2", 2, 2}),
+    layout_name);
+
+void expect_refused(const CliResult& run, const std::string& message_part) {
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.err.find(message_part), std::string::npos) << run.err;
+  EXPECT_TRUE(run.out.empty()) << run.out;
+}
+
+TEST(MpiRefusal, HeadsNotDivisible) {
+  expect_refused(run_mpi(3, generate_args("stories260K", 3, 1)), "cannot be split over --tp 3");
+}
+
+TEST(MpiRefusal, MoreStagesThanLayers) {
+  expect_refused(run_mpi(4, generate_args("llama", 1, 4)), "more pipeline stages than the model's 2 layers");
+}
+
+TEST(MpiRefusal, LayoutDoesNotMatchTheRanks) {
+  expect_refused(run_mpi(2, generate_args("stories260K", 2, 2)), "tp 2 x pp 2 = 4 ranks, but the job has 2");
+}
+
+TEST(MpiRefusal, RanksStartedWithDifferentFlags) {
+  // mpirun's MPMD form starts rank 0 and rank 1 with different command lines.
+  std::vector<std::string> argv = {SHARDLM_MPIEXEC, "-np", "1", SHARDLM_BINARY};
+  auto first = generate_args("stories260K", 2, 1), second = first;
+  second[6] = "25";  // --max-new-tokens
+  argv.insert(argv.end(), first.begin(), first.end());
+  argv.insert(argv.end(), {":", "-np", "1", SHARDLM_BINARY});
+  argv.insert(argv.end(), second.begin(), second.end());
+  run_mpi(1, {"--help"});  // sets the environment mpirun needs here
+  expect_refused(run_program(argv), "started with a different command line");
+}
+
+}  // namespace
+}  // namespace shardlm::testing
