@@ -81,8 +81,50 @@ TEST(MpiRefusal, RanksStartedWithDifferentFlags) {
   argv.insert(argv.end(), first.begin(), first.end());
   argv.insert(argv.end(), {":", "-np", "1", SHARDLM_BINARY});
   argv.insert(argv.end(), second.begin(), second.end());
-  run_mpi(1, {"--help"});  // sets the environment mpirun needs here
+  prepare_mpi_environment();
   expect_refused(run_program(argv), "started with a different command line");
+}
+
+// The pid of the process of `rank` in the job, found by the rank Open MPI puts in its environment.
+int pid_of_rank(int rank) {
+  const std::string wanted = "OMPI_COMM_WORLD_RANK=" + std::to_string(rank);
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string command = read_file(entry.path().string() + "/cmdline");
+    if (command.find(SHARDLM_BINARY) != 0) continue;
+    const std::string environment = read_file(entry.path().string() + "/environ");
+    if (environment.find(wanted + '\0') != std::string::npos) return std::stoi(name);
+  }
+  return -1;
+}
+
+TEST(MpiFault, KillingARankEndsTheJobNamingIt) {
+  ASSERT_TRUE(std::filesystem::exists(kSmolLm2)) << kSmolLm2 << " is missing: run ./launch/fetch-models.sh";
+  prepare_mpi_environment();
+  // SmolLM2 over two pipeline stages, asked for 8000 tokens: minutes of work, killed after a second.
+  auto args = generate_args("smollm2", 1, 2);
+  args[6] = "8000";  // --max-new-tokens
+  args[8] = "1";     // --temperature: sampled, so no early stop token is likely
+  std::vector<std::string> argv = {SHARDLM_MPIEXEC, "-np", "2", "--oversubscribe", SHARDLM_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Background job = start_program(argv);
+  int victim = -1;
+  for (int i = 0; i < 200 && victim < 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    victim = pid_of_rank(1);
+  }
+  ASSERT_GT(victim, 0) << "rank 1 never started";
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  ASSERT_EQ(job.wait(0).exit_code, -1) << "the job ended before rank 1 was killed";
+  kill(victim, SIGKILL);
+  const auto killed_at = std::chrono::steady_clock::now();
+  const CliResult result = job.wait(30.0);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+  ASSERT_FALSE(result.exit_code == -1 && result.signal == 0) << "the job still runs 30 s after rank 1 died";
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_LT(seconds, 30.0);
+  EXPECT_NE(result.err.find("rank 1"), std::string::npos) << result.err;
 }
 
 }  // namespace

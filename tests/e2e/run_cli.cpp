@@ -1,6 +1,8 @@
 #include "tests/e2e/run_cli.h"
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -38,30 +40,36 @@ CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin
   return run_program(argv, stdin_text);
 }
 
-CliResult run_mpi(int ranks, const std::vector<std::string>& args, const std::string& stdin_text) {
+void prepare_mpi_environment() {
   for (const char* setting : {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1", "OMPI_MCA_pml=ob1",
                               "OMPI_MCA_btl=self,vader"})
     putenv(const_cast<char*>(setting));
+}
+
+CliResult run_mpi(int ranks, const std::vector<std::string>& args, const std::string& stdin_text) {
+  prepare_mpi_environment();
   std::vector<std::string> argv = {SHARDLM_MPIEXEC, "-np", std::to_string(ranks), "--oversubscribe", SHARDLM_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_program(argv, stdin_text);
 }
 
-CliResult run_program(const std::vector<std::string>& program, const std::string& stdin_text) {
+namespace {
+
+Background spawn(const std::vector<std::string>& program, const std::string& stdin_text) {
   static int counter = 0;
   const std::string base = temp_dir() + "/run" + std::to_string(counter++);
-  const std::string out_path = base + ".out", err_path = base + ".err", in_path = base + ".in";
+  Background run{-1, base + ".out", base + ".err"};
+  const std::string in_path = base + ".in";
   write_file(in_path, stdin_text);
-  std::vector<char*> argv;
   std::vector<std::string> copies(program);
+  std::vector<char*> argv;
   for (auto& arg : copies) argv.push_back(arg.data());
   argv.push_back(nullptr);
-
-  const pid_t pid = fork();
-  if (pid == 0) {
+  run.pid = fork();
+  if (run.pid == 0) {
     // Output goes to files, not pipes, so a chatty child can never block on a full pipe.
-    const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int out = open(run.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = open(run.err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     const int in = open(in_path.c_str(), O_RDONLY);
     dup2(in, STDIN_FILENO);
     dup2(out, STDOUT_FILENO);
@@ -69,14 +77,37 @@ CliResult run_program(const std::vector<std::string>& program, const std::string
     execv(argv[0], argv.data());
     _exit(127);
   }
-  int status = 0;
-  waitpid(pid, &status, 0);
+  return run;
+}
+
+CliResult collect(const Background& run, int status) {
   CliResult result;
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
-  result.out = read_file(out_path);
-  result.err = read_file(err_path);
+  result.out = read_file(run.out_path);
+  result.err = read_file(run.err_path);
   return result;
+}
+
+}  // namespace
+
+Background start_program(const std::vector<std::string>& argv) { return spawn(argv, ""); }
+
+CliResult Background::wait(double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) return CliResult{-1, 0, read_file(out_path), read_file(err_path)};
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return collect(*this, status);
+}
+
+CliResult run_program(const std::vector<std::string>& program, const std::string& stdin_text) {
+  Background run = spawn(program, stdin_text);
+  int status = 0;
+  waitpid(run.pid, &status, 0);
+  return collect(run, status);
 }
 
 }  // namespace shardlm::testing

@@ -18,6 +18,17 @@ CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin
 CliResult run_program(const std::vector<std::string>& argv, const std::string& stdin_text = "");
 // `mpirun -np ranks --oversubscribe shardlm args...`, allowed to run as root, on shared memory.
 CliResult run_mpi(int ranks, const std::vector<std::string>& args, const std::string& stdin_text = "");
+// A program left running while the test acts on it.
+struct Background {
+  int pid = -1;
+  std::string out_path, err_path;
+  // Waits up to `seconds`; exit_code stays -1 and `signal` 0 when it is still running then.
+  CliResult wait(double seconds);
+};
+Background start_program(const std::vector<std::string>& argv);
+// Environment for mpirun here: allowed to run as root, shared-memory transport.
+void prepare_mpi_environment();
+
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& bytes);
 // A fresh directory under the system temporary directory, removed at exit.

@@ -1,13 +1,14 @@
 // MpiCommunicator over all ranks: results checked against what the test computes itself. Every rank
 // runs every collective unconditionally (checks come after), so a failed check on one rank cannot
 // leave the others waiting.
+#include "parallel/comm/mpi_communicator.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <numeric>
 #include <string>
 
-#include "parallel/comm/mpi_communicator.h"
 #include "runtime/core/check.h"
 #include "tests/parallel/test_support.h"
 
@@ -147,8 +148,7 @@ TEST_F(MpiCommunicatorTest, RejectsWrongDtypeAndDevice) {
 
 TEST_F(MpiCommunicatorTest, RejectsBadRanks) {
   int value = 0;
-  EXPECT_NE(error_of([&] { comm->broadcast(&value, sizeof value, size); }).find("outside a group"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { comm->broadcast(&value, sizeof value, size); }).find("outside a group"), std::string::npos);
   EXPECT_NE(error_of([&] { comm->send(&value, sizeof value, rank); }).find("cannot send itself"), std::string::npos);
   EXPECT_NE(error_of([&] { comm->recv(&value, sizeof value, -1); }).find("outside a group"), std::string::npos);
 }

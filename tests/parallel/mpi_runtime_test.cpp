@@ -1,11 +1,12 @@
 // MpiRuntime when MPI runs already, and the world of one that needs no MPI at all.
+#include "parallel/mpi_runtime.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <string>
 
 #include "parallel/comm/local_communicator.h"
-#include "parallel/mpi_runtime.h"
 #include "runtime/core/check.h"
 #include "tests/parallel/test_support.h"
 
@@ -23,8 +24,8 @@ TEST(MpiRuntime, JoinsTheRunningMpiAndKnowsItsPlace) {
   EXPECT_LT(mpi.local_rank(), mpi.local_size());
   EXPECT_LE(mpi.local_size(), mpi.size());
   // Under mpirun, a plain `shardlm` would have started MPI too; run alone it would not have.
-  EXPECT_EQ(launched_by_mpirun(), std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr || std::getenv("PMI_SIZE") != nullptr ||
-                                      std::getenv("PMIX_RANK") != nullptr);
+  EXPECT_EQ(launched_by_mpirun(), std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr ||
+                                      std::getenv("PMI_SIZE") != nullptr || std::getenv("PMIX_RANK") != nullptr);
 }
 
 TEST(MpiRuntime, WorldConfigIsValidated) {

@@ -1,12 +1,13 @@
 // The NCCL communicator on GPUs, one per rank. Without a GPU per local rank every rank skips, and
 // says why; in a build without NCCL the factory must say so.
+#include "parallel/comm/nccl_communicator.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "parallel/comm/local_communicator.h"
-#include "parallel/comm/nccl_communicator.h"
 #include "parallel/mpi_runtime.h"
 #include "runtime/core/check.h"
 

@@ -60,7 +60,9 @@ TEST_P(WorldLayout, StageNeighboursShareTheTpRank) {
 INSTANTIATE_TEST_SUITE_P(Layouts, WorldLayout,
                          testing::Values(std::pair{1, 1}, std::pair{2, 1}, std::pair{1, 2}, std::pair{2, 2},
                                          std::pair{4, 2}, std::pair{2, 4}, std::pair{8, 2}, std::pair{3, 5}),
-                         [](const auto& info) { return fmt::format("tp{}_pp{}", info.param.first, info.param.second); });
+                         [](const auto& info) {
+                           return fmt::format("tp{}_pp{}", info.param.first, info.param.second);
+                         });
 
 TEST(WorldConfig, DescribeNamesBothCoordinates) {
   const WorldConfig world{.rank = 3, .world = 4, .tp = 2, .pp = 2};
