@@ -11,7 +11,8 @@
 namespace shardlm {
 
 // True when a launcher started this process: Open MPI's mpirun (OMPI_COMM_WORLD_SIZE), Hydra/MPICH
-// (PMI_SIZE) or a PMIx launcher such as srun --mpi=pmix (PMIX_RANK).
+// (PMI_SIZE) or a PMIx launcher such as srun --mpi=pmix (PMIX_RANK). Ask before MPI starts: an Open
+// MPI singleton sets these variables in its own environment when it initialises.
 bool launched_by_mpirun();
 
 enum class MpiStart {

@@ -40,9 +40,9 @@ void check_mpi(int code, const char* call, const char* file, int line) {
   const std::string_view function = text.substr(0, text.find('('));
   int world = 0;
   if (mpi_running()) MPI_Comm_size(MPI_COMM_WORLD, &world);
-  throw_error(file, line,
-              fmt::format("{} failed on rank {} of {}: {}", function, mpi_world_rank_or_none(), world,
-                          error_string(code)));
+  throw_error(
+      file, line,
+      fmt::format("{} failed on rank {} of {}: {}", function, mpi_world_rank_or_none(), world, error_string(code)));
 }
 
 }  // namespace shardlm

@@ -39,9 +39,12 @@ void check_host(const Tensor& tensor, const char* operation) {
 // for twice (16-bit) or four times (f32) as many bytes as MPI_BYTE would.
 MPI_Datatype element_carrier(DType dtype) {
   switch (dtype_size(dtype)) {
-    case 4: return MPI_UINT32_T;
-    case 2: return MPI_UINT16_T;
-    default: return MPI_BYTE;
+    case 4:
+      return MPI_UINT32_T;
+    case 2:
+      return MPI_UINT16_T;
+    default:
+      return MPI_BYTE;
   }
 }
 
@@ -83,8 +86,7 @@ void MpiCommunicator::all_gather(const Tensor& input, Tensor& output) {
                 "mpi all_gather: output {} must hold {} ranks x {} elements of input {}", output.describe(), size_,
                 input.numel(), input.describe());
   const size_t count = static_cast<size_t>(input.numel());
-  SHARDLM_CHECK(count <= kMaxCount, "mpi all_gather: {} elements per rank exceeds MPI's limit of {}", count,
-                kMaxCount);
+  SHARDLM_CHECK(count <= kMaxCount, "mpi all_gather: {} elements per rank exceeds MPI's limit of {}", count, kMaxCount);
   // An input that already sits in this rank's slot of the output is gathered in place, which MPI
   // allows only through MPI_IN_PLACE.
   auto* own_slot = static_cast<uint8_t*>(output.data()) + static_cast<size_t>(rank_) * input.bytes();
@@ -119,7 +121,8 @@ void MpiCommunicator::recv(void* data, size_t bytes, int peer) {
   check_peer(peer, "recv");
   in_pieces(bytes, [&](size_t offset, int piece) {
     MPI_Status status;
-    SHARDLM_MPI_CHECK(MPI_Recv(static_cast<uint8_t*>(data) + offset, piece, MPI_BYTE, peer, kTransferTag, comm_, &status));
+    SHARDLM_MPI_CHECK(
+        MPI_Recv(static_cast<uint8_t*>(data) + offset, piece, MPI_BYTE, peer, kTransferTag, comm_, &status));
     int received = 0;
     SHARDLM_MPI_CHECK(MPI_Get_count(&status, MPI_BYTE, &received));
     // A shorter message would leave the rest of the buffer stale; say so rather than compute on it.

@@ -6,6 +6,8 @@
 #include <nccl.h>
 
 #include <cstring>
+#include <string>
+#include <string_view>
 
 #include "runtime/core/check.h"
 
@@ -47,6 +49,7 @@ class NcclCommunicator final : public Communicator {
   void wait() const { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize", __LINE__); }
   void check_device_pointer(const void* data, const char* operation) const;
   void check_peer(int peer, const char* operation) const;
+  void release() noexcept;
 
   int rank_;
   int size_;
@@ -58,12 +61,15 @@ class NcclCommunicator final : public Communicator {
 
 #define SHARDLM_NCCL_CHECK(call) check((call), #call, __LINE__)
 
+// "ncclAllReduce(data, ...)" -> "ncclAllReduce": messages name the call, not its arguments.
+std::string_view function_name(const char* call) { return std::string_view(call, std::strcspn(call, "(")); }
+
 void NcclCommunicator::check(cudaError_t status, const char* call, int line) const {
   if (status == cudaSuccess) [[likely]]
     return;
   throw_error(__FILE__, line,
-              fmt::format("{} failed on rank {} of {} (GPU {}): {}", std::string_view(call).substr(0, std::strcspn(call, "(")),
-                          rank_, size_, device_, cudaGetErrorString(status)));
+              fmt::format("{} failed on rank {} of {} (GPU {}): {}", function_name(call), rank_, size_, device_,
+                          cudaGetErrorString(status)));
 }
 
 void NcclCommunicator::check(ncclResult_t result, const char* call, int line) const {
@@ -72,8 +78,7 @@ void NcclCommunicator::check(ncclResult_t result, const char* call, int line) co
   // ncclGetLastError holds the detail (which peer, which transport); the result string is generic.
   const char* detail = ncclGetLastError(comm_);
   throw_error(__FILE__, line,
-              fmt::format("{} failed on rank {} of {} (GPU {}): {}{}{}",
-                          std::string_view(call).substr(0, std::strcspn(call, "(")), rank_, size_, device_,
+              fmt::format("{} failed on rank {} of {} (GPU {}): {}{}{}", function_name(call), rank_, size_, device_,
                           ncclGetErrorString(result), detail && *detail ? ": " : "", detail ? detail : ""));
 }
 
@@ -86,7 +91,7 @@ NcclCommunicator::NcclCommunicator(Communicator& bootstrap, int device)
     message.ok = status == cudaSuccess && result == ncclSuccess;
     if (!message.ok) {
       const std::string reason = status != cudaSuccess ? fmt::format("GPU {}: {}", device_, cudaGetErrorString(status))
-                                                        : fmt::format("ncclGetUniqueId: {}", ncclGetErrorString(result));
+                                                       : fmt::format("ncclGetUniqueId: {}", ncclGetErrorString(result));
       std::strncpy(message.error, reason.c_str(), sizeof(message.error) - 1);
     }
   }
@@ -94,28 +99,38 @@ NcclCommunicator::NcclCommunicator(Communicator& bootstrap, int device)
   SHARDLM_CHECK(message.ok, "NCCL communicator on rank {} of {}: rank 0 could not create the NCCL id ({})", rank_,
                 size_, message.error);
 
-  use_device();
-  SHARDLM_NCCL_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  SHARDLM_NCCL_CHECK(cudaMalloc(reinterpret_cast<void**>(&barrier_scratch_), sizeof(float)));
-  SHARDLM_NCCL_CHECK(ncclCommInitRank(&comm_, size_, message.id, rank_));
+  try {
+    use_device();
+    SHARDLM_NCCL_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    SHARDLM_NCCL_CHECK(cudaMalloc(reinterpret_cast<void**>(&barrier_scratch_), sizeof(float)));
+    SHARDLM_NCCL_CHECK(ncclCommInitRank(&comm_, size_, message.id, rank_));
+  } catch (...) {
+    release();  // no destructor runs for a constructor that throws
+    throw;
+  }
 }
 
-NcclCommunicator::~NcclCommunicator() {
-  // Destructors must not throw; a failure here leaves nothing for the caller to do.
+NcclCommunicator::~NcclCommunicator() { release(); }
+
+void NcclCommunicator::release() noexcept {
+  // Nothing to report from here: the caller can do nothing about a failed release.
   cudaSetDevice(device_);
   if (comm_ != nullptr) ncclCommDestroy(comm_);
   if (barrier_scratch_ != nullptr) cudaFree(barrier_scratch_);
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  comm_ = nullptr;
+  barrier_scratch_ = nullptr;
+  stream_ = nullptr;
 }
 
 void NcclCommunicator::check_device_pointer(const void* data, const char* operation) const {
   cudaPointerAttributes attributes{};
   const cudaError_t status = cudaPointerGetAttributes(&attributes, data);
-  SHARDLM_CHECK(status == cudaSuccess &&
-                    (attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged),
-                "nccl {} on rank {}: {} is not GPU memory; the NCCL communicator moves device memory only (use MPI "
-                "for host tensors)",
-                operation, rank_, data);
+  SHARDLM_CHECK(
+      status == cudaSuccess && (attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged),
+      "nccl {} on rank {}: {} is not GPU memory; the NCCL communicator moves device memory only (use MPI "
+      "for host tensors)",
+      operation, rank_, data);
 }
 
 void NcclCommunicator::check_peer(int peer, const char* operation) const {
@@ -125,8 +140,8 @@ void NcclCommunicator::check_peer(int peer, const char* operation) const {
 
 void NcclCommunicator::all_reduce(Tensor& tensor) {
   SHARDLM_CHECK(tensor.defined() && tensor.device() == Device::cuda,
-                "nccl all_reduce on rank {}: {} is in host memory; the NCCL communicator moves GPU tensors only",
-                rank_, tensor.defined() ? tensor.describe() : "an undefined tensor");
+                "nccl all_reduce on rank {}: {} is in host memory; the NCCL communicator moves GPU tensors only", rank_,
+                tensor.defined() ? tensor.describe() : "an undefined tensor");
   SHARDLM_CHECK(tensor.dtype() == DType::f32, "nccl all_reduce sums f32 tensors; got {}", tensor.describe());
   all_reduce(tensor.data_as<float>(), static_cast<size_t>(tensor.numel()));
 }
@@ -141,11 +156,10 @@ void NcclCommunicator::all_reduce(float* data, size_t count) {
 
 void NcclCommunicator::all_gather(const Tensor& input, Tensor& output) {
   SHARDLM_CHECK(input.device() == Device::cuda && output.device() == Device::cuda,
-                "nccl all_gather on rank {}: input {} and output {} must both be GPU tensors", rank_,
-                input.describe(), output.describe());
+                "nccl all_gather on rank {}: input {} and output {} must both be GPU tensors", rank_, input.describe(),
+                output.describe());
   SHARDLM_CHECK(input.dtype() == output.dtype() && output.numel() == input.numel() * size_,
-                "nccl all_gather: output {} must hold {} ranks x input {}", output.describe(), size_,
-                input.describe());
+                "nccl all_gather: output {} must hold {} ranks x input {}", output.describe(), size_, input.describe());
   if (input.bytes() == 0) return;
   use_device();
   // Bytes, not elements: the gather only moves data, so any dtype goes as ncclUint8.
