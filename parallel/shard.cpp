@@ -1,18 +1,15 @@
 #include "parallel/shard.h"
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-#include <vector>
-
 #include "runtime/core/check.h"
 
 namespace shardlm {
 namespace {
 
-bool splits(int64_t heads, int64_t kv_heads, int64_t ffn, int tp) {
-  if (heads % tp != 0 || ffn % tp != 0) return false;
-  // KV heads split evenly, or (fewer than ranks) each rank's query heads all read one KV head.
-  return kv_heads >= tp ? kv_heads % tp == 0 : tp % kv_heads == 0;
+// Part `index` of `total` split into `parts` contiguous ranges whose sizes differ by at most one.
+void even_range(int64_t total, int parts, int index, int64_t& first, int64_t& count) {
+  const int64_t base = total / parts, extra = total % parts;
+  first = index * base + std::min<int64_t>(index, extra);
+  count = base + (index < extra ? 1 : 0);
 }
 
 }  // namespace
@@ -20,30 +17,26 @@ bool splits(int64_t heads, int64_t kv_heads, int64_t ffn, int tp) {
 TensorParallelShard TensorParallelShard::plan(const std::string& model, int64_t heads, int64_t kv_heads, int64_t ffn,
                                               int tp, int tp_rank) {
   SHARDLM_CHECK(tp >= 1 && tp_rank >= 0 && tp_rank < tp, "tensor-parallel rank {} of {} is out of range", tp_rank, tp);
-  if (!splits(heads, kv_heads, ffn, tp)) {
-    std::vector<int> working;
-    for (int candidate = 1; candidate <= 64; ++candidate)
-      if (splits(heads, kv_heads, ffn, candidate)) working.push_back(candidate);
-    SHARDLM_FAIL(
-        "{} cannot be split over --tp {}: it has {} query heads, {} key/value heads and an FFN of {}; tp must divide "
-        "the query heads and the FFN, and divide or be a multiple of the key/value heads. These would work: {}",
-        model, tp, heads, kv_heads, ffn, fmt::join(working, ", "));
-  }
+  SHARDLM_CHECK(tp <= heads && tp <= ffn,
+                "{} cannot be split over --tp {}: it has {} query heads and an FFN of {}, and every rank needs at "
+                "least one of each; use --tp 1 to {}",
+                model, tp, heads, ffn, std::min(heads, ffn));
+  SHARDLM_CHECK(kv_heads > 0 && heads % kv_heads == 0, "{}: {} heads cannot be grouped over {} key/value heads", model,
+                heads, kv_heads);
   TensorParallelShard shard;
   shard.tp = tp;
   shard.tp_rank = tp_rank;
-  shard.heads = heads / tp;
-  shard.first_head = tp_rank * shard.heads;
-  shard.kv_replicated = kv_heads < tp;
-  if (shard.kv_replicated) {
-    shard.kv_heads = 1;
-    shard.first_kv_head = shard.first_head / (heads / kv_heads);  // the group its query heads belong to
+  even_range(heads, tp, tp_rank, shard.first_head, shard.heads);
+  even_range(ffn, tp, tp_rank, shard.first_ffn, shard.ffn);
+  const int64_t group = heads / kv_heads;
+  const bool even_heads = heads % tp == 0;
+  if (even_heads && kv_heads % tp == 0) {
+    for (int64_t j = 0; j < kv_heads / tp; ++j) shard.kv_sources.push_back(tp_rank * (kv_heads / tp) + j);
+  } else if (even_heads && group % shard.heads == 0) {
+    shard.kv_sources.push_back(shard.first_head / group);  // all of this rank's heads read one KV head
   } else {
-    shard.kv_heads = kv_heads / tp;
-    shard.first_kv_head = tp_rank * shard.kv_heads;
+    for (int64_t h = shard.first_head; h < shard.first_head + shard.heads; ++h) shard.kv_sources.push_back(h / group);
   }
-  shard.ffn = ffn / tp;
-  shard.first_ffn = tp_rank * shard.ffn;
   return shard;
 }
 

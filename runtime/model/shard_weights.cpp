@@ -77,12 +77,13 @@ struct QkvRows {
   }
 };
 
-std::vector<RowRange> head_rows(int64_t first_head, int64_t heads, int64_t head_dim, auto&& row_of) {
+// The rows of the given heads, in order; adjacent heads merge into one range (a view, not a copy).
+std::vector<RowRange> head_rows(const std::vector<int64_t>& heads, int64_t head_dim, auto&& row_of) {
   std::vector<RowRange> ranges;
-  for (int64_t h = first_head; h < first_head + heads; ++h) {
+  for (int64_t h : heads) {
     const int64_t row = row_of(h);
     if (!ranges.empty() && ranges.back().first + ranges.back().second == row) {
-      ranges.back().second += head_dim;  // adjacent heads merge into one range: a view, not a copy
+      ranges.back().second += head_dim;
     } else {
       ranges.push_back({row, head_dim});
     }
@@ -97,7 +98,7 @@ LoadedModel shard_model(const LoadedModel& full, const TensorParallelShard& shar
   if (shard.tp == 1) return full;
   LoadedModel local{s, {}};
   local.spec.heads = shard.heads;
-  local.spec.kv_heads = shard.kv_heads;
+  local.spec.kv_heads = shard.kv_heads();
   local.spec.ffn_hidden = shard.ffn;
   local.spec.qkv_layout = QkvLayout::separate;
   const int64_t hd = s.head_dim;
@@ -113,20 +114,20 @@ LoadedModel shard_model(const LoadedModel& full, const TensorParallelShard& shar
   w.lm_head = full.weights.lm_head;
 
   const QkvRows fused{s};
+  std::vector<int64_t> query_heads;
+  for (int64_t h = shard.first_head; h < shard.first_head + shard.heads; ++h) query_heads.push_back(h);
   for (const LayerWeights& layer : full.weights.layers) {
     LayerWeights mine;
     mine.attn_norm = layer.attn_norm;
     mine.ffn_norm = layer.ffn_norm;
     if (s.qkv_layout == QkvLayout::separate) {
       mine.q = column_parallel(layer.q, {{shard.first_head * hd, shard.heads * hd}});
-      mine.k = column_parallel(layer.k, {{shard.first_kv_head * hd, shard.kv_heads * hd}});
-      mine.v = column_parallel(layer.v, {{shard.first_kv_head * hd, shard.kv_heads * hd}});
+      mine.k = column_parallel(layer.k, head_rows(shard.kv_sources, hd, [&](int64_t j) { return j * hd; }));
+      mine.v = column_parallel(layer.v, head_rows(shard.kv_sources, hd, [&](int64_t j) { return j * hd; }));
     } else {
-      mine.q = column_parallel(layer.qkv, head_rows(shard.first_head, shard.heads, hd, [&](int64_t h) { return fused.q(h); }));
-      mine.k = column_parallel(layer.qkv,
-                               head_rows(shard.first_kv_head, shard.kv_heads, hd, [&](int64_t j) { return fused.k(j); }));
-      mine.v = column_parallel(layer.qkv,
-                               head_rows(shard.first_kv_head, shard.kv_heads, hd, [&](int64_t j) { return fused.v(j); }));
+      mine.q = column_parallel(layer.qkv, head_rows(query_heads, hd, [&](int64_t h) { return fused.q(h); }));
+      mine.k = column_parallel(layer.qkv, head_rows(shard.kv_sources, hd, [&](int64_t j) { return fused.k(j); }));
+      mine.v = column_parallel(layer.qkv, head_rows(shard.kv_sources, hd, [&](int64_t j) { return fused.v(j); }));
     }
     mine.o = row_parallel(layer.o, shard.first_head * hd, shard.heads * hd);
     if (layer.gate.weight.defined()) mine.gate = column_parallel(layer.gate, {{shard.first_ffn, shard.ffn}});

@@ -49,7 +49,8 @@ std::string layout_name(const ::testing::TestParamInfo<Layout>& info) {
 INSTANTIATE_TEST_SUITE_P(
     Layouts, MpiGenerate,
     ::testing::Values(Layout{"stories260K", 2, 1}, Layout{"stories260K", 4, 1}, Layout{"stories260K", 1, 2},
-                      Layout{"stories260K", 2, 2}, Layout{"smollm2", 3, 1}, Layout{"smollm2", 1, 4},
+                      Layout{"stories260K", 2, 2}, Layout{"smollm2", 2, 1}, Layout{"smollm2", 3, 1},
+                      Layout{"smollm2", 1, 4}, Layout{"stories260K", 3, 1},
                       Layout{"llama", 4, 1}, Layout{"llama_dynamic", 2, 2}, Layout{"falcon_7b_style", 2, 1},
                       Layout{"falcon_7b_style", 4, 1}, Layout{"falcon_40b_style", 2, 2}, Layout{"bloom", 2, 1},
                       Layout{"mpt", 2, 2}, Layout{"gpt_bigcode", 4, 1}, Layout{"gpt2", 2, 2}),
@@ -61,8 +62,8 @@ void expect_refused(const CliResult& run, const std::string& message_part) {
   EXPECT_TRUE(run.out.empty()) << run.out;
 }
 
-TEST(MpiRefusal, HeadsNotDivisible) {
-  expect_refused(run_mpi(3, generate_args("stories260K", 3, 1)), "cannot be split over --tp 3");
+TEST(MpiRefusal, MoreRanksThanHeads) {
+  expect_refused(run_mpi(5, generate_args("falcon_7b_style", 5, 1)), "cannot be split over --tp 5");
 }
 
 TEST(MpiRefusal, MoreStagesThanLayers) {

@@ -1,5 +1,5 @@
-// Tensor parallelism at tp 2 and 4 against one rank: every family fixture and stories260K, MQA and
-// small GQA (KV heads replicated) included. Ranks are threads here (ThreadGroup); the arithmetic
+// Tensor parallelism at tp 2, 3 and 4 against one rank: every family fixture and stories260K, MQA and
+// small GQA (KV heads replicated) and uneven splits (tp 3 over 8 or 4 heads) included. Ranks are threads here (ThreadGroup); the arithmetic
 // of the split is what is tested.
 #include <gtest/gtest.h>
 
@@ -84,30 +84,39 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
 
 INSTANTIATE_TEST_SUITE_P(
     Families, TensorParallelDecoder,
-    ::testing::Values(Case{"stories260K", 2}, Case{"stories260K", 4}, Case{"llama", 2}, Case{"llama", 4},
+    ::testing::Values(Case{"stories260K", 2}, Case{"stories260K", 3}, Case{"stories260K", 4}, Case{"falcon_7b_style", 3}, Case{"llama", 2}, Case{"llama", 4},
                       Case{"llama_dynamic", 2}, Case{"falcon_7b_style", 2}, Case{"falcon_7b_style", 4},
                       Case{"falcon_40b_style", 2}, Case{"falcon_40b_style", 4}, Case{"bloom", 2}, Case{"mpt", 2},
                       Case{"gpt_bigcode", 2}, Case{"gpt_bigcode", 4}, Case{"gpt2", 2}, Case{"gpt2", 4}),
     case_name);
 
-TEST(TensorParallelShard, RefusesSplitsThatDoNotDivideAndSaysWhatWorks) {
+TEST(TensorParallelShard, SplitsHeadsAndKvHeadsByTheRules) {
+  // MQA over 4 ranks: each rank keeps the one KV head.
+  auto shard = TensorParallelShard::plan("mqa", 8, 1, 64, 4, 3);
+  EXPECT_EQ(shard.first_head, 6);
+  EXPECT_EQ(shard.heads, 2);
+  EXPECT_EQ(shard.kv_sources, std::vector<int64_t>{0});
+  // GQA with 2 KV heads over 4 ranks: ranks 2 and 3 read KV head 1.
+  EXPECT_EQ(TensorParallelShard::plan("gqa", 8, 2, 64, 4, 2).kv_sources, std::vector<int64_t>{1});
+  // GQA with 4 KV heads over 2 ranks: two each.
+  EXPECT_EQ(TensorParallelShard::plan("gqa", 8, 4, 64, 2, 1).kv_sources, (std::vector<int64_t>{2, 3}));
+  // SmolLM2's 9 heads in groups of 3 over 2 ranks: 5 + 4 heads, each with its own copy of its KV head.
+  shard = TensorParallelShard::plan("SmolLM2", 9, 3, 1536, 2, 1);
+  EXPECT_EQ(shard.first_head, 5);
+  EXPECT_EQ(shard.heads, 4);
+  EXPECT_EQ(shard.kv_sources, (std::vector<int64_t>{1, 2, 2, 2}));
+  EXPECT_EQ(shard.ffn, 768);
+}
+
+TEST(TensorParallelShard, RefusesMoreRanksThanHeads) {
   try {
-    TensorParallelShard::plan("SmolLM2", 9, 3, 1536, 2, 0);
+    TensorParallelShard::plan("falcon", 4, 1, 256, 5, 0);
     FAIL();
   } catch (const Error& error) {
     const std::string message = error.what();
-    EXPECT_NE(message.find("cannot be split over --tp 2"), std::string::npos) << message;
-    EXPECT_NE(message.find("These would work: 1, 3"), std::string::npos) << message;
+    EXPECT_NE(message.find("cannot be split over --tp 5"), std::string::npos) << message;
+    EXPECT_NE(message.find("use --tp 1 to 4"), std::string::npos) << message;
   }
-  // MQA over 4 ranks: each rank keeps the one KV head.
-  const auto shard = TensorParallelShard::plan("mqa", 8, 1, 64, 4, 3);
-  EXPECT_EQ(shard.first_head, 6);
-  EXPECT_EQ(shard.heads, 2);
-  EXPECT_EQ(shard.kv_heads, 1);
-  EXPECT_EQ(shard.first_kv_head, 0);
-  EXPECT_TRUE(shard.kv_replicated);
-  // GQA with 2 KV heads over 4 ranks: ranks 2 and 3 read KV head 1.
-  EXPECT_EQ(TensorParallelShard::plan("gqa", 8, 2, 64, 4, 2).first_kv_head, 1);
 }
 
 }  // namespace
