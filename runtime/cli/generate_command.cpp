@@ -34,6 +34,10 @@ int generate_command(const std::vector<std::string>& argv) {
 
   Session session = open_session(model_flags, fmt::format("generate {}", fmt::join(argv, "\x1f")));
   const RankLinks links{session.world, session.world_comm.get()};
+  // Each rank's weight bytes, gathered on every rank by summing one slot per rank.
+  std::vector<float> weight_mib(session.world.world, 0.0f);
+  weight_mib[session.world.rank] = static_cast<float>(session.decoder->weight_bytes() / (1024.0 * 1024.0));
+  session.world_comm->all_reduce(weight_mib.data(), weight_mib.size());
   if (!session.coordinator()) {  // the other ranks follow rank 0's steps
     generate(*session.decoder, links, {}, 0, nullptr, nullptr);
     return 0;
@@ -63,11 +67,12 @@ int generate_command(const std::vector<std::string>& argv) {
 
   std::fprintf(stderr,
                "prompt tokens: %lld, generated tokens: %lld | prefill: %.1f tokens/s | decode: %.1f tokens/s | "
-               "ranks: %d (tp %d, pp %d) | threads: %d | peak resident memory: %.1f MiB (rank 0)\n",
+               "ranks: %d (tp %d, pp %d) | threads: %d | peak resident memory: %.1f MiB (rank 0) | "
+               "weights per rank: %s MiB\n",
                static_cast<long long>(stats.prompt_tokens), static_cast<long long>(stats.generated_tokens),
                stats.prefill_tokens_per_second(), stats.decode_tokens_per_second(), session.world.world,
                session.world.tp, session.world.pp, session.pool->size(),
-               peak_resident_bytes() / (1024.0 * 1024.0));
+               peak_resident_bytes() / (1024.0 * 1024.0), fmt::format("{:.1f}", fmt::join(weight_mib, ", ")).c_str());
   return 0;
 }
 

@@ -123,7 +123,7 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
   session.tokenizer = load_tokenizer(flags.model_path, flags.tokenizer_path, spec);
   session.pool = std::make_unique<ThreadPool>(flags.threads);
   Placement placement{session.tp_comm.get(), shard.first_head, spec.heads, mine.first, world.first_stage(),
-                      world.last_stage()};
+                      world.last_stage(), world.tp_rank() == 0};
   session.decoder = std::make_unique<Decoder>(local.spec, local.weights, *session.pool, placement);
   return session;
 }

@@ -23,6 +23,7 @@ Tensor Tensor::view(std::vector<int64_t> shape, DType dtype, const void* data, s
   storage->data = const_cast<void*>(data);
   storage->device = device;
   storage->owner = std::move(owner);
+  storage->file_backed = true;
   int64_t count = 1;
   for (int64_t extent : shape) count *= extent;
   storage->bytes = static_cast<size_t>(count) * dtype_size(dtype);

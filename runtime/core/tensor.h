@@ -20,6 +20,7 @@ struct Storage {
   size_t bytes = 0;
   Device device = Device::cpu;
   std::shared_ptr<void> owner;
+  bool file_backed = false;  // a view of a mapped file: the OS pages it in and out, it costs no heap
 };
 
 class Tensor {
@@ -39,6 +40,8 @@ class Tensor {
   int64_t numel() const;
   size_t bytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
   bool defined() const { return storage_ != nullptr; }
+  // True when the tensor views a mapped file (no heap), or fills its whole storage.
+  bool owns_no_extra_memory() const { return !storage_ || storage_->file_backed || bytes() == storage_->bytes; }
 
   void* data() const { return static_cast<uint8_t*>(storage_->data) + offset_; }
   template <typename T>

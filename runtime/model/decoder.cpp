@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <set>
 
 #include "kernels/cpu/ops.h"
 #include "parallel/comm/communicator.h"
@@ -101,6 +102,23 @@ Decoder::Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool, Placeme
   }
 }
 
+size_t Decoder::weight_bytes() const {
+  std::set<const void*> seen;
+  size_t total = 0;
+  auto add = [&](const Tensor& t) {
+    if (t.defined() && seen.insert(t.data()).second) total += t.bytes();
+  };
+  const ModelWeights& w = weights_;
+  for (const Tensor* t : {&w.token_embedding, &w.position_embedding, &w.embedding_norm.weight, &w.embedding_norm.bias,
+                          &w.final_norm.weight, &w.final_norm.bias, &w.lm_head})
+    add(*t);
+  for (const LayerWeights& l : w.layers) {
+    for (const Norm* n : {&l.attn_norm, &l.ffn_norm}) add(n->weight), add(n->bias);
+    for (const Linear* x : {&l.qkv, &l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down}) add(x->weight), add(x->bias);
+  }
+  return total;
+}
+
 void Decoder::ensure_scratch(int64_t tokens) {
   if (tokens <= scratch_tokens_) return;
   scratch_tokens_ = tokens;
@@ -192,6 +210,7 @@ std::span<const float> Decoder::forward(std::span<const int32_t> tokens, int64_t
   }
 
   if (!placement_.last_stage) return std::span<const float>(x_.data(), T * D);
+  if (!placement_.computes_logits) return {};
   // Sampling needs only the last token's logits; tests of whole prompts ask for all of them.
   const int64_t rows = which == Logits::all ? T : 1;
   const float* first = x_.data() + (T - rows) * D;

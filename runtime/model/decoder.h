@@ -30,6 +30,9 @@ struct Placement {
   int64_t first_layer = 0;
   bool first_stage = true;
   bool last_stage = true;
+  // On the last stage, only the rank that samples needs logits; its tensor-parallel peers skip the
+  // LM head (for SmolLM2 a fifth of all weights) and return nothing.
+  bool computes_logits = true;
 };
 
 class Decoder {
@@ -40,6 +43,8 @@ class Decoder {
   const ModelSpec& spec() const { return spec_; }
   const ModelWeights& weights() const { return weights_; }
   const Placement& placement() const { return placement_; }
+  // Bytes of the weights this rank holds (a tensor shared by two roles, as a tied LM head, once).
+  size_t weight_bytes() const;
 
   // Runs `tokens` at positions start_pos, start_pos+1, ... writing their keys and values into the
   // cache, and returns the logits of the last token [vocab] or of every token [T, vocab]. All tokens

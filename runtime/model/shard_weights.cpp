@@ -41,8 +41,17 @@ Tensor gather_columns(const Tensor& t, int64_t first, int64_t count) {
   return out;
 }
 
+// A slice of a larger heap allocation (a dequantized or converted tensor) moves to storage of its
+// own, so the whole can be freed once sharding is done; views of the mapped file stay views.
+Tensor compact(const Tensor& t) {
+  if (t.owns_no_extra_memory()) return t;
+  Tensor own = cpu_backend().empty(t.shape(), t.dtype());
+  std::memcpy(own.data(), t.data(), t.bytes());
+  return own;
+}
+
 Linear column_parallel(const Linear& layer, const std::vector<RowRange>& rows) {
-  return {gather_rows(layer.weight, rows), gather_rows(layer.bias, rows)};
+  return {compact(gather_rows(layer.weight, rows)), compact(gather_rows(layer.bias, rows))};
 }
 
 Linear row_parallel(const Linear& layer, int64_t first, int64_t count) {
