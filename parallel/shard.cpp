@@ -15,7 +15,7 @@ void even_range(int64_t total, int parts, int index, int64_t& first, int64_t& co
 }  // namespace
 
 TensorParallelShard TensorParallelShard::plan(const std::string& model, int64_t heads, int64_t kv_heads, int64_t ffn,
-                                              int tp, int tp_rank) {
+                                              int64_t vocab, int tp, int tp_rank) {
   SHARDLM_CHECK(tp >= 1 && tp_rank >= 0 && tp_rank < tp, "tensor-parallel rank {} of {} is out of range", tp_rank, tp);
   SHARDLM_CHECK(tp <= heads && tp <= ffn,
                 "{} cannot be split over --tp {}: it has {} query heads and an FFN of {}, and every rank needs at "
@@ -28,6 +28,7 @@ TensorParallelShard TensorParallelShard::plan(const std::string& model, int64_t 
   shard.tp_rank = tp_rank;
   even_range(heads, tp, tp_rank, shard.first_head, shard.heads);
   even_range(ffn, tp, tp_rank, shard.first_ffn, shard.ffn);
+  even_range(vocab, tp, tp_rank, shard.first_vocab, shard.vocab);
   const int64_t group = heads / kv_heads;
   const bool even_heads = heads % tp == 0;
   if (even_heads && kv_heads % tp == 0) {

@@ -21,11 +21,12 @@ struct TensorParallelShard {
   int64_t first_head = 0, heads = 0;  // query heads [first_head, first_head + heads)
   std::vector<int64_t> kv_sources;    // the global KV head behind each local KV head
   int64_t first_ffn = 0, ffn = 0;     // FFN columns [first_ffn, first_ffn + ffn)
+  int64_t first_vocab = 0, vocab = 0; // LM head rows [first_vocab, first_vocab + vocab)
 
   int64_t kv_heads() const { return static_cast<int64_t>(kv_sources.size()); }
   // Throws when the model cannot be split over tp ranks (more ranks than heads or FFN columns).
-  static TensorParallelShard plan(const std::string& model, int64_t heads, int64_t kv_heads, int64_t ffn, int tp,
-                                  int tp_rank);
+  static TensorParallelShard plan(const std::string& model, int64_t heads, int64_t kv_heads, int64_t ffn,
+                                  int64_t vocab, int tp, int tp_rank);
 };
 
 }  // namespace shardlm

@@ -114,7 +114,7 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
   const WorldConfig& world = session.world;
   const LoadedModel full = load_model(flags.model_path, flags.weight_dtype);
   const ModelSpec& spec = full.spec;
-  const auto shard = TensorParallelShard::plan(spec.family, spec.heads, spec.kv_heads, spec.ffn_hidden, world.tp,
+  const auto shard = TensorParallelShard::plan(spec.family, spec.heads, spec.kv_heads, spec.ffn_hidden, spec.vocab_size, world.tp,
                                                world.tp_rank());
   const auto stages = partition_layers(spec.layers, world.pp, flags.pp_layers);
   const StageLayers& mine = stages[world.pp_rank()];
@@ -123,7 +123,7 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
   session.tokenizer = load_tokenizer(flags.model_path, flags.tokenizer_path, spec);
   session.pool = std::make_unique<ThreadPool>(flags.threads);
   Placement placement{session.tp_comm.get(), shard.first_head, spec.heads, mine.first, world.first_stage(),
-                      world.last_stage(), world.tp_rank() == 0};
+                      world.last_stage(), shard.first_vocab};
   session.decoder = std::make_unique<Decoder>(local.spec, local.weights, *session.pool, placement);
   return session;
 }

@@ -75,7 +75,12 @@ Decoder::Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool, Placeme
     if (s.position == PositionKind::learned)
       check_matrix(weights_.position_embedding, s.max_seq_len, s.hidden, "position embedding", -1);
   }
-  if (placement_.last_stage) check_matrix(weights_.lm_head, s.vocab_size, s.hidden, "LM head", -1);
+  if (placement_.last_stage) {
+    SHARDLM_CHECK(weights_.lm_head.defined() && weights_.lm_head.rank() == 2 && weights_.lm_head.dim(1) == s.hidden &&
+                      placement_.vocab_first + weights_.lm_head.dim(0) <= s.vocab_size,
+                  "LM head is {}, expected rows of {} within a vocabulary of {}", weights_.lm_head.describe(), s.hidden,
+                  s.vocab_size);
+  }
   for (int64_t l = 0; l < s.layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
     if (s.qkv_layout == QkvLayout::separate) {
@@ -210,14 +215,25 @@ std::span<const float> Decoder::forward(std::span<const int32_t> tokens, int64_t
   }
 
   if (!placement_.last_stage) return std::span<const float>(x_.data(), T * D);
-  if (!placement_.computes_logits) return {};
   // Sampling needs only the last token's logits; tests of whole prompts ask for all of them.
   const int64_t rows = which == Logits::all ? T : 1;
   const float* first = x_.data() + (T - rows) * D;
   normalize(weights_.final_norm, first, normed_.data(), rows);
-  logits_.resize(rows * spec_.vocab_size);
-  cpu::matmul(pool_, normed_.data(), weights_.lm_head.data(), weights_.lm_head.dtype(), logits_.data(), rows,
-              spec_.vocab_size, D);
+  const int64_t V = spec_.vocab_size, local = weights_.lm_head.dim(0);
+  logits_.resize(rows * V);
+  if (local == V) {
+    cpu::matmul(pool_, normed_.data(), weights_.lm_head.data(), weights_.lm_head.dtype(), logits_.data(), rows, V, D);
+    return logits_;
+  }
+  // This rank's slice of the vocabulary, placed in zeros; the sum over the group fills in the rest.
+  local_logits_.resize(rows * local);
+  cpu::matmul(pool_, normed_.data(), weights_.lm_head.data(), weights_.lm_head.dtype(), local_logits_.data(), rows,
+              local, D);
+  std::fill(logits_.begin(), logits_.end(), 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    std::copy_n(local_logits_.data() + r * local, local, logits_.data() + r * V + placement_.vocab_first);
+  SHARDLM_CHECK(placement_.tp_comm != nullptr, "a vocabulary-parallel LM head needs its tensor-parallel group");
+  placement_.tp_comm->all_reduce(logits_.data(), logits_.size());
   return logits_;
 }
 

@@ -30,9 +30,10 @@ struct Placement {
   int64_t first_layer = 0;
   bool first_stage = true;
   bool last_stage = true;
-  // On the last stage, only the rank that samples needs logits; its tensor-parallel peers skip the
-  // LM head (for SmolLM2 a fifth of all weights) and return nothing.
-  bool computes_logits = true;
+  // Vocabulary-parallel LM head: on the last stage each tensor-parallel rank holds the LM head's rows
+  // [vocab_first, vocab_first + lm_head rows) and the logits are summed over tp_comm, so the head (for
+  // SmolLM2 a fifth of all weights) is read once per step across the group, not once per rank.
+  int64_t vocab_first = 0;
 };
 
 class Decoder {
@@ -72,7 +73,7 @@ class Decoder {
   std::vector<float> alibi_slopes_;
   // Scratch activations, grown to the largest token count seen: [T, width] each.
   int64_t scratch_tokens_ = 0;
-  std::vector<float> x_, normed_, qkv_, q_, k_, v_, attn_, out_, gate_, up_, logits_;
+  std::vector<float> x_, normed_, qkv_, q_, k_, v_, attn_, out_, gate_, up_, logits_, local_logits_;
   std::vector<int32_t> positions_;
 };
 

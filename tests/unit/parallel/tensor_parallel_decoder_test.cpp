@@ -62,10 +62,16 @@ TEST_P(TensorParallelDecoder, MatchesOneRank) {
   testing::ThreadGroup group(c.tp);
   group.run([&](int rank, Communicator& comm) {
     const auto shard =
-        TensorParallelShard::plan(full.spec.family, full.spec.heads, full.spec.kv_heads, full.spec.ffn_hidden, c.tp, rank);
+        TensorParallelShard::plan(full.spec.family, full.spec.heads, full.spec.kv_heads, full.spec.ffn_hidden,
+                                  full.spec.vocab_size, c.tp, rank);
     const LoadedModel local = shard_model(full, shard);
     ThreadPool rank_pool(1);
-    Decoder decoder(local.spec, local.weights, rank_pool, {&comm, shard.first_head, full.spec.heads});
+    Placement placement;
+    placement.tp_comm = &comm;
+    placement.first_head = shard.first_head;
+    placement.total_heads = full.spec.heads;
+    placement.vocab_first = shard.first_vocab;
+    Decoder decoder(local.spec, local.weights, rank_pool, placement);
     results[rank] = run(decoder, prompt);
   });
   double scale = 1.0, worst = 0.0;
@@ -92,25 +98,26 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(TensorParallelShard, SplitsHeadsAndKvHeadsByTheRules) {
   // MQA over 4 ranks: each rank keeps the one KV head.
-  auto shard = TensorParallelShard::plan("mqa", 8, 1, 64, 4, 3);
+  auto shard = TensorParallelShard::plan("mqa", 8, 1, 64, 100, 4, 3);
   EXPECT_EQ(shard.first_head, 6);
   EXPECT_EQ(shard.heads, 2);
   EXPECT_EQ(shard.kv_sources, std::vector<int64_t>{0});
   // GQA with 2 KV heads over 4 ranks: ranks 2 and 3 read KV head 1.
-  EXPECT_EQ(TensorParallelShard::plan("gqa", 8, 2, 64, 4, 2).kv_sources, std::vector<int64_t>{1});
+  EXPECT_EQ(TensorParallelShard::plan("gqa", 8, 2, 64, 100, 4, 2).kv_sources, std::vector<int64_t>{1});
   // GQA with 4 KV heads over 2 ranks: two each.
-  EXPECT_EQ(TensorParallelShard::plan("gqa", 8, 4, 64, 2, 1).kv_sources, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(TensorParallelShard::plan("gqa", 8, 4, 64, 100, 2, 1).kv_sources, (std::vector<int64_t>{2, 3}));
   // SmolLM2's 9 heads in groups of 3 over 2 ranks: 5 + 4 heads, each with its own copy of its KV head.
-  shard = TensorParallelShard::plan("SmolLM2", 9, 3, 1536, 2, 1);
+  shard = TensorParallelShard::plan("SmolLM2", 9, 3, 1536, 49152, 2, 1);
   EXPECT_EQ(shard.first_head, 5);
   EXPECT_EQ(shard.heads, 4);
   EXPECT_EQ(shard.kv_sources, (std::vector<int64_t>{1, 2, 2, 2}));
   EXPECT_EQ(shard.ffn, 768);
+  EXPECT_EQ(shard.first_vocab, 24576);
 }
 
 TEST(TensorParallelShard, RefusesMoreRanksThanHeads) {
   try {
-    TensorParallelShard::plan("falcon", 4, 1, 256, 5, 0);
+    TensorParallelShard::plan("falcon", 4, 1, 256, 100, 5, 0);
     FAIL();
   } catch (const Error& error) {
     const std::string message = error.what();
