@@ -14,6 +14,7 @@
 #include "parallel/shard.h"
 #include "runtime/model/model_loader.h"
 #include "runtime/model/shard_weights.h"
+#include "runtime/model/weight_dtype.h"
 
 namespace shardlm::cli {
 
@@ -112,14 +113,16 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
   check_same_command(*session.world_comm, fingerprint + "|" + file_identity(flags.model_path));
 
   const WorldConfig& world = session.world;
-  const LoadedModel full = load_model(flags.model_path, flags.weight_dtype);
+  // Loaded as stored (views of the file where it can be), cut to this rank's share, and only then
+  // converted: each rank reads and converts its own slices only.
+  const LoadedModel full = load_model(flags.model_path, std::nullopt);
   const ModelSpec& spec = full.spec;
   const auto shard = TensorParallelShard::plan(spec.family, spec.heads, spec.kv_heads, spec.ffn_hidden, spec.vocab_size, world.tp,
                                                world.tp_rank());
   const auto stages = partition_layers(spec.layers, world.pp, flags.pp_layers);
   const StageLayers& mine = stages[world.pp_rank()];
-  const LoadedModel local =
-      stage_model(shard_model(full, shard), mine, world.first_stage(), world.last_stage());
+  LoadedModel local = stage_model(shard_model(full, shard), mine, world.first_stage(), world.last_stage());
+  if (flags.weight_dtype) convert_matrices(local.weights, *flags.weight_dtype);
   session.tokenizer = load_tokenizer(flags.model_path, flags.tokenizer_path, spec);
   session.pool = std::make_unique<ThreadPool>(flags.threads);
   Placement placement{session.tp_comm.get(), shard.first_head, spec.heads, mine.first, world.first_stage(),

@@ -2,9 +2,9 @@
 
 #include <cstdlib>
 
-#include "runtime/backend/backend.h"
 #include "runtime/core/check.h"
 #include "runtime/core/mapped_file.h"
+#include "runtime/model/weight_dtype.h"
 
 namespace shardlm {
 namespace {
@@ -63,12 +63,9 @@ class ArrayCursor {
 
  private:
   Tensor take(std::vector<int64_t> shape, DType dtype) {
-    Tensor mapped = Tensor::view(shape, DType::f32, file_->data() + offset_, file_);
+    Tensor mapped = Tensor::view(std::move(shape), DType::f32, file_->data() + offset_, file_);
     offset_ += mapped.bytes();
-    if (dtype == DType::f32) return mapped;
-    Tensor converted = cpu_backend().empty(std::move(shape), dtype);
-    convert_from_f32(mapped.data_as<float>(), converted.data(), dtype, mapped.numel());
-    return converted;
+    return convert_tensor(mapped, dtype);
   }
   std::shared_ptr<MappedFile> file_;
   DType matrix_dtype_;

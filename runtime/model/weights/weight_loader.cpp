@@ -5,6 +5,7 @@
 
 #include "runtime/backend/backend.h"
 #include "runtime/core/check.h"
+#include "runtime/model/weight_dtype.h"
 
 namespace shardlm {
 
@@ -30,17 +31,7 @@ std::string WeightLoader::first_present(const std::vector<std::string>& names) c
 
 Tensor WeightLoader::to_dtype(const Tensor& tensor, DType dtype) const {
   progress_.advance(tensor.bytes());
-  if (tensor.dtype() == dtype) return tensor;
-  Tensor converted = cpu_backend().empty(tensor.shape(), dtype);
-  const int64_t n = tensor.numel();
-  if (dtype == DType::f32) {
-    for (int64_t i = 0; i < n; ++i) converted.data_as<float>()[i] = load_as_f32(tensor.data(), tensor.dtype(), i);
-  } else {
-    std::vector<float> staging(n);
-    for (int64_t i = 0; i < n; ++i) staging[i] = load_as_f32(tensor.data(), tensor.dtype(), i);
-    convert_from_f32(staging.data(), converted.data(), dtype, n);
-  }
-  return converted;
+  return convert_tensor(tensor, dtype);
 }
 
 Tensor WeightLoader::matrix(const std::string& name, int64_t rows, int64_t cols) const {
