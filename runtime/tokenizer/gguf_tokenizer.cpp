@@ -10,22 +10,6 @@
 namespace shardlm {
 namespace {
 
-constexpr std::string_view kLlama3Split =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-constexpr std::string_view kQwen2Split =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-constexpr std::string_view kQwen35Split =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-constexpr std::string_view kGpt4oSplit =
-    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
-    R"(|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
-    R"(|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-constexpr std::string_view kTekkenSplit =
-    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+)"
-    R"(|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*)"
-    R"(|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-constexpr std::string_view kBloomSplit = " ?[^(\\s|[.,!?\u2026\u3002\uff0c\u3001\u0964\u06d4\u060c])]+";
-
 bool one_of(const std::string& name, std::initializer_list<std::string_view> names) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
@@ -115,12 +99,12 @@ std::unique_ptr<PreTokenizer> make_gguf_pre_tokenizer(const std::string& pre) {
   }
   if (one_of(pre, {"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2",
                    "jina-v5-nano", "dbrx", "smaug-bpe"}))
-    return split_then_bytes(kLlama3Split);
-  if (one_of(pre, {"qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez"})) return split_then_bytes(kQwen2Split);
-  if (pre == "qwen35") return split_then_bytes(kQwen35Split);
-  if (one_of(pre, {"gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2"})) return split_then_bytes(kGpt4oSplit);
-  if (pre == "tekken") return split_then_bytes(kTekkenSplit);
-  if (pre == "bloom") return split_then_bytes(kBloomSplit);
+    return split_then_bytes(known_regex::kLlama3);
+  if (one_of(pre, {"qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez"})) return split_then_bytes(known_regex::kQwen2);
+  if (pre == "qwen35") return split_then_bytes(known_regex::kQwen35);
+  if (one_of(pre, {"gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2"})) return split_then_bytes(known_regex::kGpt4o);
+  if (pre == "tekken") return split_then_bytes(known_regex::kTekken);
+  if (pre == "bloom") return split_then_bytes(known_regex::kBloom);
   if (pre == "falcon") {
     // Falcon's tokenizer.json: punctuation runs, GPT-2 splitting, digit runs cut into threes.
     std::vector<std::unique_ptr<PreTokenizer>> steps;

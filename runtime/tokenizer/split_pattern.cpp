@@ -6,23 +6,6 @@
 namespace shardlm {
 namespace {
 
-// The regexes as tokenizer.json files spell them.
-constexpr std::string_view kGpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
-constexpr std::string_view kLlama3 =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-constexpr std::string_view kQwen2 =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-constexpr std::string_view kQwen35 =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-constexpr std::string_view kGpt4o =
-    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
-    R"(|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
-    R"(|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-constexpr std::string_view kTekken =
-    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+)"
-    R"(|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*)"
-    R"(|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-constexpr std::string_view kBloom = " ?[^(\\s|[.,!?\u2026\u3002\uff0c\u3001\u0964\u06d4\u060c])]+";
 constexpr std::string_view kAsciiDigitTriples = "[0-9][0-9][0-9]";
 constexpr std::string_view kNumbersUpTo3 = R"(\p{N}{1,3})";
 constexpr std::string_view kNumber = R"(\p{N})";
@@ -208,20 +191,20 @@ size_t match_bloom(const Chars& t, size_t p) {
 
 std::optional<SplitPattern> SplitPattern::try_from_regex(std::string_view regex) {
   SplitPattern pattern(Kind::Gpt2, std::string(regex));
-  if (regex == kGpt2) return pattern;
-  if (regex == kLlama3 || regex == kQwen2 || regex == kQwen35) {
+  if (regex == known_regex::kGpt2) return pattern;
+  if (regex == known_regex::kLlama3 || regex == known_regex::kQwen2 || regex == known_regex::kQwen35) {
     pattern.kind_ = Kind::Llama3;
-    pattern.max_digits_ = regex == kLlama3 ? 3 : 1;
-    pattern.marks_are_letters_ = regex == kQwen35;
+    pattern.max_digits_ = regex == known_regex::kLlama3 ? 3 : 1;
+    pattern.marks_are_letters_ = regex == known_regex::kQwen35;
     return pattern;
   }
-  if (regex == kGpt4o || regex == kTekken) {
+  if (regex == known_regex::kGpt4o || regex == known_regex::kTekken) {
     pattern.kind_ = Kind::CaseAware;
-    pattern.max_digits_ = regex == kGpt4o ? 3 : 1;
-    pattern.contractions_ = regex == kGpt4o;
+    pattern.max_digits_ = regex == known_regex::kGpt4o ? 3 : 1;
+    pattern.contractions_ = regex == known_regex::kGpt4o;
     return pattern;
   }
-  if (regex == kBloom) {
+  if (regex == known_regex::kBloom) {
     pattern.kind_ = Kind::Bloom;
     return pattern;
   }
@@ -255,7 +238,7 @@ SplitPattern SplitPattern::from_string(std::string_view literal) {
   return SplitPattern(Kind::Literal, std::string(literal));
 }
 
-SplitPattern SplitPattern::gpt2() { return SplitPattern(Kind::Gpt2, std::string(kGpt2)); }
+SplitPattern SplitPattern::gpt2() { return SplitPattern(Kind::Gpt2, std::string(known_regex::kGpt2)); }
 
 std::vector<TextMatch> SplitPattern::find_all(std::string_view text) const {
   std::vector<TextMatch> matches;
