@@ -158,47 +158,83 @@ void Decoder::linear(const Linear& layer, const float* x, float* y, int64_t rows
   if (layer.bias.defined()) cpu::add_bias(pool_, y, layer.bias.data_as<float>(), rows, w.dim(0));
 }
 
-void Decoder::embed(std::span<const int32_t> tokens, int64_t start_pos) {
+void Decoder::embed(std::span<const SequenceSlice> sequences) {
   const int64_t D = spec_.hidden;
   const Tensor& table = weights_.token_embedding;
-  for (size_t t = 0; t < tokens.size(); ++t) {
-    const int32_t id = tokens[t];
-    SHARDLM_CHECK(id >= 0 && id < spec_.vocab_size, "token id {} is outside the vocabulary of {}", id, spec_.vocab_size);
-    positions_[t] = static_cast<int32_t>(start_pos + t);
-    float* row = x_.data() + t * D;
-    for (int64_t i = 0; i < D; ++i) row[i] = load_as_f32(table.data(), table.dtype(), id * D + i);
-    if (spec_.position == PositionKind::learned) {
-      const Tensor& positions = weights_.position_embedding;
-      for (int64_t i = 0; i < D; ++i) row[i] += load_as_f32(positions.data(), positions.dtype(), positions_[t] * D + i);
+  int64_t t = 0;
+  for (const SequenceSlice& seq : sequences) {
+    for (size_t i = 0; i < seq.tokens.size(); ++i, ++t) {
+      const int32_t id = seq.tokens[i];
+      SHARDLM_CHECK(id >= 0 && id < spec_.vocab_size, "token id {} is outside the vocabulary of {}", id,
+                    spec_.vocab_size);
+      float* row = x_.data() + t * D;
+      for (int64_t d = 0; d < D; ++d) row[d] = load_as_f32(table.data(), table.dtype(), id * D + d);
+      if (spec_.position == PositionKind::learned) {
+        const Tensor& positions = weights_.position_embedding;
+        for (int64_t d = 0; d < D; ++d)
+          row[d] += load_as_f32(positions.data(), positions.dtype(), positions_[t] * D + d);
+      }
     }
   }
   if (weights_.embedding_norm.defined()) {
-    const auto T = static_cast<int64_t>(tokens.size());
-    normalize(weights_.embedding_norm, x_.data(), normed_.data(), T);
-    std::copy_n(normed_.data(), T * D, x_.data());
+    normalize(weights_.embedding_norm, x_.data(), normed_.data(), t);
+    std::copy_n(normed_.data(), t * D, x_.data());
   }
 }
 
 std::span<const float> Decoder::forward(std::span<const int32_t> tokens, int64_t start_pos, KvCache& cache,
                                         Logits which, const float* hidden_in) {
+  const SequenceSlice one[] = {{tokens, start_pos, &cache}};
+  if (which == Logits::last) return forward_batch(one, hidden_in);
   const auto T = static_cast<int64_t>(tokens.size());
-  SHARDLM_CHECK(T > 0, "forward pass with no tokens");
-  SHARDLM_CHECK(start_pos >= 0 && start_pos + T <= cache.capacity(),
-                "positions {}..{} do not fit a KV cache of {} positions", start_pos, start_pos + T - 1, cache.capacity());
-  ensure_scratch(T);
-  const int64_t D = spec_.hidden;
+  const auto hidden = forward_batch_hidden(one, hidden_in, T);
+  if (!placement_.last_stage) return hidden;
+  std::vector<int64_t> rows(T);
+  for (int64_t t = 0; t < T; ++t) rows[t] = t;
+  return logits_of(rows);  // every position's logits, for tests of whole prompts
+}
+
+std::span<const float> Decoder::forward_batch(std::span<const SequenceSlice> sequences, const float* hidden_in) {
+  int64_t total = 0;
+  std::vector<int64_t> last_rows;
+  for (const SequenceSlice& seq : sequences) {
+    total += static_cast<int64_t>(seq.tokens.size());
+    last_rows.push_back(total - 1);
+  }
+  const auto hidden = forward_batch_hidden(sequences, hidden_in, total);
+  if (!placement_.last_stage) return hidden;
+  return logits_of(last_rows);
+}
+
+std::span<const float> Decoder::forward_batch_hidden(std::span<const SequenceSlice> sequences, const float* hidden_in,
+                                                     int64_t total) {
+  SHARDLM_CHECK(!sequences.empty() && total > 0, "forward pass with no tokens");
+  ensure_scratch(total);
+  int64_t t = 0;
+  for (const SequenceSlice& seq : sequences) {
+    const auto T = static_cast<int64_t>(seq.tokens.size());
+    SHARDLM_CHECK(T > 0 && seq.cache != nullptr, "a sequence in a forward pass needs tokens and a cache");
+    SHARDLM_CHECK(seq.start_pos >= 0 && seq.start_pos + T <= seq.cache->capacity(),
+                  "positions {}..{} do not fit a KV cache of {} positions", seq.start_pos, seq.start_pos + T - 1,
+                  seq.cache->capacity());
+    for (int64_t i = 0; i < T; ++i) positions_[t++] = static_cast<int32_t>(seq.start_pos + i);
+  }
   if (placement_.first_stage) {
-    embed(tokens, start_pos);
+    embed(sequences);
   } else {
     SHARDLM_CHECK(hidden_in != nullptr, "a pipeline stage after the first needs the previous stage's hidden states");
-    std::copy_n(hidden_in, T * D, x_.data());
-    for (int64_t t = 0; t < T; ++t) positions_[t] = static_cast<int32_t>(start_pos + t);
+    std::copy_n(hidden_in, total * spec_.hidden, x_.data());
   }
+  run_layers(sequences, total);
+  return std::span<const float>(x_.data(), total * spec_.hidden);
+}
 
+void Decoder::run_layers(std::span<const SequenceSlice> sequences, int64_t T) {
+  const int64_t D = spec_.hidden;
   for (int64_t l = 0; l < spec_.layers; ++l) {
     const LayerWeights& layer = weights_.layers[l];
     normalize(layer.attn_norm, x_.data(), normed_.data(), T);
-    attention(layer, l, T, start_pos, cache);  // reads normed_, writes out_
+    attention(layer, l, sequences, T);  // reads normed_, writes out_
     if (spec_.parallel_attention) {
       // x + attn(norm x) + mlp(norm' x): both branches read the block's input, so the MLP's norm is
       // taken before the attention branch is added (with one shared norm, normed_ already holds it).
@@ -213,12 +249,13 @@ std::span<const float> Decoder::forward(std::span<const int32_t> tokens, int64_t
       add_in_place(x_.data(), out_.data(), T * D);
     }
   }
+}
 
-  if (!placement_.last_stage) return std::span<const float>(x_.data(), T * D);
-  // Sampling needs only the last token's logits; tests of whole prompts ask for all of them.
-  const int64_t rows = which == Logits::all ? T : 1;
-  const float* first = x_.data() + (T - rows) * D;
-  normalize(weights_.final_norm, first, normed_.data(), rows);
+std::span<const float> Decoder::logits_of(const std::vector<int64_t>& rows_wanted) {
+  const int64_t D = spec_.hidden, rows = static_cast<int64_t>(rows_wanted.size());
+  last_rows_.resize(rows * D);
+  for (int64_t r = 0; r < rows; ++r) std::copy_n(x_.data() + rows_wanted[r] * D, D, last_rows_.data() + r * D);
+  normalize(weights_.final_norm, last_rows_.data(), normed_.data(), rows);
   const int64_t V = spec_.vocab_size, local = weights_.lm_head.dim(0);
   logits_.resize(rows * V);
   if (local == V) {
@@ -260,25 +297,32 @@ void Decoder::project_qkv(const LayerWeights& layer, int64_t T) {
   }
 }
 
-void Decoder::attention(const LayerWeights& layer, int64_t l, int64_t T, int64_t start_pos, KvCache& cache) {
-  const int64_t KV = spec_.kv_dim();
-  project_qkv(layer, T);
-  if (spec_.position == PositionKind::rope) {
-    const auto theta = static_cast<float>(rope_theta_for(spec_, start_pos + T));
-    const float divide_by = rope_position_scale(spec_);
-    cpu::rope(pool_, q_.data(), positions_.data(), T, spec_.heads, spec_.head_dim, theta, divide_by, spec_.rope_layout);
-    cpu::rope(pool_, k_.data(), positions_.data(), T, spec_.kv_heads, spec_.head_dim, theta, divide_by,
-              spec_.rope_layout);
-  }
-  std::memcpy(cache.keys(l) + start_pos * KV, k_.data(), T * KV * sizeof(float));
-  std::memcpy(cache.values(l) + start_pos * KV, v_.data(), T * KV * sizeof(float));
-
+void Decoder::attention(const LayerWeights& layer, int64_t l, std::span<const SequenceSlice> sequences, int64_t rows) {
+  const int64_t KV = spec_.kv_dim(), Q = spec_.q_dim();
+  project_qkv(layer, rows);
   const float scale = spec_.attention_scale > 0 ? spec_.attention_scale
                                                 : 1.0f / std::sqrt(static_cast<float>(spec_.head_dim));
-  AttentionShape shape{T, start_pos, spec_.heads, spec_.kv_heads, spec_.head_dim, KV, scale};
-  shape.alibi_slopes = alibi_slopes_.empty() ? nullptr : alibi_slopes_.data();
-  cpu::attention(pool_, q_.data(), cache.keys(l), cache.values(l), attn_.data(), shape);
-  linear(layer.o, attn_.data(), out_.data(), T, /*row_parallel=*/true);
+  int64_t r0 = 0;
+  for (const SequenceSlice& seq : sequences) {
+    const auto T = static_cast<int64_t>(seq.tokens.size());
+    if (spec_.position == PositionKind::rope) {
+      // Dynamic NTK scaling makes theta depend on each sequence's own length.
+      const auto theta = static_cast<float>(rope_theta_for(spec_, seq.start_pos + T));
+      const float divide_by = rope_position_scale(spec_);
+      cpu::rope(pool_, q_.data() + r0 * Q, positions_.data() + r0, T, spec_.heads, spec_.head_dim, theta, divide_by,
+                spec_.rope_layout);
+      cpu::rope(pool_, k_.data() + r0 * KV, positions_.data() + r0, T, spec_.kv_heads, spec_.head_dim, theta,
+                divide_by, spec_.rope_layout);
+    }
+    KvCache& cache = *seq.cache;
+    std::memcpy(cache.keys(l) + seq.start_pos * KV, k_.data() + r0 * KV, T * KV * sizeof(float));
+    std::memcpy(cache.values(l) + seq.start_pos * KV, v_.data() + r0 * KV, T * KV * sizeof(float));
+    AttentionShape shape{T, seq.start_pos, spec_.heads, spec_.kv_heads, spec_.head_dim, KV, scale};
+    shape.alibi_slopes = alibi_slopes_.empty() ? nullptr : alibi_slopes_.data();
+    cpu::attention(pool_, q_.data() + r0 * Q, cache.keys(l), cache.values(l), attn_.data() + r0 * Q, shape);
+    r0 += T;
+  }
+  linear(layer.o, attn_.data(), out_.data(), rows, /*row_parallel=*/true);
 }
 
 void Decoder::mlp(const LayerWeights& layer, const float* input, float* output, int64_t T) {

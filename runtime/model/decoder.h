@@ -16,6 +16,13 @@ namespace shardlm {
 
 enum class Logits : uint8_t { last, all };
 
+// One sequence's part of a forward pass: its new tokens, the position of the first, and its cache.
+struct SequenceSlice {
+  std::span<const int32_t> tokens;
+  int64_t start_pos = 0;
+  KvCache* cache = nullptr;
+};
+
 class Communicator;
 
 // Where this decoder sits among the ranks. Tensor parallelism: its spec and weights are the rank's
@@ -55,15 +62,28 @@ class Decoder {
   std::span<const float> forward(std::span<const int32_t> tokens, int64_t start_pos, KvCache& cache,
                                  Logits which = Logits::last, const float* hidden_in = nullptr);
 
+  // Several sequences in one pass: their tokens go through every matmul together (the weights are
+  // read once for all of them), attention runs per sequence against its own cache. Returns the
+  // logits of each sequence's last token [sequences, vocab] on the last stage, else the hidden
+  // states of all tokens [total tokens, hidden] in sequence order (hidden_in likewise).
+  std::span<const float> forward_batch(std::span<const SequenceSlice> sequences, const float* hidden_in = nullptr);
+
  private:
   void ensure_scratch(int64_t tokens);
-  void embed(std::span<const int32_t> tokens, int64_t start_pos);
+  void embed(std::span<const SequenceSlice> sequences);
+  // Positions, embedding (or hidden_in) and the layers for all sequences; returns x_ [total, hidden].
+  std::span<const float> forward_batch_hidden(std::span<const SequenceSlice> sequences, const float* hidden_in,
+                                              int64_t total);
+  // Runs the layers over x_ (rows of all sequences); leaves the result in x_.
+  void run_layers(std::span<const SequenceSlice> sequences, int64_t rows);
+  // Final norm and LM head over the given rows of x_, into logits_ [rows, vocab].
+  std::span<const float> logits_of(const std::vector<int64_t>& rows);
   void normalize(const Norm& norm, const float* x, float* y, int64_t rows);
   // y = x W^T + b. A row-parallel layer's partial products are summed over the group before its
   // bias is added, so the bias counts once.
   void linear(const Linear& layer, const float* x, float* y, int64_t rows, bool row_parallel = false);
   void project_qkv(const LayerWeights& layer, int64_t tokens);
-  void attention(const LayerWeights& layer, int64_t layer_index, int64_t tokens, int64_t start_pos, KvCache& cache);
+  void attention(const LayerWeights& layer, int64_t layer_index, std::span<const SequenceSlice> sequences, int64_t rows);
   void mlp(const LayerWeights& layer, const float* input, float* output, int64_t tokens);
 
   ModelSpec spec_;
@@ -73,7 +93,7 @@ class Decoder {
   std::vector<float> alibi_slopes_;
   // Scratch activations, grown to the largest token count seen: [T, width] each.
   int64_t scratch_tokens_ = 0;
-  std::vector<float> x_, normed_, qkv_, q_, k_, v_, attn_, out_, gate_, up_, logits_, local_logits_;
+  std::vector<float> x_, normed_, qkv_, q_, k_, v_, attn_, out_, gate_, up_, logits_, local_logits_, last_rows_;
   std::vector<int32_t> positions_;
 };
 
