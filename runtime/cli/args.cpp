@@ -9,7 +9,8 @@
 
 namespace shardlm::cli {
 
-Args::Args(const std::vector<std::string>& argv, const std::vector<std::string>& switches) {
+Args::Args(const std::vector<std::string>& argv, const std::vector<std::string>& switches,
+           const std::vector<std::string>& repeatable) {
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& arg = argv[i];
     SHARDLM_CHECK(arg.rfind("--", 0) == 0 && arg.size() > 2, "unexpected argument '{}': flags look like --name", arg);
@@ -23,8 +24,9 @@ Args::Args(const std::vector<std::string>& argv, const std::vector<std::string>&
       SHARDLM_CHECK(i + 1 < argv.size(), "flag --{} needs a value", name);
       value = argv[++i];
     }
-    SHARDLM_CHECK(!values_.contains(name), "flag --{} is given twice", name);
-    values_[name] = value;
+    const bool repeats = std::find(repeatable.begin(), repeatable.end(), name) != repeatable.end();
+    SHARDLM_CHECK(repeats || !values_.contains(name), "flag --{} is given twice", name);
+    values_[name].push_back(value);
     used_[name] = false;
   }
 }
@@ -32,6 +34,13 @@ Args::Args(const std::vector<std::string>& argv, const std::vector<std::string>&
 std::optional<std::string> Args::text(const std::string& name) {
   const auto found = values_.find(name);
   if (found == values_.end()) return std::nullopt;
+  used_[name] = true;
+  return found->second.front();
+}
+
+std::vector<std::string> Args::texts(const std::string& name) {
+  const auto found = values_.find(name);
+  if (found == values_.end()) return {};
   used_[name] = true;
   return found->second;
 }

@@ -12,10 +12,12 @@ namespace shardlm::cli {
 
 class Args {
  public:
-  // `switches` are the flags that take no value.
-  Args(const std::vector<std::string>& argv, const std::vector<std::string>& switches);
+  // `switches` are the flags that take no value; `repeatable` those that may be given several times.
+  Args(const std::vector<std::string>& argv, const std::vector<std::string>& switches,
+       const std::vector<std::string>& repeatable = {});
 
   std::optional<std::string> text(const std::string& name);
+  std::vector<std::string> texts(const std::string& name);  // every value of a repeatable flag
   std::string required_text(const std::string& name);
   int64_t integer(const std::string& name, int64_t fallback, int64_t min, int64_t max);
   double real(const std::string& name, double fallback, double min, double max);
@@ -24,7 +26,7 @@ class Args {
   void reject_unused() const;
 
  private:
-  std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> values_;
   std::map<std::string, bool> used_;
 };
 

@@ -1,6 +1,7 @@
 // `shardlm generate`: the prompt and its continuation to stdout, as llama2.c's run.c prints them,
 // and statistics to stderr.
 #include <cstdio>
+#include <fstream>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <limits>
@@ -10,27 +11,82 @@
 #include "runtime/cli/session.h"
 #include "runtime/core/check.h"
 #include "runtime/core/memory_usage.h"
+#include "runtime/engine/batch_generator.h"
 #include "runtime/engine/generator.h"
 #include "runtime/tokenizer/utf8_streamer.h"
 
 namespace shardlm::cli {
+namespace {
+
+// Several prompts as one continuously batched workload; each result printed whole, in prompt order.
+// Request i samples with seed + i, so each is reproducible and independent of the others.
+int generate_several(const ModelFlags& model_flags, const std::vector<std::string>& argv,
+                     const std::vector<std::string>& prompts, int64_t max_new_tokens, int64_t max_batch,
+                     const SamplingParams& sampling) {
+  SHARDLM_CHECK(mpi().size() == 1, "several prompts across ranks are not supported yet; run them on one rank");
+  SHARDLM_CHECK(max_new_tokens >= 1, "--max-new-tokens must be at least 1 with several prompts");
+  Session session = open_session(model_flags, fmt::format("generate {}", fmt::join(argv, "\x1f")));
+  const Tokenizer& tokenizer = *session.tokenizer;
+  std::vector<GenerationRequest> requests;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    GenerationRequest r;
+    r.prompt = tokenizer.encode(prompts[i], /*add_bos=*/true);
+    r.max_new_tokens = max_new_tokens;
+    r.sampling = sampling;
+    r.sampling.seed = sampling.seed + i;
+    requests.push_back(std::move(r));
+  }
+  BatchStats stats;
+  const auto outputs = generate_batch(*session.decoder, requests, max_batch, nullptr, &stats);
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const std::vector<int32_t>& ids = requests[i].prompt;
+    const bool starts_with_bos = ids.front() == tokenizer.bos();
+    TokenTextStream text(tokenizer, starts_with_bos ? ids.front() : -1);
+    std::string out;
+    for (size_t t = starts_with_bos ? 1 : 0; t < ids.size(); ++t) out += text.push(ids[t]);
+    for (int32_t token : outputs[i]) out += text.push(token);
+    print_text(out + text.finish() + "\n");
+  }
+  std::fprintf(stderr,
+               "prompts: %zu, generated tokens: %lld in %lld steps | %.1f tokens/s | largest batch: %lld | "
+               "peak resident memory: %.1f MiB\n",
+               prompts.size(), static_cast<long long>(stats.generated_tokens), static_cast<long long>(stats.steps),
+               stats.seconds > 0 ? stats.generated_tokens / stats.seconds : 0.0,
+               static_cast<long long>(stats.largest_batch), peak_resident_bytes() / (1024.0 * 1024.0));
+  return 0;
+}
+
+}  // namespace
 
 int generate_command(const std::vector<std::string>& argv) {
-  Args args(argv, {"help"});
+  Args args(argv, {"help"}, {"prompt"});
   if (args.has_switch("help")) {
     std::printf("usage: shardlm generate --model PATH --prompt TEXT [--max-new-tokens N] [flags]\n"
-                "  --prompt          the text to continue\n"
+                "  --prompt          the text to continue; repeat it, or give --prompts-file FILE (one prompt a\n"
+                "                    line), to run several prompts as one continuously batched workload\n"
+                "  --max-batch       sequences in flight at once with several prompts (default 16)\n"
                 "  --max-new-tokens  tokens to generate (default 256; stops early at a stop token or the context's end)\n"
                 "%s%s  (--temperature defaults to 1.0)\n",
                 kModelFlagsHelp, kSamplingFlagsHelp);
     return 0;
   }
   const ModelFlags model_flags = read_model_flags(args);
-  const std::string prompt = args.required_text("prompt");
+  std::vector<std::string> prompts = args.texts("prompt");
+  if (const auto file = args.text("prompts-file")) {
+    std::ifstream in(*file);
+    SHARDLM_CHECK(in.good(), "cannot read --prompts-file '{}'", *file);
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) prompts.push_back(line);
+    SHARDLM_CHECK(!prompts.empty(), "--prompts-file '{}' holds no prompt", *file);
+  }
+  SHARDLM_CHECK(!prompts.empty(), "missing required flag --prompt (or --prompts-file)");
   const int64_t max_new_tokens = args.integer("max-new-tokens", 256, 0, std::numeric_limits<int32_t>::max());
+  const int64_t max_batch = args.integer("max-batch", 16, 1, 4096);
   const SamplingParams sampling = read_sampling_flags(args, 1.0);
   args.reject_unused();
-  SHARDLM_CHECK(!prompt.empty(), "--prompt is empty: give some text to continue");
+  for (const auto& prompt : prompts) SHARDLM_CHECK(!prompt.empty(), "--prompt is empty: give some text to continue");
+  if (prompts.size() > 1) return generate_several(model_flags, argv, prompts, max_new_tokens, max_batch, sampling);
+  const std::string& prompt = prompts.front();
 
   Session session = open_session(model_flags, fmt::format("generate {}", fmt::join(argv, "\x1f")));
   const RankLinks links{session.world, session.world_comm.get()};

@@ -1,0 +1,46 @@
+// `shardlm generate` with several prompts runs them as one batched workload and prints, in order,
+// exactly what each prompt gives alone.
+#include <gtest/gtest.h>
+
+#include "tests/e2e/run_cli.h"
+
+namespace shardlm::testing {
+namespace {
+
+const std::string kModel = std::string(SHARDLM_TEST_DATA) + "/stories260K/stories260K.bin";
+const std::vector<std::string> kPrompts = {"Once upon a time", "Lily had a big", "The dog ran", "Tom saw a bird"};
+
+TEST(BatchCli, SeveralPromptsGiveWhatEachGivesAlone) {
+  for (const std::string temperature : {"0", "0.8"}) {
+    std::vector<std::string> args = {"generate", "--model", kModel, "--max-new-tokens", "30", "--temperature",
+                                     temperature, "--seed", "77", "--max-batch", "3"};
+    std::string expected;
+    for (size_t i = 0; i < kPrompts.size(); ++i) {
+      args.insert(args.end(), {"--prompt", kPrompts[i]});
+      // Prompt i of a batch samples with seed + i.
+      const CliResult alone = run_cli({"generate", "--model", kModel, "--prompt", kPrompts[i], "--max-new-tokens", "30",
+                                       "--temperature", temperature, "--seed", std::to_string(77 + i)});
+      ASSERT_EQ(alone.exit_code, 0) << alone.err;
+      expected += alone.out;
+    }
+    const CliResult together = run_cli(args);
+    ASSERT_EQ(together.exit_code, 0) << together.err;
+    EXPECT_EQ(together.out, expected) << "temperature " << temperature;
+    EXPECT_NE(together.err.find("largest batch: 3"), std::string::npos) << together.err;
+  }
+}
+
+TEST(BatchCli, PromptsFileAndItsErrors) {
+  const std::string file = temp_dir() + "/prompts.txt";
+  write_file(file, "Once upon a time\n\nThe dog ran\n");
+  const CliResult run = run_cli({"generate", "--model", kModel, "--prompts-file", file, "--max-new-tokens", "10",
+                                 "--temperature", "0"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("prompts: 2"), std::string::npos) << run.err;
+  const CliResult missing = run_cli({"generate", "--model", kModel, "--prompts-file", temp_dir() + "/none.txt"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("cannot read --prompts-file"), std::string::npos) << missing.err;
+}
+
+}  // namespace
+}  // namespace shardlm::testing
