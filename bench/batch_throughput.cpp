@@ -29,12 +29,13 @@ int main(int argc, char** argv) {
       r.sampling.temperature = 0;
       requests.push_back(r);
     }
-    BatchStats stats;
-    generate_batch(decoder, requests, concurrency, nullptr, &stats);
-    const double rate = stats.generated_tokens / stats.seconds;
+    EngineCounters stats;
+    double seconds = 0;
+    generate_batch(decoder, requests, concurrency, &stats, &seconds);
+    const double rate = stats.generated_tokens / seconds;
     if (concurrency == 1) single = rate;
     std::printf("  %3d sequences: %8.1f tokens/s   ratio to 1: %5.2f   (%lld steps, %.2f s)\n", concurrency, rate,
-                rate / single, static_cast<long long>(stats.steps), stats.seconds);
+                rate / single, static_cast<long long>(stats.steps), seconds);
   }
   return 0;
 }

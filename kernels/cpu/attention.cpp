@@ -5,6 +5,11 @@
 //
 // The query heads that share a kv head (GQA/MQA) are processed together, up to 4 at a time, and
 // scores come from the SIMD tile 4 keys at a time, so each key loaded serves all those heads.
+//
+// With a paged K/V cache the keys of a tile may lie in several blocks. The softmax recurrence still
+// runs over whole tiles of kTile keys (so small blocks do not multiply the rescaling work); only the
+// dot products and the weighted sum are issued per run of keys that are consecutive rows in memory,
+// which is a whole tile in the contiguous case and the part of the tile inside one block when paged.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -25,6 +30,12 @@ struct Item {
   int64_t t, kv_head, first_head;
   int head_count;
 };
+// Keys [first, first + count) of a tile (offsets within the tile) whose rows for one kv head lie at
+// keys + i * row_stride and values + i * row_stride.
+struct Run {
+  int64_t first, count;
+  const float *keys, *values;
+};
 
 // How many runs of at most kMaxHeads query heads cover one kv head's group.
 int64_t heads_chunks_per_group(const AttentionShape& shape) {
@@ -40,6 +51,7 @@ class Attender {
         group_(shape.heads / shape.kv_heads),
         chunks_per_group_(heads_chunks_per_group(shape)),
         heads_per_chunk_((group_ + chunks_per_group_ - 1) / chunks_per_group_),
+        row_stride_(shape.block_table != nullptr ? shape.head_dim : shape.kv_stride),
         accumulators_(kMaxHeads * shape.head_dim) {}
 
   Item item(int64_t index) const {
@@ -50,12 +62,33 @@ class Attender {
     return {t, kv_head, first_head, static_cast<int>(std::min(heads_per_chunk_, group_ - chunk * heads_per_chunk_))};
   }
 
+  // Splits keys [tile, tile + tile_keys) of kv head kv_head into runs of consecutive rows; returns how
+  // many runs it wrote to runs_. One division per tile, none per key.
+  int split_tile(int64_t kv_head, int64_t tile, int64_t tile_keys) {
+    const int64_t d = s_.head_dim;
+    if (s_.block_table == nullptr) {
+      const int64_t offset = tile * s_.kv_stride + kv_head * d;
+      runs_[0] = {0, tile_keys, k_ + offset, v_ + offset};
+      return 1;
+    }
+    const int64_t block_size = s_.block_size;
+    int64_t logical_block = tile / block_size;
+    int64_t slot = tile - logical_block * block_size;
+    int count = 0;
+    for (int64_t first = 0; first < tile_keys; ++logical_block, slot = 0) {
+      const int64_t keys = std::min(block_size - slot, tile_keys - first);
+      const int64_t physical_block = s_.block_table[logical_block];
+      const int64_t offset = ((physical_block * s_.kv_heads + kv_head) * block_size + slot) * d;
+      runs_[count++] = {first, keys, k_ + offset, v_ + offset};
+      first += keys;
+    }
+    return count;
+  }
+
   void run(const Item& item) {
     const int64_t d = s_.head_dim;
     const int rows = item.head_count;
     const float* queries = q_ + (item.t * s_.heads + item.first_head) * d;  // heads of a token are adjacent
-    const float* keys = k_ + item.kv_head * d;
-    const float* values = v_ + item.kv_head * d;
     const int64_t visible = s_.start_pos + item.t + 1;  // causal: keys 0 .. start_pos + t
 
     float running_max[kMaxHeads], running_sum[kMaxHeads];
@@ -65,9 +98,14 @@ class Attender {
 
     for (int64_t tile = 0; tile < visible; tile += kTile) {
       const int64_t tile_keys = std::min(kTile, visible - tile);
-      for (int64_t j = 0; j < tile_keys; j += simd::kMaxTileCols) {
-        const int cols = static_cast<int>(std::min<int64_t>(simd::kMaxTileCols, tile_keys - j));
-        dot_tile_(queries, d, rows, keys + (tile + j) * s_.kv_stride, s_.kv_stride, cols, d, &scores_[0][j], kTile);
+      const int run_count = split_tile(item.kv_head, tile, tile_keys);
+      for (int i = 0; i < run_count; ++i) {
+        const Run& run = runs_[i];
+        for (int64_t j = 0; j < run.count; j += simd::kMaxTileCols) {
+          const int cols = static_cast<int>(std::min<int64_t>(simd::kMaxTileCols, run.count - j));
+          dot_tile_(queries, d, rows, run.keys + j * row_stride_, row_stride_, cols, d, &scores_[0][run.first + j],
+                    kTile);
+        }
       }
       for (int r = 0; r < rows; ++r) {
         float* acc = accumulators_.data() + r * d;
@@ -95,7 +133,10 @@ class Attender {
           weights[j] = std::exp(scores_[r][j] - running_max[r]);
           running_sum[r] += weights[j];
         }
-        kernels_.weighted_sum(weights, tile_keys, values + tile * s_.kv_stride, s_.kv_stride, acc, d);
+        for (int i = 0; i < run_count; ++i) {
+          const Run& run = runs_[i];
+          kernels_.weighted_sum(weights + run.first, run.count, run.values, row_stride_, acc, d);
+        }
       }
     }
 
@@ -115,8 +156,10 @@ class Attender {
   simd::DotTileFn dot_tile_;
   // A group of 9 heads runs as 3 + 3 + 3 rather than 4 + 4 + 1, which would leave a chunk mostly idle.
   int64_t group_, chunks_per_group_, heads_per_chunk_;
+  int64_t row_stride_;  // floats between consecutive positions within a run: kv_stride, or head_dim when paged
   std::vector<float> accumulators_;  // [kMaxHeads, head_dim]
   float scores_[kMaxHeads][kTile];
+  Run runs_[kTile];  // the current tile's runs: one per key at worst (block_size 1)
 };
 
 }  // namespace
@@ -128,9 +171,21 @@ void attention(ThreadPool& pool, const float* q, const float* k, const float* v,
                 shape.head_dim);
   SHARDLM_CHECK(shape.heads > 0 && shape.kv_heads > 0 && shape.heads % shape.kv_heads == 0,
                 "attention: heads ({}) must be a positive multiple of kv_heads ({})", shape.heads, shape.kv_heads);
-  SHARDLM_CHECK(shape.kv_stride >= shape.kv_heads * shape.head_dim,
-                "attention: kv_stride {} is less than kv_heads * head_dim = {}", shape.kv_stride,
-                shape.kv_heads * shape.head_dim);
+  if (shape.block_table != nullptr) {
+    SHARDLM_CHECK(shape.block_size > 0, "attention: block_size {} must be positive with a block table",
+                  shape.block_size);
+    // The pool's block count is not known here, but a negative entry (e.g. an unassigned slot) is
+    // always wrong, and the table is only positions / block_size entries long, so check it.
+    const int64_t blocks = (shape.start_pos + shape.tokens + shape.block_size - 1) / shape.block_size;
+    for (int64_t b = 0; b < blocks; ++b) {
+      SHARDLM_CHECK(shape.block_table[b] >= 0, "attention: block_table[{}] = {} is negative", b,
+                    shape.block_table[b]);
+    }
+  } else {
+    SHARDLM_CHECK(shape.kv_stride >= shape.kv_heads * shape.head_dim,
+                  "attention: kv_stride {} is less than kv_heads * head_dim = {}", shape.kv_stride,
+                  shape.kv_heads * shape.head_dim);
+  }
 
   if (shape.tokens == 0) return;
 

@@ -92,6 +92,17 @@ void silu_gate(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
+namespace {
+
+// Offset in k (and v) of position p's row for kv head kv_head, contiguous or paged.
+int64_t kv_offset(const AttentionShape& s, int64_t p, int64_t kv_head) {
+  if (s.block_table == nullptr) return p * s.kv_stride + kv_head * s.head_dim;
+  const int64_t block = s.block_table[p / s.block_size];
+  return ((block * s.kv_heads + kv_head) * s.block_size + p % s.block_size) * s.head_dim;
+}
+
+}  // namespace
+
 void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s) {
   const int64_t group = s.heads / s.kv_heads;
   std::vector<float> scores;
@@ -102,7 +113,7 @@ void attention(const float* q, const float* k, const float* v, float* out, const
       const int64_t kv_head = h / group;
       scores.assign(visible, 0.0f);
       for (int64_t p = 0; p < visible; ++p) {
-        const float* key = k + p * s.kv_stride + kv_head * s.head_dim;
+        const float* key = k + kv_offset(s, p, kv_head);
         double dot = 0.0;
         for (int64_t d = 0; d < s.head_dim; ++d) dot += static_cast<double>(query[d]) * key[d];
         const double alibi = s.alibi_slopes != nullptr ? -s.alibi_slopes[h] * double(s.start_pos + t - p) : 0.0;
@@ -112,7 +123,7 @@ void attention(const float* q, const float* k, const float* v, float* out, const
       float* result = out + (t * s.heads + h) * s.head_dim;
       for (int64_t d = 0; d < s.head_dim; ++d) {
         double sum = 0.0;
-        for (int64_t p = 0; p < visible; ++p) sum += static_cast<double>(scores[p]) * v[p * s.kv_stride + kv_head * s.head_dim + d];
+        for (int64_t p = 0; p < visible; ++p) sum += static_cast<double>(scores[p]) * v[kv_offset(s, p, kv_head) + d];
         result[d] = static_cast<float>(sum);
       }
     }

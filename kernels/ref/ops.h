@@ -26,6 +26,11 @@ struct AttentionShape {
   // ALiBi (BLOOM, MPT): when set, head h adds -alibi_slopes[h] * (query position - key position) to
   // its scores before the softmax. nullptr for models that encode positions otherwise.
   const float* alibi_slopes = nullptr;
+  // Paged K/V (vLLM-style): when block_table is set, k and v are pools laid out
+  // [num_blocks][kv_heads][block_size][head_dim] and position p of this sequence lives in block
+  // block_table[p / block_size] at slot p % block_size; kv_stride is not used then.
+  const int32_t* block_table = nullptr;
+  int64_t block_size = 0;
 };
 
 namespace ref {
@@ -51,8 +56,8 @@ void softmax(float* x, int64_t n);
 // out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)).
 void silu_gate(const float* gate, const float* up, float* out, int64_t n);
 // out [tokens, heads, head_dim] = softmax(q k^T * scale, causal) v, with q [tokens, heads, head_dim] and
-// k, v [positions, kv_stride] holding kv_heads heads of head_dim each; query head h reads kv head
-// h / (heads / kv_heads).
+// k, v [positions, kv_stride] holding kv_heads heads of head_dim each (or paged pools, when
+// shape.block_table is set); query head h reads kv head h / (heads / kv_heads).
 void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& shape);
 
 }  // namespace ref

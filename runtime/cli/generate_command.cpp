@@ -36,8 +36,9 @@ int generate_several(const ModelFlags& model_flags, const std::vector<std::strin
     r.sampling.seed = sampling.seed + i;
     requests.push_back(std::move(r));
   }
-  BatchStats stats;
-  const auto outputs = generate_batch(*session.decoder, requests, max_batch, nullptr, &stats);
+  EngineCounters stats;
+  double seconds = 0;
+  const auto outputs = generate_batch(*session.decoder, requests, max_batch, &stats, &seconds);
   for (size_t i = 0; i < requests.size(); ++i) {
     const std::vector<int32_t>& ids = requests[i].prompt;
     const bool starts_with_bos = ids.front() == tokenizer.bos();
@@ -51,7 +52,7 @@ int generate_several(const ModelFlags& model_flags, const std::vector<std::strin
                "prompts: %zu, generated tokens: %lld in %lld steps | %.1f tokens/s | largest batch: %lld | "
                "peak resident memory: %.1f MiB\n",
                prompts.size(), static_cast<long long>(stats.generated_tokens), static_cast<long long>(stats.steps),
-               stats.seconds > 0 ? stats.generated_tokens / stats.seconds : 0.0,
+               seconds > 0 ? stats.generated_tokens / seconds : 0.0,
                static_cast<long long>(stats.largest_batch), peak_resident_bytes() / (1024.0 * 1024.0));
   return 0;
 }

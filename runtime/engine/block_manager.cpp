@@ -30,7 +30,8 @@ uint64_t block_hash(uint64_t parent, std::span<const int32_t> tokens) {
 
 }  // namespace
 
-BlockManager::BlockManager(int64_t num_blocks, int64_t block_size) : block_size_(block_size) {
+BlockManager::BlockManager(int64_t num_blocks, int64_t block_size, bool reuse_prefixes)
+    : reuse_prefixes_(reuse_prefixes), block_size_(block_size) {
   SHARDLM_CHECK(num_blocks > 0, "block manager: the KV cache needs at least one block (got {})", num_blocks);
   SHARDLM_CHECK(num_blocks <= std::numeric_limits<BlockId>::max(),
                 "block manager: {} blocks is more than block ids (int32) can name", num_blocks);
@@ -213,6 +214,7 @@ void BlockManager::release(BlockId block) {
 }
 
 void BlockManager::register_full(BlockId block, uint64_t parent_hash, uint64_t hash, std::span<const int32_t> tokens) {
+  if (!reuse_prefixes_) return;
   // Another block already holds this prefix (a prompt of whole blocks recomputes its last one, or two
   // sequences generated the same text): keep that one; this block stays uncached and is freed outright.
   if (!cache_.emplace(hash, block).second) return;

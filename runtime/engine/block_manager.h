@@ -46,7 +46,7 @@ class BlockManager {
   using SeqId = int64_t;
 
   // Throws when num_blocks or block_size is not positive, or num_blocks exceeds the int32 range.
-  BlockManager(int64_t num_blocks, int64_t block_size);
+  BlockManager(int64_t num_blocks, int64_t block_size, bool reuse_prefixes = true);
 
   // Whether allocate() would succeed now, counting blocks the prompt finds in the cache.
   bool can_allocate(std::span<const int32_t> prompt_tokens) const;
@@ -79,6 +79,7 @@ class BlockManager {
 
  private:
   static constexpr BlockId kNone = -1;
+  bool reuse_prefixes_ = true;  // false: nothing is cached, every prompt is computed in full
   struct Block {
     int32_t ref_count = 0;
     bool cached = false;       // registered in cache_ under `hash`

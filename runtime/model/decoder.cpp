@@ -213,10 +213,13 @@ std::span<const float> Decoder::forward_batch_hidden(std::span<const SequenceSli
   int64_t t = 0;
   for (const SequenceSlice& seq : sequences) {
     const auto T = static_cast<int64_t>(seq.tokens.size());
-    SHARDLM_CHECK(T > 0 && seq.cache != nullptr, "a sequence in a forward pass needs tokens and a cache");
-    SHARDLM_CHECK(seq.start_pos >= 0 && seq.start_pos + T <= seq.cache->capacity(),
+    SHARDLM_CHECK(T > 0 && (seq.cache != nullptr) != (seq.pool != nullptr),
+                  "a sequence in a forward pass needs tokens and either a cache or a pool");
+    const int64_t capacity = seq.cache != nullptr ? seq.cache->capacity()
+                                                  : static_cast<int64_t>(seq.block_table.size()) * seq.pool->block_size();
+    SHARDLM_CHECK(seq.start_pos >= 0 && seq.start_pos + T <= std::min(capacity, spec_.max_seq_len),
                   "positions {}..{} do not fit a KV cache of {} positions", seq.start_pos, seq.start_pos + T - 1,
-                  seq.cache->capacity());
+                  std::min(capacity, spec_.max_seq_len));
     for (int64_t i = 0; i < T; ++i) positions_[t++] = static_cast<int32_t>(seq.start_pos + i);
   }
   if (placement_.first_stage) {
@@ -314,12 +317,22 @@ void Decoder::attention(const LayerWeights& layer, int64_t l, std::span<const Se
       cpu::rope(pool_, k_.data() + r0 * KV, positions_.data() + r0, T, spec_.kv_heads, spec_.head_dim, theta,
                 divide_by, spec_.rope_layout);
     }
-    KvCache& cache = *seq.cache;
-    std::memcpy(cache.keys(l) + seq.start_pos * KV, k_.data() + r0 * KV, T * KV * sizeof(float));
-    std::memcpy(cache.values(l) + seq.start_pos * KV, v_.data() + r0 * KV, T * KV * sizeof(float));
     AttentionShape shape{T, seq.start_pos, spec_.heads, spec_.kv_heads, spec_.head_dim, KV, scale};
     shape.alibi_slopes = alibi_slopes_.empty() ? nullptr : alibi_slopes_.data();
-    cpu::attention(pool_, q_.data() + r0 * Q, cache.keys(l), cache.values(l), attn_.data() + r0 * Q, shape);
+    const float *keys, *values;
+    if (seq.cache != nullptr) {
+      std::memcpy(seq.cache->keys(l) + seq.start_pos * KV, k_.data() + r0 * KV, T * KV * sizeof(float));
+      std::memcpy(seq.cache->values(l) + seq.start_pos * KV, v_.data() + r0 * KV, T * KV * sizeof(float));
+      keys = seq.cache->keys(l);
+      values = seq.cache->values(l);
+    } else {
+      seq.pool->write(l, k_.data() + r0 * KV, v_.data() + r0 * KV, T, seq.start_pos, seq.block_table);
+      shape.block_table = seq.block_table.data();
+      shape.block_size = seq.pool->block_size();
+      keys = seq.pool->keys(l);
+      values = seq.pool->values(l);
+    }
+    cpu::attention(pool_, q_.data() + r0 * Q, keys, values, attn_.data() + r0 * Q, shape);
     r0 += T;
   }
   linear(layer.o, attn_.data(), out_.data(), rows, /*row_parallel=*/true);

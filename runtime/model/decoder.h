@@ -9,6 +9,7 @@
 
 #include "runtime/core/thread_pool.h"
 #include "runtime/model/kv_cache.h"
+#include "runtime/model/kv_pool.h"
 #include "runtime/model/model_spec.h"
 #include "runtime/model/model_weights.h"
 
@@ -16,11 +17,14 @@ namespace shardlm {
 
 enum class Logits : uint8_t { last, all };
 
-// One sequence's part of a forward pass: its new tokens, the position of the first, and its cache.
+// One sequence's part of a forward pass: its new tokens, the position of the first, and where its
+// keys and values live: a contiguous cache, or a paged pool and the sequence's block table.
 struct SequenceSlice {
   std::span<const int32_t> tokens;
   int64_t start_pos = 0;
   KvCache* cache = nullptr;
+  KvPool* pool = nullptr;
+  std::span<const int32_t> block_table;
 };
 
 class Communicator;

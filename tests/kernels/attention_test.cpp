@@ -1,13 +1,16 @@
 // cpu::attention (the flash-attention recurrence) against ref::attention (scores, softmax, weighted
-// sum), for MHA, GQA and MQA, decode and prefill, padded kv rows, on every SIMD level and with 1 and
-// 2 threads.
+// sum), for MHA, GQA and MQA, decode and prefill, padded kv rows, contiguous and paged K/V, on every
+// SIMD level and with 1 and 2 threads.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <numeric>
+#include <random>
 #include <vector>
 
 #include "kernels/cpu/ops.h"
 #include "kernels/ref/ops.h"
+#include "runtime/core/check.h"
 #include "tests/kernels/kernel_test_support.h"
 
 namespace shardlm {
@@ -97,16 +100,9 @@ std::vector<double> head_tolerances(const Inputs& in, int64_t t, int64_t h) {
   return tolerances;
 }
 
-void expect_matches_reference(const AttentionCase& c, std::mt19937& rng) {
-  SCOPED_TRACE(testing::Message() << "tokens=" << c.tokens << " start_pos=" << c.start_pos << " heads=" << c.heads
-                                  << " kv_heads=" << c.kv_heads << " head_dim=" << c.head_dim
-                                  << " kv_padding=" << c.kv_padding << " query_magnitude=" << c.query_magnitude
-                                  << (c.rising_keys ? " rising keys" : "") << (c.alibi ? " alibi" : ""));
-  const Inputs in = make_inputs(c, rng);
+// head_tolerances for every output element, in out's [tokens, heads, head_dim] order.
+std::vector<double> output_tolerances(const Inputs& in) {
   const AttentionShape& s = in.shape;
-  const int64_t size = s.tokens * s.heads * s.head_dim;
-  std::vector<float> expected(size);
-  ref::attention(in.q.data(), in.k.data(), in.v.data(), expected.data(), s);
   std::vector<double> tolerances;
   for (int64_t t = 0; t < s.tokens; ++t) {
     for (int64_t h = 0; h < s.heads; ++h) {
@@ -114,15 +110,38 @@ void expect_matches_reference(const AttentionCase& c, std::mt19937& rng) {
       tolerances.insert(tolerances.end(), head.begin(), head.end());
     }
   }
+  return tolerances;
+}
+
+testing::Message describe(const AttentionCase& c) {
+  return testing::Message() << "tokens=" << c.tokens << " start_pos=" << c.start_pos << " heads=" << c.heads
+                            << " kv_heads=" << c.kv_heads << " head_dim=" << c.head_dim
+                            << " kv_padding=" << c.kv_padding << " query_magnitude=" << c.query_magnitude
+                            << (c.rising_keys ? " rising keys" : "") << (c.alibi ? " alibi" : "");
+}
+
+// Runs cpu::attention on every kernel configuration and checks each element against expected.
+void expect_cpu_within(const Inputs& in, const float* k, const float* v, const AttentionShape& s,
+                       const std::vector<float>& expected, const std::vector<double>& tolerances) {
+  const int64_t size = s.tokens * s.heads * s.head_dim;
   test::for_each_kernel_config([&](ThreadPool& pool) {
     std::vector<float> out(size, NAN);
-    cpu::attention(pool, in.q.data(), in.k.data(), in.v.data(), out.data(), s);
+    cpu::attention(pool, in.q.data(), k, v, out.data(), s);
     for (int64_t j = 0; j < size; ++j) {
       ASSERT_NEAR(out[j], expected[j], tolerances[j])
           << "token " << j / (s.heads * s.head_dim) << " head " << (j / s.head_dim) % s.heads << " element "
           << j % s.head_dim;
     }
   });
+}
+
+void expect_matches_reference(const AttentionCase& c, std::mt19937& rng) {
+  SCOPED_TRACE(describe(c));
+  const Inputs in = make_inputs(c, rng);
+  const AttentionShape& s = in.shape;
+  std::vector<float> expected(s.tokens * s.heads * s.head_dim);
+  ref::attention(in.q.data(), in.k.data(), in.v.data(), expected.data(), s);
+  expect_cpu_within(in, in.k.data(), in.v.data(), s, expected, output_tolerances(in));
 }
 
 TEST(CpuAttention, DecodeOneToken) {
@@ -155,6 +174,106 @@ TEST(CpuAttention, AlibiSlopes) {
   std::mt19937 rng(12);
   expect_matches_reference({1, 150, 8, 8, 64, 0, 1.0f, false, true}, rng);
   expect_matches_reference({9, 200, 12, 4, 32, 3, 2.0f, false, true}, rng);  // 2 threads
+}
+
+// A paged copy of an Inputs' K/V: pools [num_blocks][kv_heads][block_size][head_dim] and the table
+// that maps each logical block of the sequence to a pool block.
+struct PagedKv {
+  std::vector<int32_t> block_table;
+  std::vector<float> k, v;
+  AttentionShape shape;  // in.shape with the table and block size set
+};
+
+// Scatters in's contiguous K/V into pools through a shuffled block table that leaves some pool
+// blocks unused. Everything the sequence does not own (unused blocks, the slots past the last
+// position in its last block, and the kv_padding columns, which the pool does not have) is NaN, so
+// a kernel that reads outside the sequence's rows poisons its output.
+PagedKv scatter_into_pool(const Inputs& in, int64_t block_size, std::mt19937& rng) {
+  const AttentionShape& s = in.shape;
+  const int64_t positions = s.start_pos + s.tokens;
+  const int64_t used_blocks = (positions + block_size - 1) / block_size;
+  const int64_t num_blocks = used_blocks + used_blocks / 2 + 2;
+  std::vector<int32_t> order(num_blocks);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  PagedKv paged{{order.begin(), order.begin() + used_blocks},
+                std::vector<float>(num_blocks * s.kv_heads * block_size * s.head_dim, NAN),
+                std::vector<float>(num_blocks * s.kv_heads * block_size * s.head_dim, NAN),
+                s};
+  for (int64_t p = 0; p < positions; ++p) {
+    const int64_t block = paged.block_table[p / block_size];
+    for (int64_t j = 0; j < s.kv_heads; ++j) {
+      const int64_t to = ((block * s.kv_heads + j) * block_size + p % block_size) * s.head_dim;
+      const int64_t from = p * s.kv_stride + j * s.head_dim;
+      std::copy_n(in.k.begin() + from, s.head_dim, paged.k.begin() + to);
+      std::copy_n(in.v.begin() + from, s.head_dim, paged.v.begin() + to);
+    }
+  }
+  paged.shape.block_table = paged.block_table.data();  // moving `paged` out keeps the vector's buffer
+  paged.shape.block_size = block_size;
+  paged.shape.kv_stride = 0;  // unused when paged; 0 would fail the contiguous path's stride check
+  return paged;
+}
+
+// For each block size: ref paged == ref contiguous exactly (the oracle does the same arithmetic in the
+// same order, only the addresses differ), and cpu paged == ref contiguous within the tolerances of
+// the contiguous test, which depend only on the values, not on where they are stored.
+void expect_paged_matches_reference(const AttentionCase& c, std::mt19937& rng) {
+  SCOPED_TRACE(describe(c));
+  const Inputs in = make_inputs(c, rng);
+  const int64_t size = in.shape.tokens * in.shape.heads * in.shape.head_dim;
+  std::vector<float> expected(size);
+  ref::attention(in.q.data(), in.k.data(), in.v.data(), expected.data(), in.shape);
+  const std::vector<double> tolerances = output_tolerances(in);
+  for (int64_t block_size : {1, 3, 16, 64}) {
+    SCOPED_TRACE(testing::Message() << "block_size=" << block_size);
+    const PagedKv paged = scatter_into_pool(in, block_size, rng);
+    std::vector<float> ref_paged(size, NAN);
+    ref::attention(in.q.data(), paged.k.data(), paged.v.data(), ref_paged.data(), paged.shape);
+    for (int64_t j = 0; j < size; ++j) ASSERT_EQ(ref_paged[j], expected[j]) << "element " << j;
+    expect_cpu_within(in, paged.k.data(), paged.v.data(), paged.shape, expected, tolerances);
+  }
+}
+
+TEST(CpuAttention, PagedDecode) {
+  std::mt19937 rng(13);
+  expect_paged_matches_reference({1, 0, 4, 4, 64, 0, 1.0f, false}, rng);     // MHA, one key
+  expect_paged_matches_reference({1, 200, 4, 4, 64, 3, 1.0f, false}, rng);   // MHA, padded source rows
+  expect_paged_matches_reference({1, 300, 9, 3, 32, 0, 1.0f, false}, rng);   // GQA, 3 per kv head
+  expect_paged_matches_reference({1, 769, 6, 1, 65, 0, 4.0f, true}, rng);    // MQA, odd head_dim, rescaling
+  expect_paged_matches_reference({1, 1023, 8, 2, 64, 0, 1.0f, false}, rng);  // GQA, enough work for 2 threads
+}
+
+TEST(CpuAttention, PagedPrefill) {
+  std::mt19937 rng(14);
+  expect_paged_matches_reference({7, 0, 16, 2, 63, 0, 1.0f, false}, rng);    // GQA from position 0
+  expect_paged_matches_reference({65, 63, 6, 1, 32, 0, 2.0f, false}, rng);   // MQA, 2 threads, tiles straddled
+  expect_paged_matches_reference({9, 130, 8, 8, 16, 0, 8.0f, true}, rng);    // MHA, rescaling
+  expect_paged_matches_reference({17, 5, 4, 4, 1, 0, 1.0f, false}, rng);     // head_dim 1
+}
+
+TEST(CpuAttention, PagedAlibi) {
+  std::mt19937 rng(15);
+  expect_paged_matches_reference({1, 150, 8, 8, 64, 0, 1.0f, false, true}, rng);   // MHA decode
+  expect_paged_matches_reference({1, 400, 8, 1, 32, 0, 1.0f, false, true}, rng);   // MQA decode
+  expect_paged_matches_reference({9, 200, 12, 4, 32, 0, 2.0f, false, true}, rng);  // GQA prefill, 2 threads
+}
+
+TEST(CpuAttention, PagedRejectsBadBlockTable) {
+  const int64_t heads = 2, head_dim = 4, positions = 5;
+  std::vector<float> q(heads * head_dim, 0.5f), pool(8 * heads * head_dim, 1.0f), out(heads * head_dim);
+  std::vector<int32_t> table = {3, 1, 0, 2, 4};
+  AttentionShape shape{1, positions - 1, heads, heads, head_dim, 0, 0.5f};
+  shape.block_table = table.data();
+  ThreadPool threads(1);
+  shape.block_size = 0;
+  EXPECT_THROW(cpu::attention(threads, q.data(), pool.data(), pool.data(), out.data(), shape), Error);
+  shape.block_size = 1;
+  table[4] = -1;  // an unassigned entry among those the sequence uses
+  EXPECT_THROW(cpu::attention(threads, q.data(), pool.data(), pool.data(), out.data(), shape), Error);
+  table[4] = 4;
+  EXPECT_NO_THROW(cpu::attention(threads, q.data(), pool.data(), pool.data(), out.data(), shape));
+  EXPECT_FLOAT_EQ(out[0], 1.0f);  // every value row is 1
 }
 
 }  // namespace

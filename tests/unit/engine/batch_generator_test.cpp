@@ -32,8 +32,8 @@ TEST(BatchGenerator, EverySequenceGetsWhatItGetsAlone) {
   Decoder decoder(model.spec, model.weights, pool);
   for (float temperature : {0.0f, 0.9f}) {
     const auto requests = requests_for(*tokenizer, temperature);
-    BatchStats stats;
-    const auto together = generate_batch(decoder, requests, 4, nullptr, &stats);
+    EngineCounters stats;
+    const auto together = generate_batch(decoder, requests, 4, &stats);
     EXPECT_EQ(stats.largest_batch, 4);
     for (size_t i = 0; i < requests.size(); ++i) {
       Sampler sampler(requests[i].sampling);

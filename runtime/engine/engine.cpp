@@ -1,0 +1,134 @@
+#include "runtime/engine/engine.h"
+
+#include <algorithm>
+
+#include "runtime/core/check.h"
+
+namespace shardlm {
+
+Engine::Engine(Decoder& model, EngineOptions options)
+    : model_(model),
+      options_(options),
+      pool_(model.spec(), options.num_blocks, options.block_size),
+      blocks_(options.num_blocks, options.block_size, options.prefix_cache) {
+  SHARDLM_CHECK(options.max_batch >= 1, "the batch must hold at least one sequence, got {}", options.max_batch);
+}
+
+int64_t Engine::submit(GenerationRequest request) {
+  const ModelSpec& spec = model_.spec();
+  const auto id = static_cast<int64_t>(requests_.size());
+  SHARDLM_CHECK(!request.prompt.empty(), "request {}: the prompt is empty", id);
+  SHARDLM_CHECK(static_cast<int64_t>(request.prompt.size()) <= spec.max_seq_len,
+                "request {}: the prompt is {} tokens, longer than the model's context of {}", id, request.prompt.size(),
+                spec.max_seq_len);
+  SHARDLM_CHECK(request.max_new_tokens >= 1, "request {}: max new tokens must be >= 1, got {}", id,
+                request.max_new_tokens);
+  for (int32_t token : request.prompt)
+    SHARDLM_CHECK(token >= 0 && token < spec.vocab_size, "request {}: token id {} is outside the vocabulary of {}", id,
+                  token, spec.vocab_size);
+  request.sampling.validate();
+  // Positions it can ever occupy: the prompt and every fed-back token, within the context.
+  const int64_t positions = std::min<int64_t>(spec.max_seq_len, request.prompt.size() + request.max_new_tokens - 1);
+  SHARDLM_CHECK(blocks_.blocks_for_tokens(std::max<int64_t>(positions, request.prompt.size())) <= blocks_.num_blocks(),
+                "request {}: {} positions need more KV blocks than the pool's {} of {} tokens", id, positions,
+                blocks_.num_blocks(), blocks_.block_size());
+  auto sampler = std::make_unique<Sampler>(request.sampling);
+  requests_.push_back({std::move(request), std::move(sampler), {}, false});
+  waiting_.push_back(id);
+  return id;
+}
+
+bool Engine::admit(int64_t id) {
+  RequestState& state = requests_[id];
+  // A preempted request resumes from its prompt and what it generated; the last generated token is
+  // the one to compute next.
+  std::vector<int32_t> tokens = state.request.prompt;
+  tokens.insert(tokens.end(), state.generated.begin(), state.generated.end());
+  if (!blocks_.can_allocate(tokens)) return false;
+  const int64_t cached = blocks_.allocate(id, tokens);
+  counters_.reused_prompt_tokens += cached;
+  counters_.computed_prompt_tokens += static_cast<int64_t>(tokens.size()) - cached;
+  running_.push_back({id, std::vector<int32_t>(tokens.begin() + cached, tokens.end()), cached});
+  return true;
+}
+
+void Engine::preempt_newest() {
+  const Running newest = running_.back();
+  running_.pop_back();
+  blocks_.free(newest.request);
+  waiting_.push_front(newest.request);
+  ++counters_.preemptions;
+}
+
+void Engine::finish(size_t index) {
+  requests_[running_[index].request].finished = true;
+  blocks_.free(running_[index].request);
+  running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(index));
+}
+
+bool Engine::step(const TokenCallback& on_token) {
+  // Admission: first come, first served, while there is room in the batch and in the pool.
+  while (!waiting_.empty() && static_cast<int64_t>(running_.size()) < options_.max_batch && admit(waiting_.front()))
+    waiting_.pop_front();
+  if (running_.empty()) {
+    SHARDLM_CHECK(waiting_.empty(), "request {} cannot be scheduled although the pool is empty", waiting_.front());
+    return false;
+  }
+
+  std::vector<SequenceSlice> slices;
+  for (const Running& seq : running_) {
+    SequenceSlice slice;
+    slice.tokens = seq.pending;
+    slice.start_pos = seq.position;
+    slice.pool = &pool_;
+    slice.block_table = blocks_.block_table(seq.request);
+    slices.push_back(slice);
+  }
+  const auto logits = model_.forward_batch(slices);
+  ++counters_.steps;
+  counters_.largest_batch = std::max<int64_t>(counters_.largest_batch, static_cast<int64_t>(running_.size()));
+
+  const ModelSpec& spec = model_.spec();
+  const int64_t V = spec.vocab_size;
+  std::vector<int32_t> sampled(running_.size());
+  for (size_t i = 0; i < running_.size(); ++i) {
+    RequestState& state = requests_[running_[i].request];
+    sampled[i] = state.sampler->sample(std::span<const float>(logits.data() + i * V, V));
+  }
+  // Bookkeeping in admission order; walking backwards keeps indices valid as sequences leave.
+  for (size_t i = running_.size(); i-- > 0;) {
+    Running& seq = running_[i];
+    RequestState& state = requests_[seq.request];
+    const int32_t token = sampled[i];
+    seq.position += static_cast<int64_t>(seq.pending.size());
+    const bool stop = std::find(spec.stop_tokens.begin(), spec.stop_tokens.end(), token) != spec.stop_tokens.end();
+    if (stop) {
+      finish(i);
+      continue;
+    }
+    state.generated.push_back(token);
+    ++counters_.generated_tokens;
+    if (on_token) on_token(seq.request, token);
+    if (static_cast<int64_t>(state.generated.size()) >= state.request.max_new_tokens || seq.position >= spec.max_seq_len) {
+      finish(i);
+      continue;
+    }
+    seq.pending.assign(1, token);
+  }
+  // The fed-back tokens need a KV slot each; when blocks run out, the newest sequences make room.
+  for (size_t i = 0; i < running_.size(); ++i) {
+    while (!blocks_.append_token(running_[i].request, running_[i].pending.front())) {
+      const bool self = i + 1 == running_.size();
+      preempt_newest();
+      if (self) break;
+    }
+  }
+  return true;
+}
+
+void Engine::run_to_completion(const TokenCallback& on_token) {
+  while (step(on_token)) {
+  }
+}
+
+}  // namespace shardlm

@@ -1,0 +1,91 @@
+// The engine of one rank (the coordinator's view): requests queue, the scheduler admits them while
+// KV blocks last, and every step runs one forward pass over all running sequences: new sequences'
+// uncached prompt tokens and running sequences' last tokens together (continuous batching). Prompts
+// reuse the cached blocks of any earlier sequence with the same prefix (a second chat round, a
+// shared system prompt). When blocks run out, the newest sequence is preempted: its blocks are
+// released and it is queued again with what it has generated, to be recomputed later (mostly from
+// the prefix cache), its sampler untouched, so its output does not change.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "runtime/engine/block_manager.h"
+#include "runtime/engine/sampler.h"
+#include "runtime/model/decoder.h"
+#include "runtime/model/kv_pool.h"
+
+namespace shardlm {
+
+struct GenerationRequest {
+  std::vector<int32_t> prompt;
+  int64_t max_new_tokens = 256;
+  SamplingParams sampling;
+};
+
+struct EngineOptions {
+  int64_t max_batch = 16;      // sequences in flight at once
+  int64_t num_blocks = 0;      // KV pool size in blocks
+  int64_t block_size = 16;     // tokens per block
+  bool prefix_cache = true;    // reuse cached blocks of equal prefixes
+};
+
+struct EngineCounters {
+  int64_t steps = 0;
+  int64_t computed_prompt_tokens = 0;  // prompt tokens run through the model (prefill work)
+  int64_t reused_prompt_tokens = 0;    // prompt tokens found in the prefix cache instead
+  int64_t generated_tokens = 0;
+  int64_t preemptions = 0;
+  int64_t largest_batch = 0;
+};
+
+class Engine {
+ public:
+  using TokenCallback = std::function<void(int64_t request, int32_t token)>;
+
+  Engine(Decoder& model, EngineOptions options);
+
+  // Queues a request; returns its id (0, 1, ...). Throws naming what is wrong with it, including a
+  // request that would not fit the KV pool even alone.
+  int64_t submit(GenerationRequest request);
+  // One scheduling step and forward pass. Returns false when nothing is queued or running.
+  bool step(const TokenCallback& on_token = nullptr);
+  void run_to_completion(const TokenCallback& on_token = nullptr);
+
+  bool finished(int64_t request) const { return requests_.at(request).finished; }
+  const std::vector<int32_t>& output(int64_t request) const { return requests_.at(request).generated; }
+  const EngineCounters& counters() const { return counters_; }
+  const BlockManager& blocks() const { return blocks_; }
+  const KvPool& pool() const { return pool_; }
+
+ private:
+  struct RequestState {
+    GenerationRequest request;
+    std::unique_ptr<Sampler> sampler;
+    std::vector<int32_t> generated;
+    bool finished = false;
+  };
+  struct Running {
+    int64_t request;
+    std::vector<int32_t> pending;  // tokens this step computes
+    int64_t position = 0;          // position of pending[0]
+  };
+
+  bool admit(int64_t request);       // allocates blocks; false when they do not fit now
+  void preempt_newest();
+  void finish(size_t running_index);
+
+  Decoder& model_;
+  EngineOptions options_;
+  KvPool pool_;
+  BlockManager blocks_;
+  std::vector<RequestState> requests_;
+  std::deque<int64_t> waiting_;
+  std::vector<Running> running_;  // in admission order: the newest is preempted first
+  EngineCounters counters_;
+};
+
+}  // namespace shardlm

@@ -1,0 +1,127 @@
+// The engine's paged cache: prefix reuse changes no token, a second chat round computes only its new
+// tokens, a shared system prompt shares blocks, and preemption changes no token either.
+#include <gtest/gtest.h>
+
+#include "runtime/engine/engine.h"
+#include "runtime/model/model_loader.h"
+
+namespace shardlm {
+namespace {
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string path = std::string(SHARDLM_TEST_DATA) + "/stories260K/stories260K.bin";
+    model_ = load_model(path, std::nullopt);
+    tokenizer_ = load_tokenizer(path, "", model_.spec);
+    pool_ = std::make_unique<ThreadPool>(2);
+    decoder_ = std::make_unique<Decoder>(model_.spec, model_.weights, *pool_);
+  }
+  GenerationRequest request(const std::string& text, int64_t new_tokens, float temperature = 0.0f, uint64_t seed = 1) {
+    GenerationRequest r;
+    r.prompt = tokenizer_->encode(text, true);
+    r.max_new_tokens = new_tokens;
+    r.sampling.temperature = temperature;
+    r.sampling.seed = seed;
+    return r;
+  }
+  std::vector<std::vector<int32_t>> run(const std::vector<GenerationRequest>& requests, EngineOptions options,
+                                        EngineCounters* counters = nullptr) {
+    Engine engine(*decoder_, options);
+    for (const auto& r : requests) engine.submit(r);
+    engine.run_to_completion();
+    if (counters) *counters = engine.counters();
+    std::vector<std::vector<int32_t>> out;
+    for (size_t i = 0; i < requests.size(); ++i) out.push_back(engine.output(static_cast<int64_t>(i)));
+    return out;
+  }
+  static EngineOptions options(int64_t blocks, bool prefix_cache = true, int64_t block_size = 4) {
+    EngineOptions o;
+    o.max_batch = 8;
+    o.num_blocks = blocks;
+    o.block_size = block_size;
+    o.prefix_cache = prefix_cache;
+    return o;
+  }
+
+  LoadedModel model_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<Decoder> decoder_;
+};
+
+const std::string kSystem = "Once upon a time, there was a little girl named Lily. She loved to play outside.";
+
+TEST_F(EngineTest, PrefixCacheOnAndOffGiveTheSameTokens) {
+  std::vector<GenerationRequest> requests;
+  for (const char* ending : {" One day", " Her dog", " The sun", " Tom said"})
+    requests.push_back(request(kSystem + ending, 24));
+  requests.push_back(request(kSystem + " One day", 24, 0.8f, 5));
+  EngineCounters with, without;
+  EXPECT_EQ(run(requests, options(256, true), &with), run(requests, options(256, false), &without));
+  EXPECT_GT(with.reused_prompt_tokens, 0);
+  EXPECT_EQ(without.reused_prompt_tokens, 0);
+  EXPECT_LT(with.computed_prompt_tokens, without.computed_prompt_tokens);
+}
+
+TEST_F(EngineTest, SecondChatRoundComputesOnlyItsNewTokens) {
+  Engine engine(*decoder_, options(256));
+  const auto first = request(kSystem + " One day, she", 20);
+  engine.submit(first);
+  engine.run_to_completion();
+  const auto answer = engine.output(0);
+  const int64_t before = engine.counters().computed_prompt_tokens;
+
+  // Round two: the whole conversation so far, then the new turn.
+  GenerationRequest second = first;
+  second.prompt.insert(second.prompt.end(), answer.begin(), answer.end());
+  const auto turn = tokenizer_->encode(" Then they went home.", false);
+  second.prompt.insert(second.prompt.end(), turn.begin(), turn.end());
+  engine.submit(second);
+  engine.run_to_completion();
+  const int64_t computed = engine.counters().computed_prompt_tokens - before;
+  // Only whole blocks are reused, and round one's last sampled token was never computed: at most a
+  // block's worth plus that token beyond the new turn's own tokens.
+  EXPECT_LE(computed, static_cast<int64_t>(turn.size()) + 4 + 1);
+  EXPECT_GE(computed, static_cast<int64_t>(turn.size()));
+
+  // The same tokens as computing round two from scratch.
+  EXPECT_EQ(engine.output(1), run({second}, options(256, false))[0]);
+}
+
+TEST_F(EngineTest, RequestsWithOneSystemPromptShareItsBlocks) {
+  Engine engine(*decoder_, options(256));
+  const int64_t a = engine.submit(request(kSystem + " One day", 8));
+  const int64_t b = engine.submit(request(kSystem + " Her dog", 8));
+  engine.step();
+  const auto table_a = engine.blocks().block_table(a);
+  const std::vector<int32_t> first_a(table_a.begin(), table_a.end());
+  const auto table_b = engine.blocks().block_table(b);
+  ASSERT_FALSE(first_a.empty());
+  EXPECT_EQ(first_a[0], table_b[0]);
+  EXPECT_EQ(engine.blocks().ref_count(first_a[0]), 2);
+  EXPECT_GT(engine.counters().reused_prompt_tokens, 0);
+  engine.run_to_completion();
+  EXPECT_EQ(engine.blocks().num_sequences(), 0);
+  EXPECT_EQ(engine.blocks().num_free_blocks(), engine.blocks().num_blocks());  // every block free again
+}
+
+TEST_F(EngineTest, PreemptionChangesNoToken) {
+  std::vector<GenerationRequest> requests;
+  int seed = 0;
+  for (const char* text : {"Lily had a big", "The dog ran", "Tom saw a bird", "One day, a little", "She was happy"})
+    requests.push_back(request(text, 40, seed % 2 ? 0.9f : 0.0f, ++seed));
+  EngineCounters tight;
+  // 14 blocks of 4 tokens: enough for any one sequence (~48 positions = 12 blocks), not for five.
+  const auto squeezed = run(requests, options(14, true), &tight);
+  EXPECT_GT(tight.preemptions, 0);
+  EXPECT_EQ(squeezed, run(requests, options(512, true)));
+}
+
+TEST_F(EngineTest, ARequestThatCannotFitAloneIsRefused) {
+  Engine engine(*decoder_, options(2));
+  EXPECT_THROW(engine.submit(request("Once upon a time", 100)), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace shardlm
