@@ -13,6 +13,7 @@
 #include "runtime/cli/commands.h"
 #include "runtime/cli/session.h"
 #include "runtime/core/check.h"
+#include "runtime/engine/engine.h"
 #include "runtime/engine/generator.h"
 #include "runtime/model/model_loader.h"
 #include "runtime/tokenizer/chat_template.h"
@@ -35,7 +36,6 @@ int chat_command(const std::vector<std::string>& argv) {
   const auto system = args.text("system");
   const int64_t max_new_tokens = args.integer("max-new-tokens", 512, 1, std::numeric_limits<int32_t>::max());
   const SamplingParams sampling = read_sampling_flags(args, 0.7);
-  args.reject_unused();
 
   const std::string template_source = read_chat_template_source(model_flags.model_path);
   SHARDLM_CHECK(!template_source.empty(), "'{}' carries no chat template, so it is not a chat model; use generate",
@@ -48,6 +48,17 @@ int chat_command(const std::vector<std::string>& argv) {
     session.world_comm->broadcast(&more, sizeof(more), 0);
     return more != 0;
   };
+  // On one rank the engine keeps the conversation's KV blocks between turns, so each turn computes
+  // only its new tokens (across ranks the engine is not distributed yet: each turn is recomputed).
+  std::unique_ptr<Engine> engine;
+  if (session.world.world == 1) {
+    EngineOptions options;
+    options.max_batch = 1;
+    options.num_blocks = kv_blocks_from_flag(args, *session.decoder, options.block_size, 1,
+                                             session.decoder->spec().max_seq_len);
+    engine = std::make_unique<Engine>(*session.decoder, options);
+  }
+  args.reject_unused();
   if (!session.coordinator()) {
     while (announce(0)) generate(*session.decoder, links, {}, 0, nullptr, nullptr);
     return 0;
@@ -71,14 +82,29 @@ int chat_command(const std::vector<std::string>& argv) {
     SHARDLM_CHECK(static_cast<int64_t>(prompt.size()) < spec.max_seq_len,
                   "the conversation ({} tokens) has filled the model's context of {} tokens", prompt.size(),
                   spec.max_seq_len);
-    announce(1);
     std::vector<int32_t> answer;
     TokenTextStream text(tokenizer, -1);
-    generate(*session.decoder, links, prompt, max_new_tokens, &sampler, [&](int32_t token) {
+    auto show = [&](int32_t token) {
       answer.push_back(token);
       print_text(text.push(token));
-      return true;
-    });
+    };
+    if (engine) {
+      const EngineCounters before = engine->counters();
+      GenerationRequest request{prompt, max_new_tokens, sampling};
+      request.sampling.seed = sampling.seed + messages.size();  // each turn its own, repeatable stream
+      engine->submit(std::move(request));
+      engine->run_to_completion([&](int64_t, int32_t token) { show(token); });
+      const EngineCounters& after = engine->counters();
+      std::fprintf(stderr, "[turn: %zu prompt tokens, %lld reused from the KV cache, %lld computed]\n", prompt.size(),
+                   static_cast<long long>(after.reused_prompt_tokens - before.reused_prompt_tokens),
+                   static_cast<long long>(after.computed_prompt_tokens - before.computed_prompt_tokens));
+    } else {
+      announce(1);
+      generate(*session.decoder, links, prompt, max_new_tokens, &sampler, [&](int32_t token) {
+        show(token);
+        return true;
+      });
+    }
     print_text(text.finish() + "\n");
     // The answer joins the conversation as text, as the template will render it next turn.
     std::string answer_text;

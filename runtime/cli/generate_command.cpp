@@ -22,10 +22,12 @@ namespace {
 // Request i samples with seed + i, so each is reproducible and independent of the others.
 int generate_several(const ModelFlags& model_flags, const std::vector<std::string>& argv,
                      const std::vector<std::string>& prompts, int64_t max_new_tokens, int64_t max_batch,
-                     const SamplingParams& sampling) {
+                     const SamplingParams& sampling, Args& args) {
   SHARDLM_CHECK(mpi().size() == 1, "several prompts across ranks are not supported yet; run them on one rank");
   SHARDLM_CHECK(max_new_tokens >= 1, "--max-new-tokens must be at least 1 with several prompts");
   Session session = open_session(model_flags, fmt::format("generate {}", fmt::join(argv, "\x1f")));
+  const int64_t blocks = kv_blocks_from_flag(args, *session.decoder, 16, max_batch, session.decoder->spec().max_seq_len);
+  args.reject_unused();
   const Tokenizer& tokenizer = *session.tokenizer;
   std::vector<GenerationRequest> requests;
   for (size_t i = 0; i < prompts.size(); ++i) {
@@ -38,7 +40,7 @@ int generate_several(const ModelFlags& model_flags, const std::vector<std::strin
   }
   EngineCounters stats;
   double seconds = 0;
-  const auto outputs = generate_batch(*session.decoder, requests, max_batch, &stats, &seconds);
+  const auto outputs = generate_batch(*session.decoder, requests, max_batch, &stats, &seconds, blocks);
   for (size_t i = 0; i < requests.size(); ++i) {
     const std::vector<int32_t>& ids = requests[i].prompt;
     const bool starts_with_bos = ids.front() == tokenizer.bos();
@@ -50,10 +52,11 @@ int generate_several(const ModelFlags& model_flags, const std::vector<std::strin
   }
   std::fprintf(stderr,
                "prompts: %zu, generated tokens: %lld in %lld steps | %.1f tokens/s | largest batch: %lld | "
-               "peak resident memory: %.1f MiB\n",
+               "preemptions: %lld | KV blocks: %lld | peak resident memory: %.1f MiB\n",
                prompts.size(), static_cast<long long>(stats.generated_tokens), static_cast<long long>(stats.steps),
                seconds > 0 ? stats.generated_tokens / seconds : 0.0,
-               static_cast<long long>(stats.largest_batch), peak_resident_bytes() / (1024.0 * 1024.0));
+               static_cast<long long>(stats.largest_batch), static_cast<long long>(stats.preemptions),
+               static_cast<long long>(blocks), peak_resident_bytes() / (1024.0 * 1024.0));
   return 0;
 }
 
@@ -84,9 +87,9 @@ int generate_command(const std::vector<std::string>& argv) {
   const int64_t max_new_tokens = args.integer("max-new-tokens", 256, 0, std::numeric_limits<int32_t>::max());
   const int64_t max_batch = args.integer("max-batch", 16, 1, 4096);
   const SamplingParams sampling = read_sampling_flags(args, 1.0);
-  args.reject_unused();
+  if (prompts.size() == 1) args.reject_unused();  // several prompts read --kv-cache-memory once the model is known
   for (const auto& prompt : prompts) SHARDLM_CHECK(!prompt.empty(), "--prompt is empty: give some text to continue");
-  if (prompts.size() > 1) return generate_several(model_flags, argv, prompts, max_new_tokens, max_batch, sampling);
+  if (prompts.size() > 1) return generate_several(model_flags, argv, prompts, max_new_tokens, max_batch, sampling, args);
   const std::string& prompt = prompts.front();
 
   Session session = open_session(model_flags, fmt::format("generate {}", fmt::join(argv, "\x1f")));

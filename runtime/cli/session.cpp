@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -10,6 +11,8 @@
 #include <limits>
 
 #include "runtime/core/check.h"
+#include "runtime/core/memory_usage.h"
+#include "runtime/engine/kv_budget.h"
 #include "parallel/pipeline.h"
 #include "parallel/shard.h"
 #include "runtime/model/model_loader.h"
@@ -24,7 +27,8 @@ const char* const kModelFlagsHelp =
     "  --threads         CPU threads (default: all cores this process may use)\n"
     "  --dtype           weight precision in memory: f32, bf16, f16 (default: the checkpoint's own)\n"
     "  --tp, --pp        tensor- and pipeline-parallel ranks (tp x pp = the ranks mpirun starts; default 1)\n"
-    "  --pp-layers       layers per pipeline stage, e.g. 3,2 (default: balanced)\n";
+    "  --pp-layers       layers per pipeline stage, e.g. 3,2 (default: balanced)\n"
+    "  --kv-cache-memory KV cache size: bytes (512M, 2G) or a fraction of free memory (0.5)\n";
 const char* const kSamplingFlagsHelp =
     "  --temperature     0 = greedy\n"
     "  --top-k           keep the K most likely tokens (default 0 = all)\n"
@@ -129,6 +133,31 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
                       world.last_stage(), shard.first_vocab};
   session.decoder = std::make_unique<Decoder>(local.spec, local.weights, *session.pool, placement);
   return session;
+}
+
+int64_t kv_blocks_from_flag(Args& args, const Decoder& decoder, int64_t block_size, int64_t batch,
+                            int64_t fallback_tokens) {
+  const auto flag = args.text("kv-cache-memory");
+  if (!flag) return batch * ((fallback_tokens + block_size - 1) / block_size);
+  const std::string& text = *flag;
+  char* end = nullptr;
+  const double number = std::strtod(text.c_str(), &end);
+  const std::string suffix = end;
+  double bytes = 0;
+  if (suffix.empty() && number > 0 && number <= 1 && text.find('.') != std::string::npos) {
+    bytes = number * static_cast<double>(available_memory_bytes());
+  } else {
+    const double unit = suffix == "" ? 1 : suffix == "K" ? 1024.0 : suffix == "M" ? 1048576.0 : suffix == "G" ? 1073741824.0 : 0;
+    SHARDLM_CHECK(unit > 0 && std::isfinite(number) && number > 0,
+                  "--kv-cache-memory expects bytes (e.g. 512M, 2G) or a fraction of free memory (e.g. 0.5), got '{}'",
+                  text);
+    bytes = number * unit;
+  }
+  const KvFootprint footprint = KvFootprint::of_model(decoder.spec(), DType::f32);  // the pool holds f32
+  const int64_t blocks = blocks_for_budget(static_cast<size_t>(bytes), footprint.bytes_per_token(), block_size);
+  SHARDLM_CHECK(blocks > 0, "--kv-cache-memory {} holds no block of {} tokens ({} bytes each)", text, block_size,
+                footprint.bytes_per_block(block_size));
+  return blocks;
 }
 
 void print_text(const std::string& text) {

@@ -47,6 +47,13 @@ struct Session {
 // command line); ranks started differently refuse to start. Collective: every rank calls it.
 Session open_session(const ModelFlags& flags, const std::string& fingerprint);
 
+// --kv-cache-memory: a byte count (with an optional K, M, G suffix, powers of 1024) or a fraction in
+// (0, 1] of the memory available now; returns the number of KV blocks of block_size tokens it buys for
+// `decoder`'s share of the model (the planner's formula, runtime/engine/kv_budget.h). Absent: enough
+// for `fallback_tokens` positions per sequence of a batch of `batch`.
+int64_t kv_blocks_from_flag(Args& args, const Decoder& decoder, int64_t block_size, int64_t batch,
+                            int64_t fallback_tokens);
+
 // Text as it streams out, without C0 control characters other than whitespace (run.c likewise drops
 // unprintable single-byte pieces): a model's output must not drive the user's terminal.
 void print_text(const std::string& text);

@@ -12,8 +12,9 @@ KvPool::KvPool(const ModelSpec& spec, int64_t num_blocks, int64_t block_size)
   SHARDLM_CHECK(num_blocks > 0 && block_size > 0, "a KV pool needs blocks and a block size (got {} of {})", num_blocks,
                 block_size);
   for (int64_t layer = 0; layer < spec.layers; ++layer) {
-    keys_.push_back(cpu_backend().zeros({num_blocks, kv_heads_, block_size, head_dim_}, DType::f32));
-    values_.push_back(cpu_backend().zeros({num_blocks, kv_heads_, block_size, head_dim_}, DType::f32));
+    // Uninitialised: attention reads only positions a forward pass has written.
+    keys_.push_back(cpu_backend().empty({num_blocks, kv_heads_, block_size, head_dim_}, DType::f32));
+    values_.push_back(cpu_backend().empty({num_blocks, kv_heads_, block_size, head_dim_}, DType::f32));
   }
 }
 
