@@ -48,6 +48,19 @@ TEST(SmolLm2Cli, ChatGivesTransformersGreedyAnswer) {
   EXPECT_EQ(run.out, without_end_of_turn(case_["generated_text"]) + "\n");
 }
 
+TEST(SmolLm2Cli, ChatReusesTheFirstRoundsCacheInTheSecond) {
+  ASSERT_TRUE(std::filesystem::exists(kModel)) << kModel << " is missing: run ./launch/fetch-models.sh";
+  const CliResult run = run_cli({"chat", "--model", kModel, "--temperature", "0", "--max-new-tokens", "32"},
+                                "What is the capital of France?\nAnd of Germany?\n");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  // Round one computes its whole prompt; round two finds round one's full blocks in the cache.
+  const size_t second = run.err.find("[turn:", run.err.find("[turn:") + 1);
+  ASSERT_NE(second, std::string::npos) << run.err;
+  const long reused = std::stol(run.err.substr(run.err.find("tokens, ", second) + 8));
+  EXPECT_GT(reused, 0) << run.err;
+  EXPECT_NE(run.err.find("[turn: 37 prompt tokens, 0 reused"), std::string::npos) << run.err;
+}
+
 TEST(SmolLm2Cli, ChatRefusesAModelWithoutATemplate) {
   const CliResult run =
       run_cli({"chat", "--model", std::string(SHARDLM_TEST_DATA) + "/stories260K/stories260K.bin"}, "hi\n");
