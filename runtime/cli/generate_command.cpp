@@ -1,9 +1,11 @@
-// `shardlm generate`: the prompt and its continuation to stdout, as llama2.c's run.c prints them,
-// and statistics to stderr.
+// `shardlm generate`: one prompt and its continuation to stdout as llama2.c's run.c prints them,
+// streamed; or several prompts as one continuously batched workload, each printed whole in order.
+// Statistics go to stderr. Under mpirun every rank runs this; rank 0 prints.
+#include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <fstream>
 #include <limits>
 #include <string>
 
@@ -11,53 +13,19 @@
 #include "runtime/cli/session.h"
 #include "runtime/core/check.h"
 #include "runtime/core/memory_usage.h"
-#include "runtime/engine/batch_generator.h"
-#include "runtime/engine/generator.h"
+#include "runtime/engine/engine.h"
 #include "runtime/tokenizer/utf8_streamer.h"
 
 namespace shardlm::cli {
 namespace {
 
-// Several prompts as one continuously batched workload; each result printed whole, in prompt order.
-// Request i samples with seed + i, so each is reproducible and independent of the others.
-int generate_several(const ModelFlags& model_flags, const std::vector<std::string>& argv,
-                     const std::vector<std::string>& prompts, int64_t max_new_tokens, int64_t max_batch,
-                     const SamplingParams& sampling, Args& args) {
-  SHARDLM_CHECK(mpi().size() == 1, "several prompts across ranks are not supported yet; run them on one rank");
-  SHARDLM_CHECK(max_new_tokens >= 1, "--max-new-tokens must be at least 1 with several prompts");
-  Session session = open_session(model_flags, fmt::format("generate {}", fmt::join(argv, "\x1f")));
-  const int64_t blocks = kv_blocks_from_flag(args, *session.decoder, 16, max_batch, session.decoder->spec().max_seq_len);
-  args.reject_unused();
-  const Tokenizer& tokenizer = *session.tokenizer;
-  std::vector<GenerationRequest> requests;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    GenerationRequest r;
-    r.prompt = tokenizer.encode(prompts[i], /*add_bos=*/true);
-    r.max_new_tokens = max_new_tokens;
-    r.sampling = sampling;
-    r.sampling.seed = sampling.seed + i;
-    requests.push_back(std::move(r));
-  }
-  EngineCounters stats;
-  double seconds = 0;
-  const auto outputs = generate_batch(*session.decoder, requests, max_batch, &stats, &seconds, blocks);
-  for (size_t i = 0; i < requests.size(); ++i) {
-    const std::vector<int32_t>& ids = requests[i].prompt;
-    const bool starts_with_bos = ids.front() == tokenizer.bos();
-    TokenTextStream text(tokenizer, starts_with_bos ? ids.front() : -1);
-    std::string out;
-    for (size_t t = starts_with_bos ? 1 : 0; t < ids.size(); ++t) out += text.push(ids[t]);
-    for (int32_t token : outputs[i]) out += text.push(token);
-    print_text(out + text.finish() + "\n");
-  }
-  std::fprintf(stderr,
-               "prompts: %zu, generated tokens: %lld in %lld steps | %.1f tokens/s | largest batch: %lld | "
-               "preemptions: %lld | KV blocks: %lld | peak resident memory: %.1f MiB\n",
-               prompts.size(), static_cast<long long>(stats.generated_tokens), static_cast<long long>(stats.steps),
-               seconds > 0 ? stats.generated_tokens / seconds : 0.0,
-               static_cast<long long>(stats.largest_batch), static_cast<long long>(stats.preemptions),
-               static_cast<long long>(blocks), peak_resident_bytes() / (1024.0 * 1024.0));
-  return 0;
+constexpr int64_t kBlockSize = 16;
+
+// The prompt's text as run.c echoes it: each token's piece after BOS.
+std::string prompt_text(const Tokenizer& tokenizer, const std::vector<int32_t>& ids, TokenTextStream& text) {
+  std::string out;
+  for (size_t t = ids.front() == tokenizer.bos() ? 1 : 0; t < ids.size(); ++t) out += text.push(ids[t]);
+  return out;
 }
 
 }  // namespace
@@ -68,9 +36,9 @@ int generate_command(const std::vector<std::string>& argv) {
     std::printf("usage: shardlm generate --model PATH --prompt TEXT [--max-new-tokens N] [flags]\n"
                 "  --prompt          the text to continue; repeat it, or give --prompts-file FILE (one prompt a\n"
                 "                    line), to run several prompts as one continuously batched workload\n"
-                "  --max-batch       sequences in flight at once with several prompts (default 16)\n"
                 "  --max-new-tokens  tokens to generate (default 256; stops early at a stop token or the context's end)\n"
-                "%s%s  (--temperature defaults to 1.0)\n",
+                "  --max-batch       sequences in flight at once with several prompts (default 16)\n"
+                "%s%s  (--temperature defaults to 1.0; prompt i of several samples with seed + i)\n",
                 kModelFlagsHelp, kSamplingFlagsHelp);
     return 0;
   }
@@ -87,52 +55,93 @@ int generate_command(const std::vector<std::string>& argv) {
   const int64_t max_new_tokens = args.integer("max-new-tokens", 256, 0, std::numeric_limits<int32_t>::max());
   const int64_t max_batch = args.integer("max-batch", 16, 1, 4096);
   const SamplingParams sampling = read_sampling_flags(args, 1.0);
-  if (prompts.size() == 1) args.reject_unused();  // several prompts read --kv-cache-memory once the model is known
+  const bool several = prompts.size() > 1;
   for (const auto& prompt : prompts) SHARDLM_CHECK(!prompt.empty(), "--prompt is empty: give some text to continue");
-  if (prompts.size() > 1) return generate_several(model_flags, argv, prompts, max_new_tokens, max_batch, sampling, args);
-  const std::string& prompt = prompts.front();
 
   Session session = open_session(model_flags, fmt::format("generate {}", fmt::join(argv, "\x1f")));
-  const RankLinks links{session.world, session.world_comm.get()};
+  const ModelSpec& spec = session.decoder->spec();
+  const Tokenizer& tokenizer = *session.tokenizer;
+  // Every rank tokenizes (the tokenizer is deterministic), so all size the KV pool alike.
+  std::vector<std::vector<int32_t>> prompt_ids;
+  int64_t longest = 1;
+  for (const auto& prompt : prompts) {
+    prompt_ids.push_back(tokenizer.encode(prompt, /*add_bos=*/true));
+    longest = std::max<int64_t>(longest, std::min<int64_t>(spec.max_seq_len, prompt_ids.back().size() + max_new_tokens));
+  }
+  const int64_t batch = std::min<int64_t>(max_batch, static_cast<int64_t>(prompts.size()));
+  EngineOptions options;
+  options.max_batch = batch;
+  options.block_size = kBlockSize;
+  options.num_blocks = kv_blocks_from_flag(args, *session.decoder, kBlockSize, batch, longest);
+  args.reject_unused();
   // Each rank's weight bytes, gathered on every rank by summing one slot per rank.
   std::vector<float> weight_mib(session.world.world, 0.0f);
   weight_mib[session.world.rank] = static_cast<float>(session.decoder->weight_bytes() / (1024.0 * 1024.0));
   session.world_comm->all_reduce(weight_mib.data(), weight_mib.size());
-  if (!session.coordinator()) {  // the other ranks follow rank 0's steps
-    generate(*session.decoder, links, {}, 0, nullptr, nullptr);
+
+  Engine engine(*session.decoder, options, {session.world, session.world_comm.get()});
+  if (!session.coordinator()) {
+    engine.follow();
     return 0;
   }
-  const ModelSpec& spec = session.decoder->spec();
-  const Tokenizer& tokenizer = *session.tokenizer;
-  const std::vector<int32_t> prompt_ids = tokenizer.encode(prompt, /*add_bos=*/true);
-  SHARDLM_CHECK(static_cast<int64_t>(prompt_ids.size()) <= spec.max_seq_len,
-                "the prompt is {} tokens, longer than the model's context of {} tokens", prompt_ids.size(),
-                spec.max_seq_len);
-  if (static_cast<int64_t>(prompt_ids.size()) + max_new_tokens > spec.max_seq_len + 1) {
+  if (!several && static_cast<int64_t>(prompt_ids[0].size()) + max_new_tokens > spec.max_seq_len + 1 &&
+      static_cast<int64_t>(prompt_ids[0].size()) <= spec.max_seq_len) {
     std::fprintf(stderr, "note: the context of %lld tokens ends before %lld new tokens; generation stops there\n",
                  static_cast<long long>(spec.max_seq_len), static_cast<long long>(max_new_tokens));
   }
-  Sampler sampler(sampling);
+  for (size_t i = 0; i < prompt_ids.size() && max_new_tokens > 0; ++i) {
+    GenerationRequest request{prompt_ids[i], max_new_tokens, sampling};
+    request.sampling.seed = sampling.seed + i;
+    engine.submit(std::move(request));
+  }
 
-  // The prompt as run.c echoes it: each token's text after BOS, then the new tokens as they come,
-  // through one stream so that a character split across tokens comes out whole.
-  const bool starts_with_bos = prompt_ids.front() == tokenizer.bos();
-  TokenTextStream text(tokenizer, starts_with_bos ? prompt_ids.front() : -1);
-  for (size_t i = starts_with_bos ? 1 : 0; i < prompt_ids.size(); ++i) print_text(text.push(prompt_ids[i]));
-  const GenerationStats stats = generate(*session.decoder, links, prompt_ids, max_new_tokens, &sampler, [&](int32_t token) {
-    print_text(text.push(token));
-    return true;
-  });
-  print_text(text.finish() + "\n");
+  const auto start = std::chrono::steady_clock::now();
+  double first_token_seconds = 0;
+  if (!several) {
+    // One prompt streams: the prompt, then each token as it is sampled.
+    const std::vector<int32_t>& ids = prompt_ids[0];
+    TokenTextStream text(tokenizer, ids.front() == tokenizer.bos() ? ids.front() : -1);
+    print_text(prompt_text(tokenizer, ids, text));
+    engine.run_to_completion([&](int64_t, int32_t token) {
+      if (first_token_seconds == 0)
+        first_token_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      print_text(text.push(token));
+    });
+    print_text(text.finish() + "\n");
+  } else {
+    engine.run_to_completion();
+    for (size_t i = 0; i < prompt_ids.size(); ++i) {
+      const std::vector<int32_t>& ids = prompt_ids[i];
+      TokenTextStream text(tokenizer, ids.front() == tokenizer.bos() ? ids.front() : -1);
+      std::string out = prompt_text(tokenizer, ids, text);
+      for (int32_t token : engine.output(static_cast<int64_t>(i))) out += text.push(token);
+      print_text(out + text.finish() + "\n");
+    }
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  engine.stop_followers();
 
-  std::fprintf(stderr,
-               "prompt tokens: %lld, generated tokens: %lld | prefill: %.1f tokens/s | decode: %.1f tokens/s | "
-               "ranks: %d (tp %d, pp %d) | threads: %d | peak resident memory: %.1f MiB (rank 0) | "
-               "weights per rank: %s MiB\n",
-               static_cast<long long>(stats.prompt_tokens), static_cast<long long>(stats.generated_tokens),
-               stats.prefill_tokens_per_second(), stats.decode_tokens_per_second(), session.world.world,
-               session.world.tp, session.world.pp, session.pool->size(),
-               peak_resident_bytes() / (1024.0 * 1024.0), fmt::format("{:.1f}", fmt::join(weight_mib, ", ")).c_str());
+  const EngineCounters& c = engine.counters();
+  const std::string layout =
+      fmt::format("ranks: {} (tp {}, pp {}) | threads: {} | peak resident memory: {:.1f} MiB (rank 0) | weights per "
+                  "rank: {:.1f} MiB",
+                  session.world.world, session.world.tp, session.world.pp, session.pool->size(),
+                  peak_resident_bytes() / (1024.0 * 1024.0), fmt::join(weight_mib, ", "));
+  if (!several) {
+    const double decode_seconds = seconds - first_token_seconds;
+    std::fprintf(stderr, "prompt tokens: %zu, generated tokens: %lld | prefill: %.1f tokens/s | decode: %.1f tokens/s | %s\n",
+                 prompt_ids[0].size(), static_cast<long long>(c.generated_tokens),
+                 first_token_seconds > 0 ? prompt_ids[0].size() / first_token_seconds : 0.0,
+                 c.generated_tokens > 1 && decode_seconds > 0 ? (c.generated_tokens - 1) / decode_seconds : 0.0,
+                 layout.c_str());
+  } else {
+    std::fprintf(stderr,
+                 "prompts: %zu, generated tokens: %lld in %lld steps | %.1f tokens/s | largest batch: %lld | "
+                 "preemptions: %lld | KV blocks: %lld | %s\n",
+                 prompts.size(), static_cast<long long>(c.generated_tokens), static_cast<long long>(c.steps),
+                 seconds > 0 ? c.generated_tokens / seconds : 0.0, static_cast<long long>(c.largest_batch),
+                 static_cast<long long>(c.preemptions), static_cast<long long>(options.num_blocks), layout.c_str());
+  }
   return 0;
 }
 

@@ -2,16 +2,103 @@
 
 #include <algorithm>
 
+#include "parallel/comm/stage_peers.h"
 #include "runtime/core/check.h"
 
 namespace shardlm {
 
-Engine::Engine(Decoder& model, EngineOptions options)
+namespace {
+
+// Rank 0's pool size, on every rank: the block tables it decides must be valid everywhere.
+EngineOptions agreed(EngineOptions options, const RankLinks& links) {
+  if (links.world.world > 1) {
+    SHARDLM_CHECK(links.world_comm != nullptr, "an engine over {} ranks needs a communicator", links.world.world);
+    links.world_comm->broadcast(&options.num_blocks, sizeof(options.num_blocks), 0);
+    links.world_comm->broadcast(&options.block_size, sizeof(options.block_size), 0);
+  }
+  return options;
+}
+
+}  // namespace
+
+Engine::Engine(Decoder& model, EngineOptions options, RankLinks links)
     : model_(model),
-      options_(options),
-      pool_(model.spec(), options.num_blocks, options.block_size),
-      blocks_(options.num_blocks, options.block_size, options.prefix_cache) {
-  SHARDLM_CHECK(options.max_batch >= 1, "the batch must hold at least one sequence, got {}", options.max_batch);
+      links_(links),
+      options_(agreed(options, links)),
+      pool_(model.spec(), options_.num_blocks, options_.block_size),
+      blocks_(options_.num_blocks, options_.block_size, options_.prefix_cache) {
+  SHARDLM_CHECK(options_.max_batch >= 1, "the batch must hold at least one sequence, got {}", options_.max_batch);
+}
+
+Engine::~Engine() {
+  try {
+    if (links_.world.is_coordinator()) stop_followers();
+  } catch (const std::exception&) {
+    // The job is ending with an error already; the followers are ended by MPI_Abort.
+  }
+}
+
+void Engine::stop_followers() {
+  if (links_.world.world == 1 || followers_stopped_) return;
+  StepPlan plan;
+  plan.end = true;
+  plan.broadcast(*links_.world_comm, true);
+  followers_stopped_ = true;
+}
+
+void Engine::follow() {
+  SHARDLM_CHECK(!links_.world.is_coordinator(), "rank 0 leads the steps; it does not follow");
+  for (;;) {
+    StepPlan plan;
+    plan.broadcast(*links_.world_comm, false);
+    if (plan.end) return;
+    run_plan(plan);
+  }
+}
+
+std::vector<float> Engine::run_plan(const StepPlan& plan) {
+  const WorldConfig& world = links_.world;
+  Communicator* comm = links_.world_comm;
+  const int64_t D = model_.spec().hidden, V = model_.spec().vocab_size;
+  const bool coordinator = world.is_coordinator();
+  const int last_stage_leader = world.rank_of(0, world.pp - 1);
+  std::vector<float> logits(coordinator ? plan.sequences.size() * V : 0);
+  int64_t first = 0;
+  for (int64_t end : plan.micro_batch_ends) {
+    std::vector<SequenceSlice> slices;
+    int64_t tokens = 0;
+    for (int64_t i = first; i < end; ++i) {
+      const StepSequence& seq = plan.sequences[i];
+      SequenceSlice slice;
+      slice.tokens = seq.tokens;
+      slice.start_pos = seq.start_pos;
+      slice.pool = &pool_;
+      slice.block_table = seq.block_table;
+      slices.push_back(slice);
+      tokens += static_cast<int64_t>(seq.tokens.size());
+    }
+    if (!world.first_stage()) {
+      hidden_.resize(tokens * D);
+      comm->recv(hidden_.data(), hidden_.size() * sizeof(float), previous_stage_rank(world));
+    }
+    const auto out = model_.forward_batch(slices, world.first_stage() ? nullptr : hidden_.data());
+    if (!world.last_stage()) {
+      comm->send(out.data(), out.size_bytes(), next_stage_rank(world));
+    } else if (coordinator) {
+      std::copy(out.begin(), out.end(), logits.begin() + first * V);
+    } else if (world.tp_rank() == 0) {
+      comm->send(out.data(), out.size_bytes(), 0);
+    }
+    first = end;
+  }
+  if (coordinator && !world.last_stage()) {
+    first = 0;
+    for (int64_t end : plan.micro_batch_ends) {
+      comm->recv(logits.data() + first * V, (end - first) * V * sizeof(float), last_stage_leader);
+      first = end;
+    }
+  }
+  return logits;
 }
 
 int64_t Engine::submit(GenerationRequest request) {
@@ -67,6 +154,7 @@ void Engine::finish(size_t index) {
 }
 
 bool Engine::step(const TokenCallback& on_token) {
+  SHARDLM_CHECK(links_.world.is_coordinator(), "only rank 0 schedules steps; the other ranks follow()");
   // Admission: first come, first served, while there is room in the batch and in the pool.
   while (!waiting_.empty() && static_cast<int64_t>(running_.size()) < options_.max_batch && admit(waiting_.front()))
     waiting_.pop_front();
@@ -75,16 +163,17 @@ bool Engine::step(const TokenCallback& on_token) {
     return false;
   }
 
-  std::vector<SequenceSlice> slices;
+  StepPlan plan;
   for (const Running& seq : running_) {
-    SequenceSlice slice;
-    slice.tokens = seq.pending;
-    slice.start_pos = seq.position;
-    slice.pool = &pool_;
-    slice.block_table = blocks_.block_table(seq.request);
-    slices.push_back(slice);
+    const auto table = blocks_.block_table(seq.request);
+    plan.sequences.push_back({seq.pending, seq.position, std::vector<int32_t>(table.begin(), table.end())});
   }
-  const auto logits = model_.forward_batch(slices);
+  // One micro-batch per pipeline stage (as even as possible), so that the stages overlap.
+  const int64_t n = static_cast<int64_t>(running_.size());
+  const int64_t parts = std::min<int64_t>(n, links_.world.pp);
+  for (int64_t p = 1; p <= parts; ++p) plan.micro_batch_ends.push_back(n * p / parts);
+  if (links_.world.world > 1) plan.broadcast(*links_.world_comm, true);
+  const std::vector<float> logits = run_plan(plan);
   ++counters_.steps;
   counters_.largest_batch = std::max<int64_t>(counters_.largest_batch, static_cast<int64_t>(running_.size()));
 

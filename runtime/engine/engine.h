@@ -5,6 +5,11 @@
 // shared system prompt). When blocks run out, the newest sequence is preempted: its blocks are
 // released and it is queued again with what it has generated, to be recomputed later (mostly from
 // the prefix cache), its sampler untouched, so its output does not change.
+//
+// Across ranks, every rank builds an Engine; rank 0 (the coordinator) schedules and samples, and
+// broadcasts each step's plan; the other ranks call follow() and run the plans on their share of
+// the model until rank 0 calls stop_followers(). Sequences are split into one micro-batch per
+// pipeline stage, so that stage s works on one micro-batch while stage s + 1 works on the one before.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +19,8 @@
 #include <vector>
 
 #include "runtime/engine/block_manager.h"
+#include "runtime/engine/rank_links.h"
+#include "runtime/engine/step_plan.h"
 #include "runtime/engine/sampler.h"
 #include "runtime/model/decoder.h"
 #include "runtime/model/kv_pool.h"
@@ -46,7 +53,14 @@ class Engine {
  public:
   using TokenCallback = std::function<void(int64_t request, int32_t token)>;
 
-  Engine(Decoder& model, EngineOptions options);
+  // Collective: every rank constructs it (rank 0's num_blocks is used everywhere).
+  Engine(Decoder& model, EngineOptions options, RankLinks links = {});
+  ~Engine();
+
+  // Ranks other than 0: run rank 0's plans until it stops the followers.
+  void follow();
+  // Rank 0: tells the followers there are no more steps (also done by the destructor).
+  void stop_followers();
 
   // Queues a request; returns its id (0, 1, ...). Throws naming what is wrong with it, including a
   // request that would not fit the KV pool even alone.
@@ -75,12 +89,17 @@ class Engine {
   };
 
   bool admit(int64_t request);       // allocates blocks; false when they do not fit now
+  // Runs a plan's forward passes on this rank; on rank 0, returns the logits [sequences, vocab].
+  std::vector<float> run_plan(const StepPlan& plan);
   void preempt_newest();
   void finish(size_t running_index);
 
   Decoder& model_;
+  RankLinks links_;
+  bool followers_stopped_ = false;
   EngineOptions options_;
   KvPool pool_;
+  std::vector<float> hidden_;
   BlockManager blocks_;
   std::vector<RequestState> requests_;
   std::deque<int64_t> waiting_;

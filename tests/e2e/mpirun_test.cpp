@@ -56,6 +56,30 @@ INSTANTIATE_TEST_SUITE_P(
                       Layout{"mpt", 2, 2}, Layout{"gpt_bigcode", 4, 1}, Layout{"gpt2", 2, 2}),
     layout_name);
 
+TEST(MpiBatch, SeveralPromptsAcrossRanksGiveWhatEachGivesAlone) {
+  // Greedy and seeded sampling, more prompts than batch slots, at tp 2 and at pp 2 (micro-batches).
+  for (const std::string temperature : {"0", "0.8"}) {
+    std::vector<std::string> args = {"generate", "--model", kStories, "--max-new-tokens", "24", "--temperature",
+                                     temperature, "--seed", "5", "--max-batch", "3", "--threads", "1"};
+    std::string alone;
+    int i = 0;
+    for (const char* prompt : {"Once upon a time", "Lily had a big", "The dog ran", "Tom saw a bird"}) {
+      args.insert(args.end(), {"--prompt", prompt});
+      const CliResult one = run_cli({"generate", "--model", kStories, "--prompt", prompt, "--max-new-tokens", "24",
+                                     "--temperature", temperature, "--seed", std::to_string(5 + i++)});
+      ASSERT_EQ(one.exit_code, 0) << one.err;
+      alone += one.out;
+    }
+    for (auto [tp, pp] : {std::pair{2, 1}, std::pair{1, 2}, std::pair{2, 2}}) {
+      auto layout = args;
+      layout.insert(layout.end(), {"--tp", std::to_string(tp), "--pp", std::to_string(pp)});
+      const CliResult together = run_mpi(tp * pp, layout);
+      ASSERT_EQ(together.exit_code, 0) << together.err;
+      EXPECT_EQ(together.out, alone) << "tp " << tp << " pp " << pp << " temperature " << temperature;
+    }
+  }
+}
+
 void expect_refused(const CliResult& run, const std::string& message_part) {
   EXPECT_NE(run.exit_code, 0);
   EXPECT_NE(run.err.find(message_part), std::string::npos) << run.err;
