@@ -84,19 +84,18 @@ std::vector<float> Engine::run_plan(const StepPlan& plan) {
     const auto out = model_.forward_batch(slices, world.first_stage() ? nullptr : hidden_.data());
     if (!world.last_stage()) {
       comm->send(out.data(), out.size_bytes(), next_stage_rank(world));
-    } else if (coordinator) {
+    } else {
+      logits.resize(plan.sequences.size() * V);
       std::copy(out.begin(), out.end(), logits.begin() + first * V);
-    } else if (world.tp_rank() == 0) {
-      comm->send(out.data(), out.size_bytes(), 0);
     }
     first = end;
   }
-  if (coordinator && !world.last_stage()) {
-    first = 0;
-    for (int64_t end : plan.micro_batch_ends) {
-      comm->recv(logits.data() + first * V, (end - first) * V * sizeof(float), last_stage_leader);
-      first = end;
-    }
+  // The last stage returns the logits only after its last micro-batch: were it to send them after
+  // each one, it could block on rank 0 while rank 0 blocks handing it the next micro-batch.
+  if (world.last_stage() && world.tp_rank() == 0 && !coordinator) {
+    comm->send(logits.data(), logits.size() * sizeof(float), 0);
+  } else if (coordinator && !world.last_stage()) {
+    comm->recv(logits.data(), logits.size() * sizeof(float), last_stage_leader);
   }
   return logits;
 }

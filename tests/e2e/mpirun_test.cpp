@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 
@@ -110,12 +111,23 @@ TEST(MpiRefusal, RanksStartedWithDifferentFlags) {
   expect_refused(run_program(argv), "started with a different command line");
 }
 
-// The pid of the process of `rank` in the job, found by the rank Open MPI puts in its environment.
-int pid_of_rank(int rank) {
+// The parent pid of a process, from /proc/<pid>/stat ("pid (name) state ppid ...").
+int parent_of(const std::string& pid) {
+  const std::string stat = read_file("/proc/" + pid + "/stat");
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  int parent = -1;
+  std::sscanf(stat.c_str() + close + 2, "%*c %d", &parent);
+  return parent;
+}
+
+// The pid of the process of `rank` in the job that mpirun `launcher` started, found by its parent and
+// the rank Open MPI puts in its environment (other jobs may run beside this test).
+int pid_of_rank(int rank, int launcher) {
   const std::string wanted = "OMPI_COMM_WORLD_RANK=" + std::to_string(rank);
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     const std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (name.find_first_not_of("0123456789") != std::string::npos || parent_of(name) != launcher) continue;
     const std::string command = read_file(entry.path().string() + "/cmdline");
     if (command.find(SHARDLM_BINARY) != 0) continue;
     const std::string environment = read_file(entry.path().string() + "/environ");
@@ -137,7 +149,7 @@ TEST(MpiFault, KillingARankEndsTheJobNamingIt) {
   int victim = -1;
   for (int i = 0; i < 200 && victim < 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    victim = pid_of_rank(1);
+    victim = pid_of_rank(1, job.pid);
   }
   ASSERT_GT(victim, 0) << "rank 1 never started";
   std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -146,6 +158,7 @@ TEST(MpiFault, KillingARankEndsTheJobNamingIt) {
   const auto killed_at = std::chrono::steady_clock::now();
   const CliResult result = job.wait(30.0);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+  if (result.exit_code == -1 && result.signal == 0) kill(job.pid, SIGKILL);  // leave nothing running
   ASSERT_FALSE(result.exit_code == -1 && result.signal == 0) << "the job still runs 30 s after rank 1 died";
   EXPECT_NE(result.exit_code, 0);
   EXPECT_LT(seconds, 30.0);
