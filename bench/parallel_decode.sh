@@ -27,7 +27,7 @@ args=(generate --model "$model" --prompt "$prompt" --max-new-tokens 128 --temper
 one=$(median_of_3 "$build/shardlm" "${args[@]}" --threads 2)
 tp2=$(median_of_3 mpirun -np 2 --bind-to none "$build/shardlm" "${args[@]}" --threads 1 --tp 2)
 pp2=$(median_of_3 mpirun -np 2 --bind-to none "$build/shardlm" "${args[@]}" --threads 1 --pp 2)
-two=(--prompt "$prompt" --prompt "Question: Please write a function in Python that sorts a list.")
+two=(--prompt "Question: Please write a function in Python that sorts a list.")  # with args' prompt: two
 one_x2=$(median_of_3 "$build/shardlm" "${args[@]}" "${two[@]}" --threads 2)
 pp2_x2=$(median_of_3 mpirun -np 2 --bind-to none "$build/shardlm" "${args[@]}" "${two[@]}" --threads 1 --pp 2)
 printf 'SmolLM2-135M decode, %s cores\n' "$(nproc)"
