@@ -1,6 +1,6 @@
 // `mpirun -np N shardlm generate --tp T --pp P` gives, token for token, what one rank gives: for
-// stories260K, SmolLM2 and every family fixture, with MQA at tp 2 and 4 (KV heads replicated) and
-// layer counts the stage count does not divide. Layouts a model cannot take are refused at start.
+// stories260K, SmolLM2 and every family fixture, with MQA at tp 2 and 4 (KV heads replicated),
+// uneven head splits, and layer counts the stage count does not divide (stories260K: 5 over 2). Layouts a model cannot take are refused at start.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -47,15 +47,20 @@ std::string layout_name(const ::testing::TestParamInfo<Layout>& info) {
   return info.param.model + "_tp" + std::to_string(info.param.tp) + "_pp" + std::to_string(info.param.pp);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Layouts, MpiGenerate,
-    ::testing::Values(Layout{"stories260K", 2, 1}, Layout{"stories260K", 4, 1}, Layout{"stories260K", 1, 2},
-                      Layout{"stories260K", 2, 2}, Layout{"smollm2", 2, 1}, Layout{"smollm2", 3, 1},
-                      Layout{"smollm2", 1, 4}, Layout{"stories260K", 3, 1},
-                      Layout{"llama", 4, 1}, Layout{"llama_dynamic", 2, 2}, Layout{"falcon_7b_style", 2, 1},
-                      Layout{"falcon_7b_style", 4, 1}, Layout{"falcon_40b_style", 2, 2}, Layout{"bloom", 2, 1},
-                      Layout{"mpt", 2, 2}, Layout{"gpt_bigcode", 4, 1}, Layout{"gpt2", 2, 2}),
-    layout_name);
+// Every model at every layout of at most 4 ranks with tp in {1, 2, 4} and pp in {1, 2}, plus the
+// uneven tp 3 (SmolLM2's 9 heads, stories260K's 8).
+std::vector<Layout> all_layouts() {
+  std::vector<Layout> layouts;
+  for (const char* model : {"stories260K", "smollm2", "llama", "llama_dynamic", "falcon_7b_style", "falcon_40b_style",
+                            "bloom", "mpt", "gpt_bigcode", "gpt2"})
+    for (auto [tp, pp] : {std::pair{2, 1}, std::pair{4, 1}, std::pair{1, 2}, std::pair{2, 2}})
+      layouts.push_back({model, tp, pp});
+  layouts.push_back({"smollm2", 3, 1});
+  layouts.push_back({"stories260K", 3, 1});
+  return layouts;
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, MpiGenerate, ::testing::ValuesIn(all_layouts()), layout_name);
 
 TEST(MpiBatch, SeveralPromptsAcrossRanksGiveWhatEachGivesAlone) {
   // Greedy and seeded sampling, more prompts than batch slots, at tp 2 and at pp 2 (micro-batches).
