@@ -33,6 +33,8 @@ const char* const kSamplingFlagsHelp =
     "  --temperature     0 = greedy\n"
     "  --top-k           keep the K most likely tokens (default 0 = all)\n"
     "  --top-p           keep the smallest set reaching probability P (default 0.9, as llama2.c)\n"
+    "  --min-p           drop tokens less likely than P x the most likely (default 0 = off)\n"
+    "  --repetition-penalty, --presence-penalty   on tokens already in the context (defaults 1, 0)\n"
     "  --seed            random seed (default: from the clock)\n";
 
 namespace {
@@ -79,6 +81,9 @@ SamplingParams read_sampling_flags(Args& args, double default_temperature) {
   sampling.top_k = args.integer("top-k", 0, 0, std::numeric_limits<int32_t>::max());
   sampling.top_p = static_cast<float>(args.real("top-p", 0.9, 0.0, 1.0));
   SHARDLM_CHECK(sampling.top_p > 0.0f, "--top-p must be greater than 0, got {}", sampling.top_p);
+  sampling.min_p = static_cast<float>(args.real("min-p", 0.0, 0.0, 1.0));
+  sampling.repetition_penalty = static_cast<float>(args.real("repetition-penalty", 1.0, 1e-3, 100.0));
+  sampling.presence_penalty = static_cast<float>(args.real("presence-penalty", 0.0, -100.0, 100.0));
   sampling.seed = static_cast<uint64_t>(args.integer("seed", std::chrono::system_clock::now().time_since_epoch().count(),
                                                      0, std::numeric_limits<int64_t>::max()));
   return sampling;

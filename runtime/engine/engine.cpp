@@ -119,7 +119,8 @@ int64_t Engine::submit(GenerationRequest request) {
                 "request {}: {} positions need more KV blocks than the pool's {} of {} tokens", id, positions,
                 blocks_.num_blocks(), blocks_.block_size());
   auto sampler = std::make_unique<Sampler>(request.sampling);
-  requests_.push_back({std::move(request), std::move(sampler), {}, false});
+  std::vector<int32_t> context = request.prompt;
+  requests_.push_back({std::move(request), std::move(sampler), {}, {}, std::move(context), false});
   waiting_.push_back(id);
   return id;
 }
@@ -181,7 +182,9 @@ bool Engine::step(const TokenCallback& on_token) {
   std::vector<int32_t> sampled(running_.size());
   for (size_t i = 0; i < running_.size(); ++i) {
     RequestState& state = requests_[running_[i].request];
-    sampled[i] = state.sampler->sample(std::span<const float>(logits.data() + i * V, V));
+    const std::span<const float> row(logits.data() + i * V, V);
+    sampled[i] = state.sampler->sample(row, state.context);
+    if (state.request.logprobs) state.logprobs.push_back(Sampler::log_probability(row, sampled[i]));
   }
   // Bookkeeping in admission order; walking backwards keeps indices valid as sequences leave.
   for (size_t i = running_.size(); i-- > 0;) {
@@ -189,12 +192,16 @@ bool Engine::step(const TokenCallback& on_token) {
     RequestState& state = requests_[seq.request];
     const int32_t token = sampled[i];
     seq.position += static_cast<int64_t>(seq.pending.size());
-    const bool stop = std::find(spec.stop_tokens.begin(), spec.stop_tokens.end(), token) != spec.stop_tokens.end();
+    const auto& extra = state.request.stop_tokens;
+    const bool stop = std::find(spec.stop_tokens.begin(), spec.stop_tokens.end(), token) != spec.stop_tokens.end() ||
+                      std::find(extra.begin(), extra.end(), token) != extra.end();
     if (stop) {
+      if (state.request.logprobs) state.logprobs.pop_back();  // the stop token is not part of the output
       finish(i);
       continue;
     }
     state.generated.push_back(token);
+    state.context.push_back(token);
     ++counters_.generated_tokens;
     if (on_token) on_token(seq.request, token);
     if (static_cast<int64_t>(state.generated.size()) >= state.request.max_new_tokens || seq.position >= spec.max_seq_len) {

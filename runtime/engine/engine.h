@@ -31,6 +31,8 @@ struct GenerationRequest {
   std::vector<int32_t> prompt;
   int64_t max_new_tokens = 256;
   SamplingParams sampling;
+  std::vector<int32_t> stop_tokens;  // end the sequence, besides the model's own stop tokens
+  bool logprobs = false;             // record each chosen token's log-probability
 };
 
 struct EngineOptions {
@@ -71,6 +73,8 @@ class Engine {
 
   bool finished(int64_t request) const { return requests_.at(request).finished; }
   const std::vector<int32_t>& output(int64_t request) const { return requests_.at(request).generated; }
+  // The log-probability of each generated token, when the request asked for them.
+  const std::vector<float>& logprobs(int64_t request) const { return requests_.at(request).logprobs; }
   const EngineCounters& counters() const { return counters_; }
   const BlockManager& blocks() const { return blocks_; }
   const KvPool& pool() const { return pool_; }
@@ -80,6 +84,8 @@ class Engine {
     GenerationRequest request;
     std::unique_ptr<Sampler> sampler;
     std::vector<int32_t> generated;
+    std::vector<float> logprobs;
+    std::vector<int32_t> context;  // prompt + generated, for the sampler's penalties
     bool finished = false;
   };
   struct Running {

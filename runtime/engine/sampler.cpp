@@ -12,6 +12,11 @@ void SamplingParams::validate() const {
                 temperature);
   SHARDLM_CHECK(top_k >= 0, "top-k must be >= 0 (0 disables it), got {}", top_k);
   SHARDLM_CHECK(std::isfinite(top_p) && top_p > 0.0f && top_p <= 1.0f, "top-p must be in (0, 1], got {}", top_p);
+  SHARDLM_CHECK(std::isfinite(min_p) && min_p >= 0.0f && min_p <= 1.0f, "min-p must be in [0, 1], got {}", min_p);
+  SHARDLM_CHECK(std::isfinite(repetition_penalty) && repetition_penalty > 0.0f,
+                "repetition penalty must be a number > 0 (1 = off), got {}", repetition_penalty);
+  SHARDLM_CHECK(std::isfinite(presence_penalty) && std::fabs(presence_penalty) <= 100.0f,
+                "presence penalty must be a number in [-100, 100], got {}", presence_penalty);
 }
 
 Sampler::Sampler(const SamplingParams& params) : params_(params), state_(params.seed) { params_.validate(); }
@@ -25,8 +30,29 @@ double Sampler::next_uniform() {
   return static_cast<double>(z >> 11) * 0x1.0p-53;
 }
 
-int32_t Sampler::sample(std::span<const float> logits) {
-  SHARDLM_CHECK(!logits.empty(), "sampling from empty logits");
+float Sampler::log_probability(std::span<const float> logits, int32_t token) {
+  SHARDLM_CHECK(token >= 0 && static_cast<size_t>(token) < logits.size(), "token {} is outside the logits", token);
+  const float max_logit = *std::max_element(logits.begin(), logits.end());
+  double total = 0.0;
+  for (float v : logits) total += std::exp(static_cast<double>(v) - max_logit);
+  return static_cast<float>(logits[token] - max_logit - std::log(total));
+}
+
+int32_t Sampler::sample(std::span<const float> raw_logits, std::span<const int32_t> context) {
+  SHARDLM_CHECK(!raw_logits.empty(), "sampling from empty logits");
+  std::span<const float> logits = raw_logits;
+  if (!context.empty() && (params_.repetition_penalty != 1.0f || params_.presence_penalty != 0.0f)) {
+    penalized_.assign(raw_logits.begin(), raw_logits.end());
+    std::vector<bool> seen(penalized_.size(), false);
+    for (int32_t token : context) {
+      if (token < 0 || static_cast<size_t>(token) >= seen.size() || seen[token]) continue;
+      seen[token] = true;
+      float& v = penalized_[token];
+      v = v > 0 ? v / params_.repetition_penalty : v * params_.repetition_penalty;
+      v -= params_.presence_penalty;
+    }
+    logits = penalized_;
+  }
   if (params_.temperature == 0.0f) {
     return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
@@ -41,12 +67,15 @@ int32_t Sampler::sample(std::span<const float> logits) {
   double total = 0.0;
   for (auto& [value, id] : candidates_) total += (value = std::exp(value - max_logit));
   size_t keep = candidates_.size();
+  if (params_.min_p > 0.0f) {  // candidates are sorted: the first is the most likely (weight 1)
+    while (keep > 1 && candidates_[keep - 1].first < params_.min_p) --keep;
+  }
   if (params_.top_p < 1.0f) {
     double cumulative = 0.0;
     for (size_t i = 0; i < candidates_.size(); ++i) {
       cumulative += candidates_[i].first / total;
       if (cumulative >= params_.top_p) {
-        keep = i + 1;
+        keep = std::min(keep, i + 1);
         break;
       }
     }

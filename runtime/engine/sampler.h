@@ -13,6 +13,12 @@ struct SamplingParams {
   int64_t top_k = 0;         // 0 = all tokens
   float top_p = 1.0f;        // 1 = all tokens; keep the smallest set whose probability reaches top_p
   uint64_t seed = 0;
+  float min_p = 0.0f;        // drop tokens less likely than min_p x the most likely one; 0 = off
+  // Penalties on tokens already in the context (prompt and generated so far): the repetition
+  // penalty divides a positive logit by it and multiplies a negative one (CTRL, as transformers);
+  // the presence penalty is subtracted once from the logit of every such token (as OpenAI's API).
+  float repetition_penalty = 1.0f;
+  float presence_penalty = 0.0f;
   // Throws naming the first parameter that is out of range or not a number.
   void validate() const;
 };
@@ -20,13 +26,18 @@ struct SamplingParams {
 class Sampler {
  public:
   explicit Sampler(const SamplingParams& params);
-  int32_t sample(std::span<const float> logits);
+  // `context`: the tokens so far, for the penalties (may be empty when they are off).
+  int32_t sample(std::span<const float> logits, std::span<const int32_t> context = {});
+  // The model's log-probability of `token` under `logits` (log-softmax, before any penalty,
+  // temperature or truncation): what a client asks for as the chosen token's logprob.
+  static float log_probability(std::span<const float> logits, int32_t token);
 
  private:
   double next_uniform();  // in [0, 1), from 53 random bits: the same on every platform
   SamplingParams params_;
   uint64_t state_;
   std::vector<std::pair<float, int32_t>> candidates_;
+  std::vector<float> penalized_;
 };
 
 }  // namespace shardlm

@@ -2,6 +2,8 @@
 // tokens, a shared system prompt shares blocks, and preemption changes no token either.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "runtime/engine/engine.h"
 #include "runtime/model/model_loader.h"
 
@@ -116,6 +118,36 @@ TEST_F(EngineTest, PreemptionChangesNoToken) {
   const auto squeezed = run(requests, options(14, true), &tight);
   EXPECT_GT(tight.preemptions, 0);
   EXPECT_EQ(squeezed, run(requests, options(512, true)));
+}
+
+TEST_F(EngineTest, StopTokensAndLogProbabilities) {
+  auto free_run = request("Once upon a time", 12);
+  free_run.logprobs = true;
+  Engine engine(*decoder_, options(64));
+  engine.submit(free_run);
+  engine.run_to_completion();
+  const auto tokens = engine.output(0);
+  ASSERT_EQ(tokens.size(), 12u);
+
+  // The log-probabilities, against the reference loop's logits put through a log-softmax in double.
+  KvCache cache(model_.spec, 64);
+  std::vector<int32_t> fed = free_run.prompt;
+  auto logits = decoder_->forward(fed, 0, cache);
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    double max_logit = *std::max_element(logits.begin(), logits.end()), total = 0;
+    for (float v : logits) total += std::exp(v - max_logit);
+    EXPECT_NEAR(engine.logprobs(0)[i], logits[tokens[i]] - max_logit - std::log(total), 1e-4) << i;
+    const int32_t step[] = {tokens[i]};
+    logits = decoder_->forward(step, static_cast<int64_t>(fed.size() + i), cache);
+  }
+
+  // A request's own stop token ends it just before that token.
+  auto stopped = request("Once upon a time", 12);
+  stopped.stop_tokens = {tokens[4]};
+  engine.submit(stopped);
+  engine.run_to_completion();
+  const auto first_stop = std::find(tokens.begin(), tokens.end(), tokens[4]) - tokens.begin();
+  EXPECT_EQ(engine.output(1), std::vector<int32_t>(tokens.begin(), tokens.begin() + first_stop));
 }
 
 TEST_F(EngineTest, ARequestThatCannotFitAloneIsRefused) {

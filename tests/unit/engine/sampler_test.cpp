@@ -72,6 +72,43 @@ TEST(Sampler, SameSeedSameTokensOtherSeedOtherTokens) {
   EXPECT_NE(a, c);
 }
 
+TEST(Sampler, MinPDropsTokensFarBelowTheBest) {
+  SamplingParams params{1.0f, 0, 1.0f, 7};
+  params.min_p = 0.5f;  // keep tokens at least half as likely as token 1 (logit 3.0): 5 (2.9), 3 (2.5)
+  Sampler sampler(params);
+  const auto seen = frequencies(sampler, kLogits, 20000);
+  EXPECT_EQ(seen[0] + seen[2] + seen[4], 0.0);
+  const double w1 = 1.0, w5 = std::exp(-0.1), w3 = std::exp(-0.5);
+  EXPECT_NEAR(seen[1], w1 / (w1 + w5 + w3), 0.015);
+  EXPECT_NEAR(seen[3], w3 / (w1 + w5 + w3), 0.015);
+}
+
+TEST(Sampler, PenaltiesApplyToTokensInTheContext) {
+  // Greedy picks token 1 (3.0). Repetition penalty 1.2 on it: 3.0 / 1.2 = 2.5 < 2.9, so token 5 wins.
+  SamplingParams repetition{0.0f, 0, 1.0f, 1};
+  repetition.repetition_penalty = 1.2f;
+  const std::vector<int32_t> context = {1, 1, 4};
+  EXPECT_EQ(Sampler(repetition).sample(kLogits, context), 5);
+  EXPECT_EQ(Sampler(repetition).sample(kLogits, {}), 1);  // no context, no penalty
+  // Presence penalty 0.5 on tokens 1 and 5: 2.5, 2.4 against token 3's 2.5 (the first of a tie wins).
+  SamplingParams presence{0.0f, 0, 1.0f, 1};
+  presence.presence_penalty = 0.5f;
+  const std::vector<int32_t> both = {5, 1};
+  EXPECT_EQ(Sampler(presence).sample(kLogits, both), 1);
+  presence.presence_penalty = 0.6f;  // 2.4, 2.3 against 2.5
+  EXPECT_EQ(Sampler(presence).sample(kLogits, both), 3);
+  // A negative logit is multiplied by the repetition penalty (pushed further down).
+  const std::vector<float> negative = {-1.0f, -1.1f};
+  const std::vector<int32_t> first = {0};
+  EXPECT_EQ(Sampler(repetition).sample(negative, first), 1);
+}
+
+TEST(Sampler, LogProbabilityIsTheLogSoftmax) {
+  const auto p = softmax(kLogits, 1.0);
+  for (int32_t token = 0; token < static_cast<int32_t>(kLogits.size()); ++token)
+    EXPECT_NEAR(Sampler::log_probability(kLogits, token), std::log(p[token]), 1e-6);
+}
+
 TEST(Sampler, RejectsBadParameters) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   EXPECT_THROW(Sampler({-1.0f, 0, 1.0f, 0}), std::runtime_error);
@@ -80,6 +117,15 @@ TEST(Sampler, RejectsBadParameters) {
   EXPECT_THROW(Sampler({1.0f, 0, 0.0f, 0}), std::runtime_error);
   EXPECT_THROW(Sampler({1.0f, 0, nan, 0}), std::runtime_error);
   EXPECT_THROW(Sampler({1.0f, 0, 1.5f, 0}), std::runtime_error);
+  SamplingParams bad{1.0f, 0, 1.0f, 0};
+  bad.min_p = 1.5f;
+  EXPECT_THROW(Sampler{bad}, std::runtime_error);
+  bad.min_p = 0;
+  bad.repetition_penalty = 0;
+  EXPECT_THROW(Sampler{bad}, std::runtime_error);
+  bad.repetition_penalty = 1;
+  bad.presence_penalty = nan;
+  EXPECT_THROW(Sampler{bad}, std::runtime_error);
 }
 
 }  // namespace
