@@ -38,6 +38,8 @@ int generate_command(const std::vector<std::string>& argv) {
                 "                    line), to run several prompts as one continuously batched workload\n"
                 "  --max-new-tokens  tokens to generate (default 256; stops early at a stop token or the context's end)\n"
                 "  --max-batch       sequences in flight at once with several prompts (default 16)\n"
+                "  --max-step-tokens tokens one step may compute: long prompts are prefilled in chunks so the\n"
+                "                    others keep decoding (default 0 = whole prompts)\n"
                 "%s%s  (--temperature defaults to 1.0; prompt i of several samples with seed + i)\n",
                 kModelFlagsHelp, kSamplingFlagsHelp);
     return 0;
@@ -73,6 +75,7 @@ int generate_command(const std::vector<std::string>& argv) {
   options.max_batch = batch;
   options.block_size = kBlockSize;
   options.num_blocks = kv_blocks_from_flag(args, *session.decoder, kBlockSize, batch, longest);
+  options.max_step_tokens = args.integer("max-step-tokens", 0, 0, 1 << 24);
   args.reject_unused();
   // Each rank's weight bytes, gathered on every rank by summing one slot per rank.
   std::vector<float> weight_mib(session.world.world, 0.0f);

@@ -158,6 +158,18 @@ void BlockManager::free(SeqId seq_id) {
   seqs_.erase(it);
 }
 
+void BlockManager::free(SeqId seq_id, int64_t computed_tokens) {
+  const auto& table = sequence(seq_id).table;
+  for (size_t i = 0; i < table.size(); ++i) {
+    Block& b = blocks_[table[i]];
+    if (static_cast<int64_t>(i + 1) * block_size_ <= computed_tokens || !b.cached) continue;
+    SHARDLM_CHECK(b.ref_count == 1, "block manager: block {} is shared before its K/V is computed", table[i]);
+    cache_.erase(b.hash);
+    b.cached = false;
+  }
+  free(seq_id);
+}
+
 std::span<const BlockManager::BlockId> BlockManager::block_table(SeqId seq_id) const { return sequence(seq_id).table; }
 
 int64_t BlockManager::num_tokens(SeqId seq_id) const { return sequence(seq_id).num_tokens; }

@@ -62,6 +62,10 @@ class BlockManager {
   // Releases the sequence's blocks. Cached ones stay reusable until evicted; the table is released
   // from its end so that a sequence's tail is evicted before its (more widely shared) head.
   void free(SeqId seq_id);
+  // The same, for a sequence whose K/V exists only for its first computed_tokens tokens (preempted
+  // mid-prefill, or with a fed-back token not yet computed): blocks reaching past them leave the
+  // cache, so no later prompt can reuse slots that were never written.
+  void free(SeqId seq_id, int64_t computed_tokens);
 
   bool contains(SeqId seq_id) const { return seqs_.contains(seq_id); }
   // Valid until the next call that changes this manager.

@@ -1,6 +1,7 @@
 #include "runtime/engine/engine.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "parallel/comm/stage_peers.h"
 #include "runtime/core/check.h"
@@ -142,7 +143,7 @@ bool Engine::admit(int64_t id) {
 void Engine::preempt_newest() {
   const Running newest = running_.back();
   running_.pop_back();
-  blocks_.free(newest.request);
+  blocks_.free(newest.request, newest.position);  // K/V exists for positions before its pending tokens
   waiting_.push_front(newest.request);
   ++counters_.preemptions;
 }
@@ -155,49 +156,82 @@ void Engine::finish(size_t index) {
 
 bool Engine::step(const TokenCallback& on_token) {
   SHARDLM_CHECK(links_.world.is_coordinator(), "only rank 0 schedules steps; the other ranks follow()");
-  // Admission: first come, first served, while there is room in the batch and in the pool.
-  while (!waiting_.empty() && static_cast<int64_t>(running_.size()) < options_.max_batch && admit(waiting_.front()))
+  // Admission: first come, first served, while there is room in the batch and in the pool. With a
+  // token budget, prompts are prefilled in chunks, one at a time: a prompt's blocks are published
+  // when it is admitted, so no other prompt may be admitted (and find them) until they are computed.
+  const bool chunked = options_.max_step_tokens > 0;
+  auto prefilling = [&] {
+    return std::any_of(running_.begin(), running_.end(), [](const Running& r) { return r.pending.size() > 1; });
+  };
+  while (!waiting_.empty() && static_cast<int64_t>(running_.size()) < options_.max_batch &&
+         !(chunked && prefilling()) && admit(waiting_.front()))
     waiting_.pop_front();
   if (running_.empty()) {
     SHARDLM_CHECK(waiting_.empty(), "request {} cannot be scheduled although the pool is empty", waiting_.front());
     return false;
   }
 
+  // This step's tokens: every decoding sequence's one, then prompt chunks, oldest first, within the
+  // budget, so a long prompt does not stall the others' decoding.
+  int64_t budget = chunked ? options_.max_step_tokens : std::numeric_limits<int64_t>::max();
+  for (const Running& seq : running_)
+    if (seq.pending.size() == 1) --budget;
+  std::vector<int64_t> take(running_.size());
+  for (size_t i = 0; i < running_.size(); ++i) {
+    const auto pending = static_cast<int64_t>(running_[i].pending.size());
+    take[i] = pending == 1 ? 1 : std::clamp<int64_t>(budget, 0, pending);
+    if (pending > 1) budget -= take[i];
+  }
   StepPlan plan;
-  for (const Running& seq : running_) {
+  std::vector<size_t> scheduled;  // running_ index of each planned sequence
+  for (size_t i = 0; i < running_.size(); ++i) {
+    if (take[i] == 0) continue;
+    const Running& seq = running_[i];
     const auto table = blocks_.block_table(seq.request);
-    plan.sequences.push_back({seq.pending, seq.position, std::vector<int32_t>(table.begin(), table.end())});
+    plan.sequences.push_back({std::vector<int32_t>(seq.pending.begin(), seq.pending.begin() + take[i]), seq.position,
+                              std::vector<int32_t>(table.begin(), table.end())});
+    scheduled.push_back(i);
   }
   // One micro-batch per pipeline stage (as even as possible), so that the stages overlap.
-  const int64_t n = static_cast<int64_t>(running_.size());
+  const int64_t n = static_cast<int64_t>(scheduled.size());
   const int64_t parts = std::min<int64_t>(n, links_.world.pp);
   for (int64_t p = 1; p <= parts; ++p) plan.micro_batch_ends.push_back(n * p / parts);
   if (links_.world.world > 1) plan.broadcast(*links_.world_comm, true);
   const std::vector<float> logits = run_plan(plan);
   ++counters_.steps;
-  counters_.largest_batch = std::max<int64_t>(counters_.largest_batch, static_cast<int64_t>(running_.size()));
+  counters_.largest_batch = std::max<int64_t>(counters_.largest_batch, n);
+  int64_t step_tokens = 0;
+  for (const StepSequence& s : plan.sequences) step_tokens += static_cast<int64_t>(s.tokens.size());
+  counters_.largest_step_tokens = std::max(counters_.largest_step_tokens, step_tokens);
 
+  // Sampling, for sequences whose whole pending input has now been computed.
   const ModelSpec& spec = model_.spec();
   const int64_t V = spec.vocab_size;
-  std::vector<int32_t> sampled(running_.size());
-  for (size_t i = 0; i < running_.size(); ++i) {
-    RequestState& state = requests_[running_[i].request];
-    const std::span<const float> row(logits.data() + i * V, V);
-    sampled[i] = state.sampler->sample(row, state.context);
-    if (state.request.logprobs) state.logprobs.push_back(Sampler::log_probability(row, sampled[i]));
+  std::vector<int32_t> sampled(running_.size(), -1);
+  for (size_t k = 0; k < scheduled.size(); ++k) {
+    Running& seq = running_[scheduled[k]];
+    seq.position += take[scheduled[k]];
+    seq.pending.erase(seq.pending.begin(), seq.pending.begin() + take[scheduled[k]]);
+    if (!seq.pending.empty()) continue;  // mid-prefill: its next chunk comes next step
+    RequestState& state = requests_[seq.request];
+    const std::span<const float> row(logits.data() + k * V, V);
+    sampled[scheduled[k]] = state.sampler->sample(row, state.context);
+    if (state.request.logprobs) state.logprobs.push_back(Sampler::log_probability(row, sampled[scheduled[k]]));
   }
   // Bookkeeping in admission order; walking backwards keeps indices valid as sequences leave.
+  std::vector<bool> fed_back(running_.size(), false);
   for (size_t i = running_.size(); i-- > 0;) {
+    if (sampled[i] < 0) continue;
     Running& seq = running_[i];
     RequestState& state = requests_[seq.request];
     const int32_t token = sampled[i];
-    seq.position += static_cast<int64_t>(seq.pending.size());
     const auto& extra = state.request.stop_tokens;
     const bool stop = std::find(spec.stop_tokens.begin(), spec.stop_tokens.end(), token) != spec.stop_tokens.end() ||
                       std::find(extra.begin(), extra.end(), token) != extra.end();
     if (stop) {
       if (state.request.logprobs) state.logprobs.pop_back();  // the stop token is not part of the output
       finish(i);
+      fed_back.erase(fed_back.begin() + static_cast<std::ptrdiff_t>(i));
       continue;
     }
     state.generated.push_back(token);
@@ -206,15 +240,19 @@ bool Engine::step(const TokenCallback& on_token) {
     if (on_token) on_token(seq.request, token);
     if (static_cast<int64_t>(state.generated.size()) >= state.request.max_new_tokens || seq.position >= spec.max_seq_len) {
       finish(i);
+      fed_back.erase(fed_back.begin() + static_cast<std::ptrdiff_t>(i));
       continue;
     }
     seq.pending.assign(1, token);
+    fed_back[i] = true;
   }
   // The fed-back tokens need a KV slot each; when blocks run out, the newest sequences make room.
   for (size_t i = 0; i < running_.size(); ++i) {
+    if (!fed_back[i]) continue;
     while (!blocks_.append_token(running_[i].request, running_[i].pending.front())) {
       const bool self = i + 1 == running_.size();
       preempt_newest();
+      fed_back.pop_back();
       if (self) break;
     }
   }

@@ -40,6 +40,7 @@ struct EngineOptions {
   int64_t num_blocks = 0;      // KV pool size in blocks
   int64_t block_size = 16;     // tokens per block
   bool prefix_cache = true;    // reuse cached blocks of equal prefixes
+  int64_t max_step_tokens = 0; // tokens one step may compute (chunked prefill); 0 = whole prompts
 };
 
 struct EngineCounters {
@@ -49,6 +50,7 @@ struct EngineCounters {
   int64_t generated_tokens = 0;
   int64_t preemptions = 0;
   int64_t largest_batch = 0;
+  int64_t largest_step_tokens = 0;
 };
 
 class Engine {

@@ -150,6 +150,24 @@ TEST_F(EngineTest, StopTokensAndLogProbabilities) {
   EXPECT_EQ(engine.output(1), std::vector<int32_t>(tokens.begin(), tokens.begin() + first_stop));
 }
 
+TEST_F(EngineTest, ChunkedPrefillKeepsStepsWithinTheBudgetAndChangesNoToken) {
+  std::vector<GenerationRequest> requests = {request("The dog ran", 30), request(kSystem + kSystem + " One day", 20),
+                                             request(kSystem + " Tom said", 20, 0.9f, 3), request("Lily had", 25)};
+  EngineCounters whole, chunked;
+  const auto expected = run(requests, options(256), &whole);
+  EngineOptions budgeted = options(256);
+  budgeted.max_step_tokens = 8;
+  EXPECT_EQ(run(requests, budgeted, &chunked), expected);
+  EXPECT_LE(chunked.largest_step_tokens, 8);  // at most 4 sequences decode at once, below the budget
+  EXPECT_GT(whole.largest_step_tokens, 8);   // the long prompt alone is far more
+  // Chunks, a tight pool and preemption together still change nothing.
+  EngineOptions tight = options(24);
+  tight.max_step_tokens = 8;
+  EngineCounters squeezed;
+  EXPECT_EQ(run(requests, tight, &squeezed), expected);
+  EXPECT_GT(squeezed.preemptions, 0);
+}
+
 TEST_F(EngineTest, ARequestThatCannotFitAloneIsRefused) {
   Engine engine(*decoder_, options(2));
   EXPECT_THROW(engine.submit(request("Once upon a time", 100)), std::runtime_error);
