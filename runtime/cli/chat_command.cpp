@@ -70,7 +70,10 @@ int chat_command(const std::vector<std::string>& argv) {
     request.sampling.seed = sampling.seed + turn;  // each turn its own, repeatable stream
     const int64_t id = engine.submit(std::move(request));
     TokenTextStream text(tokenizer, -1);
-    engine.run_to_completion([&](int64_t, int32_t token) { print_text(text.push(token)); });
+    engine.run_to_completion([&](int64_t, int32_t token) {
+      print_text(text.push(token));
+      return true;
+    });
     print_text(text.finish() + "\n");
     const EngineCounters& after = engine.counters();
     std::fprintf(stderr, "[turn: %zu prompt tokens, %lld reused from the KV cache, %lld computed]\n", prompt.size(),

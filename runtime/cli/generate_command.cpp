@@ -28,16 +28,33 @@ std::string prompt_text(const Tokenizer& tokenizer, const std::vector<int32_t>& 
   return out;
 }
 
+// Where `text` may be printed up to: before the first stop string (stopped), or before a tail that
+// could still grow into one.
+std::pair<size_t, bool> split_at_stop(const std::string& text, const std::vector<std::string>& stops) {
+  size_t cut = text.size();
+  for (const std::string& stop : stops) {
+    if (const size_t at = text.find(stop); at != std::string::npos) return {at, true};
+    for (size_t keep = std::min(stop.size() - 1, text.size()); keep > 0; --keep) {
+      if (text.compare(text.size() - keep, keep, stop, 0, keep) == 0) {
+        cut = std::min(cut, text.size() - keep);
+        break;
+      }
+    }
+  }
+  return {cut, false};
+}
+
 }  // namespace
 
 int generate_command(const std::vector<std::string>& argv) {
-  Args args(argv, {"help"}, {"prompt"});
+  Args args(argv, {"help"}, {"prompt", "stop"});
   if (args.has_switch("help")) {
     std::printf("usage: shardlm generate --model PATH --prompt TEXT [--max-new-tokens N] [flags]\n"
                 "  --prompt          the text to continue; repeat it, or give --prompts-file FILE (one prompt a\n"
                 "                    line), to run several prompts as one continuously batched workload\n"
                 "  --max-new-tokens  tokens to generate (default 256; stops early at a stop token or the context's end)\n"
                 "  --max-batch       sequences in flight at once with several prompts (default 16)\n"
+                "  --stop TEXT       end a sequence where TEXT appears (not printed); may be repeated\n"
                 "  --max-step-tokens tokens one step may compute: long prompts are prefilled in chunks so the\n"
                 "                    others keep decoding (default 0 = whole prompts)\n"
                 "%s%s  (--temperature defaults to 1.0; prompt i of several samples with seed + i)\n",
@@ -57,6 +74,8 @@ int generate_command(const std::vector<std::string>& argv) {
   const int64_t max_new_tokens = args.integer("max-new-tokens", 256, 0, std::numeric_limits<int32_t>::max());
   const int64_t max_batch = args.integer("max-batch", 16, 1, 4096);
   const SamplingParams sampling = read_sampling_flags(args, 1.0);
+  const std::vector<std::string> stop_strings = args.texts("stop");
+  for (const auto& stop : stop_strings) SHARDLM_CHECK(!stop.empty(), "--stop is empty: give the text to stop at");
   const bool several = prompts.size() > 1;
   for (const auto& prompt : prompts) SHARDLM_CHECK(!prompt.empty(), "--prompt is empty: give some text to continue");
 
@@ -105,20 +124,35 @@ int generate_command(const std::vector<std::string>& argv) {
     const std::vector<int32_t>& ids = prompt_ids[0];
     TokenTextStream text(tokenizer, ids.front() == tokenizer.bos() ? ids.front() : -1);
     print_text(prompt_text(tokenizer, ids, text));
+    // Text is held back while it could still turn into a stop string, then printed.
+    std::string held;
     engine.run_to_completion([&](int64_t, int32_t token) {
       if (first_token_seconds == 0)
         first_token_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      print_text(text.push(token));
+      held += text.push(token);
+      const auto [cut, stopped] = split_at_stop(held, stop_strings);
+      print_text(held.substr(0, cut));
+      held.erase(0, cut);
+      if (stopped) held.clear();
+      return !stopped;
     });
+    print_text(held);
     print_text(text.finish() + "\n");
   } else {
-    engine.run_to_completion();
+    // Each sequence's text so far, to end it at a stop string.
+    std::vector<std::string> produced(prompt_ids.size());
+    std::vector<TokenTextStream> streams;
+    for (const auto& ids : prompt_ids) streams.emplace_back(tokenizer, ids.back());
+    engine.run_to_completion([&](int64_t request, int32_t token) {
+      produced[request] += streams[request].push(token);
+      const auto [cut, stopped] = split_at_stop(produced[request], stop_strings);
+      if (stopped) produced[request].resize(cut);
+      return !stopped;
+    });
     for (size_t i = 0; i < prompt_ids.size(); ++i) {
       const std::vector<int32_t>& ids = prompt_ids[i];
       TokenTextStream text(tokenizer, ids.front() == tokenizer.bos() ? ids.front() : -1);
-      std::string out = prompt_text(tokenizer, ids, text);
-      for (int32_t token : engine.output(static_cast<int64_t>(i))) out += text.push(token);
-      print_text(out + text.finish() + "\n");
+      print_text(prompt_text(tokenizer, ids, text) + text.finish() + produced[i] + streams[i].finish() + "\n");
     }
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

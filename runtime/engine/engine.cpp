@@ -237,8 +237,9 @@ bool Engine::step(const TokenCallback& on_token) {
     state.generated.push_back(token);
     state.context.push_back(token);
     ++counters_.generated_tokens;
-    if (on_token) on_token(seq.request, token);
-    if (static_cast<int64_t>(state.generated.size()) >= state.request.max_new_tokens || seq.position >= spec.max_seq_len) {
+    const bool wanted = !on_token || on_token(seq.request, token);
+    if (!wanted || static_cast<int64_t>(state.generated.size()) >= state.request.max_new_tokens ||
+        seq.position >= spec.max_seq_len) {
       finish(i);
       fed_back.erase(fed_back.begin() + static_cast<std::ptrdiff_t>(i));
       continue;

@@ -55,7 +55,9 @@ struct EngineCounters {
 
 class Engine {
  public:
-  using TokenCallback = std::function<void(int64_t request, int32_t token)>;
+  // Called on rank 0 with each new token; returning false ends that request (a stop string found,
+  // a client gone) as if it had reached its limit.
+  using TokenCallback = std::function<bool(int64_t request, int32_t token)>;
 
   // Collective: every rank constructs it (rank 0's num_blocks is used everywhere).
   Engine(Decoder& model, EngineOptions options, RankLinks links = {});

@@ -42,5 +42,22 @@ TEST(BatchCli, PromptsFileAndItsErrors) {
   EXPECT_NE(missing.err.find("cannot read --prompts-file"), std::string::npos) << missing.err;
 }
 
+// The reference is llama2.c's known continuation of "Once upon a time" (the model's README), cut by
+// hand where each stop string first appears.
+TEST(StopStrings, EndTheTextBeforeTheStopString) {
+  const CliResult one = run_cli({"generate", "--model", kModel, "--prompt", "Once upon a time", "--max-new-tokens",
+                                 "60", "--temperature", "0", "--stop", "Lily", "--stop", "never appears"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(one.out, "Once upon a time, there was a little girl named \n");
+  const CliResult several = run_cli({"generate", "--model", kModel, "--prompt", "Once upon a time", "--prompt",
+                                     "Once upon a time", "--max-new-tokens", "60", "--temperature", "0", "--stop",
+                                     ", red"});
+  ASSERT_EQ(several.exit_code, 0) << several.err;
+  const std::string cut = "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+                          "park. One day, she saw a big\n";
+  EXPECT_EQ(several.out, cut + cut);
+  EXPECT_EQ(run_cli({"generate", "--model", kModel, "--prompt", "x", "--stop", ""}).exit_code, 1);
+}
+
 }  // namespace
 }  // namespace shardlm::testing
