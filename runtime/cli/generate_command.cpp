@@ -14,6 +14,7 @@
 #include "runtime/core/check.h"
 #include "runtime/core/memory_usage.h"
 #include "runtime/engine/engine.h"
+#include "runtime/engine/speculative.h"
 #include "runtime/tokenizer/utf8_streamer.h"
 
 namespace shardlm::cli {
@@ -54,6 +55,8 @@ int generate_command(const std::vector<std::string>& argv) {
                 "                    line), to run several prompts as one continuously batched workload\n"
                 "  --max-new-tokens  tokens to generate (default 256; stops early at a stop token or the context's end)\n"
                 "  --max-batch       sequences in flight at once with several prompts (default 16)\n"
+                "  --speculate K     draft up to K tokens from the context (prompt lookup) and verify them in\n"
+                "                    one pass; output unchanged (greedy, one prompt, one rank)\n"
                 "  --stop TEXT       end a sequence where TEXT appears (not printed); may be repeated\n"
                 "  --max-step-tokens tokens one step may compute: long prompts are prefilled in chunks so the\n"
                 "                    others keep decoding (default 0 = whole prompts)\n"
@@ -75,8 +78,11 @@ int generate_command(const std::vector<std::string>& argv) {
   const int64_t max_batch = args.integer("max-batch", 16, 1, 4096);
   const SamplingParams sampling = read_sampling_flags(args, 1.0);
   const std::vector<std::string> stop_strings = args.texts("stop");
+  const int64_t speculate = args.integer("speculate", 0, 0, 64);
   for (const auto& stop : stop_strings) SHARDLM_CHECK(!stop.empty(), "--stop is empty: give the text to stop at");
   const bool several = prompts.size() > 1;
+  SHARDLM_CHECK(speculate == 0 || (sampling.temperature == 0 && !several && mpi().size() == 1),
+                "--speculate needs greedy decoding (--temperature 0) of one prompt on one rank, for now");
   for (const auto& prompt : prompts) SHARDLM_CHECK(!prompt.empty(), "--prompt is empty: give some text to continue");
 
   Session session = open_session(model_flags, fmt::format("generate {}", fmt::join(argv, "\x1f")));
@@ -111,7 +117,7 @@ int generate_command(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "note: the context of %lld tokens ends before %lld new tokens; generation stops there\n",
                  static_cast<long long>(spec.max_seq_len), static_cast<long long>(max_new_tokens));
   }
-  for (size_t i = 0; i < prompt_ids.size() && max_new_tokens > 0; ++i) {
+  for (size_t i = 0; i < prompt_ids.size() && max_new_tokens > 0 && speculate == 0; ++i) {
     GenerationRequest request{prompt_ids[i], max_new_tokens, sampling};
     request.sampling.seed = sampling.seed + i;
     engine.submit(std::move(request));
@@ -119,6 +125,8 @@ int generate_command(const std::vector<std::string>& argv) {
 
   const auto start = std::chrono::steady_clock::now();
   double first_token_seconds = 0;
+  int64_t streamed = 0;
+  SpeculationStats speculation;
   if (!several) {
     // One prompt streams: the prompt, then each token as it is sampled.
     const std::vector<int32_t>& ids = prompt_ids[0];
@@ -126,16 +134,22 @@ int generate_command(const std::vector<std::string>& argv) {
     print_text(prompt_text(tokenizer, ids, text));
     // Text is held back while it could still turn into a stop string, then printed.
     std::string held;
-    engine.run_to_completion([&](int64_t, int32_t token) {
+    auto stream = [&](int32_t token) {
       if (first_token_seconds == 0)
         first_token_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      ++streamed;
       held += text.push(token);
       const auto [cut, stopped] = split_at_stop(held, stop_strings);
       print_text(held.substr(0, cut));
       held.erase(0, cut);
       if (stopped) held.clear();
       return !stopped;
-    });
+    };
+    if (speculate > 0 && max_new_tokens > 0) {
+      speculation = generate_greedy_speculative(*session.decoder, ids, max_new_tokens, speculate, stream);
+    } else {
+      engine.run_to_completion([&](int64_t, int32_t token) { return stream(token); });
+    }
     print_text(held);
     print_text(text.finish() + "\n");
   } else {
@@ -166,10 +180,14 @@ int generate_command(const std::vector<std::string>& argv) {
                   peak_resident_bytes() / (1024.0 * 1024.0), fmt::join(weight_mib, ", "));
   if (!several) {
     const double decode_seconds = seconds - first_token_seconds;
+    if (speculate > 0)
+      std::fprintf(stderr, "speculation: %lld passes, %lld of %lld drafted tokens kept\n",
+                   static_cast<long long>(speculation.passes), static_cast<long long>(speculation.accepted),
+                   static_cast<long long>(speculation.drafted));
     std::fprintf(stderr, "prompt tokens: %zu, generated tokens: %lld | prefill: %.1f tokens/s | decode: %.1f tokens/s | %s\n",
-                 prompt_ids[0].size(), static_cast<long long>(c.generated_tokens),
+                 prompt_ids[0].size(), static_cast<long long>(streamed),
                  first_token_seconds > 0 ? prompt_ids[0].size() / first_token_seconds : 0.0,
-                 c.generated_tokens > 1 && decode_seconds > 0 ? (c.generated_tokens - 1) / decode_seconds : 0.0,
+                 streamed > 1 && decode_seconds > 0 ? (streamed - 1) / decode_seconds : 0.0,
                  layout.c_str());
   } else {
     std::fprintf(stderr,

@@ -59,5 +59,20 @@ TEST(StopStrings, EndTheTextBeforeTheStopString) {
   EXPECT_EQ(run_cli({"generate", "--model", kModel, "--prompt", "x", "--stop", ""}).exit_code, 1);
 }
 
+TEST(SpeculateCli, SameTextAsPlainGreedy) {
+  const std::vector<std::string> args = {"generate", "--model", kModel, "--prompt", "Once upon a time",
+                                         "--max-new-tokens", "150", "--temperature", "0"};
+  const CliResult plain = run_cli(args);
+  auto speculative_args = args;
+  speculative_args.insert(speculative_args.end(), {"--speculate", "4"});
+  const CliResult speculative = run_cli(speculative_args);
+  ASSERT_EQ(speculative.exit_code, 0) << speculative.err;
+  EXPECT_EQ(speculative.out, plain.out);
+  EXPECT_NE(speculative.err.find("drafted tokens kept"), std::string::npos) << speculative.err;
+  const CliResult sampled = run_cli({"generate", "--model", kModel, "--prompt", "x", "--speculate", "4"});
+  EXPECT_EQ(sampled.exit_code, 1);
+  EXPECT_NE(sampled.err.find("--speculate needs greedy"), std::string::npos) << sampled.err;
+}
+
 }  // namespace
 }  // namespace shardlm::testing
