@@ -47,13 +47,29 @@ void Engine::stop_followers() {
   followers_stopped_ = true;
 }
 
-void Engine::follow() {
+void Engine::heartbeat() {
+  SHARDLM_CHECK(links_.world.is_coordinator(), "only rank 0 sends heartbeats");
+  if (links_.world.world == 1 || followers_stopped_) return;
+  StepPlan plan;
+  plan.heartbeat = true;
+  plan.broadcast(*links_.world_comm, true);
+  float alive = 1;
+  links_.world_comm->all_reduce(&alive, 1);
+}
+
+void Engine::follow(const std::function<void()>& after_each_plan) {
   SHARDLM_CHECK(!links_.world.is_coordinator(), "rank 0 leads the steps; it does not follow");
   for (;;) {
     StepPlan plan;
     plan.broadcast(*links_.world_comm, false);
     if (plan.end) return;
-    run_plan(plan);
+    if (plan.heartbeat) {
+      float alive = 1;
+      links_.world_comm->all_reduce(&alive, 1);
+    } else {
+      run_plan(plan);
+    }
+    if (after_each_plan) after_each_plan();
   }
 }
 
@@ -121,7 +137,7 @@ int64_t Engine::submit(GenerationRequest request) {
                 blocks_.num_blocks(), blocks_.block_size());
   auto sampler = std::make_unique<Sampler>(request.sampling);
   std::vector<int32_t> context = request.prompt;
-  requests_.push_back({std::move(request), std::move(sampler), {}, {}, std::move(context), false});
+  requests_.push_back({std::move(request), std::move(sampler), {}, {}, std::move(context)});
   waiting_.push_back(id);
   return id;
 }
@@ -137,6 +153,7 @@ bool Engine::admit(int64_t id) {
   counters_.reused_prompt_tokens += cached;
   counters_.computed_prompt_tokens += static_cast<int64_t>(tokens.size()) - cached;
   running_.push_back({id, std::vector<int32_t>(tokens.begin() + cached, tokens.end()), cached});
+  state.admitted = true;
   return true;
 }
 
@@ -148,8 +165,9 @@ void Engine::preempt_newest() {
   ++counters_.preemptions;
 }
 
-void Engine::finish(size_t index) {
+void Engine::finish(size_t index, FinishReason reason) {
   requests_[running_[index].request].finished = true;
+  requests_[running_[index].request].finish_reason = reason;
   blocks_.free(running_[index].request);
   running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(index));
 }
@@ -230,7 +248,7 @@ bool Engine::step(const TokenCallback& on_token) {
                       std::find(extra.begin(), extra.end(), token) != extra.end();
     if (stop) {
       if (state.request.logprobs) state.logprobs.pop_back();  // the stop token is not part of the output
-      finish(i);
+      finish(i, FinishReason::stop);
       fed_back.erase(fed_back.begin() + static_cast<std::ptrdiff_t>(i));
       continue;
     }
@@ -240,7 +258,7 @@ bool Engine::step(const TokenCallback& on_token) {
     const bool wanted = !on_token || on_token(seq.request, token);
     if (!wanted || static_cast<int64_t>(state.generated.size()) >= state.request.max_new_tokens ||
         seq.position >= spec.max_seq_len) {
-      finish(i);
+      finish(i, wanted ? FinishReason::length : FinishReason::stop);
       fed_back.erase(fed_back.begin() + static_cast<std::ptrdiff_t>(i));
       continue;
     }
@@ -258,6 +276,34 @@ bool Engine::step(const TokenCallback& on_token) {
     }
   }
   return true;
+}
+
+void Engine::cancel(int64_t request) {
+  RequestState& state = requests_.at(request);
+  if (state.finished) return;
+  if (const auto queued = std::find(waiting_.begin(), waiting_.end(), request); queued != waiting_.end()) {
+    waiting_.erase(queued);
+    // A preempted request waits with its blocks already released.
+    state.finished = true;
+    state.finish_reason = FinishReason::cancelled;
+    return;
+  }
+  const auto running = std::find_if(running_.begin(), running_.end(), [&](const Running& r) { return r.request == request; });
+  SHARDLM_CHECK(running != running_.end(), "request {} is neither queued, running nor finished", request);
+  // Only positions before its pending tokens hold K/V: the rest must not stay in the prefix cache.
+  blocks_.free(request, running->position);
+  running_.erase(running);
+  state.finished = true;
+  state.finish_reason = FinishReason::cancelled;
+}
+
+void Engine::release(int64_t request) {
+  RequestState& state = requests_.at(request);
+  SHARDLM_CHECK(state.finished, "request {} is still queued or running; cancel it before releasing it", request);
+  const FinishReason reason = state.finish_reason;
+  state = RequestState{};
+  state.finished = true;
+  state.finish_reason = reason;
 }
 
 void Engine::run_to_completion(const TokenCallback& on_token) {

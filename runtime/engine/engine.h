@@ -43,6 +43,9 @@ struct EngineOptions {
   int64_t max_step_tokens = 0; // tokens one step may compute (chunked prefill); 0 = whole prompts
 };
 
+// Why a request ended.
+enum class FinishReason { none, length, stop, cancelled };  // none: still queued or running
+
 struct EngineCounters {
   int64_t steps = 0;
   int64_t computed_prompt_tokens = 0;  // prompt tokens run through the model (prefill work)
@@ -63,8 +66,9 @@ class Engine {
   Engine(Decoder& model, EngineOptions options, RankLinks links = {});
   ~Engine();
 
-  // Ranks other than 0: run rank 0's plans until it stops the followers.
-  void follow();
+  // Ranks other than 0: run rank 0's plans until it stops the followers. `after_each_plan` runs after
+  // every step and heartbeat (a server's watchdog notes that rank 0 is still there).
+  void follow(const std::function<void()>& after_each_plan = nullptr);
   // Rank 0: tells the followers there are no more steps (also done by the destructor).
   void stop_followers();
 
@@ -75,7 +79,22 @@ class Engine {
   bool step(const TokenCallback& on_token = nullptr);
   void run_to_completion(const TokenCallback& on_token = nullptr);
 
+  // Ends a queued or running request now, freeing its KV blocks (a client gone, a deadline passed);
+  // nothing happens when it has already finished.
+  void cancel(int64_t request);
+  // Forgets a finished request's prompt and outputs: a server's finished requests would otherwise
+  // pile up. Its id stays taken.
+  void release(int64_t request);
+  // Rank 0, with other ranks: a step without a forward pass that every rank must answer; it returns
+  // only when all are alive (a server checks its ranks this way while idle).
+  void heartbeat();
+
   bool finished(int64_t request) const { return requests_.at(request).finished; }
+  FinishReason finish_reason(int64_t request) const { return requests_.at(request).finish_reason; }
+  // Whether the request has been given KV blocks and a place in the batch (it has left the queue).
+  bool admitted(int64_t request) const { return requests_.at(request).admitted; }
+  int64_t num_waiting() const { return static_cast<int64_t>(waiting_.size()); }
+  int64_t num_running() const { return static_cast<int64_t>(running_.size()); }
   const std::vector<int32_t>& output(int64_t request) const { return requests_.at(request).generated; }
   // The log-probability of each generated token, when the request asked for them.
   const std::vector<float>& logprobs(int64_t request) const { return requests_.at(request).logprobs; }
@@ -91,6 +110,8 @@ class Engine {
     std::vector<float> logprobs;
     std::vector<int32_t> context;  // prompt + generated, for the sampler's penalties
     bool finished = false;
+    bool admitted = false;
+    FinishReason finish_reason = FinishReason::none;
   };
   struct Running {
     int64_t request;
@@ -102,7 +123,7 @@ class Engine {
   // Runs a plan's forward passes on this rank; on rank 0, returns the logits [sequences, vocab].
   std::vector<float> run_plan(const StepPlan& plan);
   void preempt_newest();
-  void finish(size_t running_index);
+  void finish(size_t running_index, FinishReason reason);
 
   Decoder& model_;
   RankLinks links_;

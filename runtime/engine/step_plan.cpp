@@ -3,11 +3,11 @@
 namespace shardlm {
 
 void StepPlan::broadcast(Communicator& world, bool sender) {
-  // Flattened into one int64 array: [end, sequences, micro-batches, ends..., then per sequence
+  // Flattened into one int64 array: [kind (0 step, 1 end, 2 heartbeat), sequences, micro-batches, ends..., then per sequence
   // tokens, start, blocks, its tokens..., its blocks...]. Its length goes first.
   std::vector<int64_t> flat;
   if (sender) {
-    flat = {end ? 1 : 0, static_cast<int64_t>(sequences.size()), static_cast<int64_t>(micro_batch_ends.size())};
+    flat = {end ? 1 : heartbeat ? 2 : 0, static_cast<int64_t>(sequences.size()), static_cast<int64_t>(micro_batch_ends.size())};
     flat.insert(flat.end(), micro_batch_ends.begin(), micro_batch_ends.end());
     for (const StepSequence& s : sequences) {
       flat.insert(flat.end(), {static_cast<int64_t>(s.tokens.size()), s.start_pos,
@@ -22,7 +22,8 @@ void StepPlan::broadcast(Communicator& world, bool sender) {
   world.broadcast(flat.data(), flat.size() * sizeof(int64_t), 0);
   if (sender) return;
   size_t at = 0;
-  end = flat[at++] != 0;
+  end = flat[at] == 1;
+  heartbeat = flat[at++] == 2;
   sequences.assign(flat[at++], {});
   micro_batch_ends.assign(flat[at++], 0);
   for (int64_t& e : micro_batch_ends) e = flat[at++];

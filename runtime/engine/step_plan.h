@@ -19,6 +19,7 @@ struct StepSequence {
 
 struct StepPlan {
   bool end = false;                     // no more steps: followers return
+  bool heartbeat = false;               // no forward pass: every rank answers an all-reduce, to show it is alive
   std::vector<StepSequence> sequences;
   std::vector<int64_t> micro_batch_ends;  // exclusive end index of each micro-batch in `sequences`
 

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "runtime/core/check.h"
 #include "runtime/engine/engine.h"
 #include "runtime/model/model_loader.h"
 
@@ -171,6 +172,49 @@ TEST_F(EngineTest, ChunkedPrefillKeepsStepsWithinTheBudgetAndChangesNoToken) {
 TEST_F(EngineTest, ARequestThatCannotFitAloneIsRefused) {
   Engine engine(*decoder_, options(2));
   EXPECT_THROW(engine.submit(request("Once upon a time", 100)), std::runtime_error);
+}
+
+TEST_F(EngineTest, CancellingFreesBlocksAndChangesNoOtherRequest) {
+  const auto keep = request(kSystem + " One day", 24);
+  const auto plain = run({keep}, options(64));
+  Engine engine(*decoder_, options(64));
+  const int64_t kept = engine.submit(keep);
+  const int64_t running = engine.submit(request(" Her dog ran to the park and", 40));
+  const int64_t mid_prefill = engine.submit(request(kSystem + " The sun was", 40));
+  // Cancel `running` after a few of its tokens, and `mid_prefill` while it runs too.
+  for (int i = 0; i < 3; ++i) engine.step();
+  EXPECT_TRUE(engine.admitted(running));
+  engine.cancel(running);
+  engine.cancel(mid_prefill);
+  EXPECT_TRUE(engine.finished(running));
+  EXPECT_EQ(engine.finish_reason(running), FinishReason::cancelled);
+  EXPECT_EQ(engine.finish_reason(mid_prefill), FinishReason::cancelled);
+  engine.run_to_completion();
+  EXPECT_EQ(engine.output(kept), plain[0]);
+  EXPECT_EQ(engine.finish_reason(kept), FinishReason::length);
+  // Every block is free or merely cached again once nothing runs.
+  EXPECT_EQ(engine.blocks().num_free_blocks(), engine.blocks().num_blocks());
+  EXPECT_EQ(engine.blocks().num_sequences(), 0);
+  engine.release(kept);
+  EXPECT_TRUE(engine.output(kept).empty());
+  EXPECT_EQ(engine.finish_reason(kept), FinishReason::length);
+}
+
+TEST_F(EngineTest, CancellingAQueuedRequestNeverRunsIt) {
+  EngineOptions o = options(64);
+  o.max_batch = 1;
+  Engine engine(*decoder_, o);
+  const int64_t first = engine.submit(request(kSystem, 8));
+  const int64_t queued = engine.submit(request(" Her dog", 8));
+  engine.step();
+  EXPECT_FALSE(engine.admitted(queued));
+  engine.cancel(queued);
+  engine.run_to_completion();
+  EXPECT_EQ(engine.output(first).size(), 8u);
+  EXPECT_TRUE(engine.output(queued).empty());
+  EXPECT_EQ(engine.finish_reason(queued), FinishReason::cancelled);
+  const int64_t unfinished = engine.submit(request(" The sun", 4));
+  EXPECT_THROW(engine.release(unfinished), shardlm::Error);
 }
 
 }  // namespace
