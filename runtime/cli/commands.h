@@ -10,5 +10,7 @@ namespace shardlm::cli {
 int generate_command(const std::vector<std::string>& args);
 int inspect_command(const std::vector<std::string>& args);
 int chat_command(const std::vector<std::string>& args);
+int serve_command(const std::vector<std::string>& args);
+int client_command(const std::vector<std::string>& args);
 
 }  // namespace shardlm::cli

@@ -22,6 +22,8 @@ constexpr const char* kUsage =
     "commands:\n"
     "  generate   continue a prompt with a model (shardlm generate --help)\n"
     "  chat       talk with a chat model in the terminal (shardlm chat --help)\n"
+    "  serve      answer gRPC requests with a model, on one rank or many (shardlm serve --help)\n"
+    "  client     talk to a running server: generate, chat, health, model info, metrics (shardlm client --help)\n"
     "  inspect    what a checkpoint holds: its model, parameters and tensors (shardlm inspect PATH)\n";
 
 }  // namespace
@@ -46,6 +48,8 @@ int main(int argc, char** argv) {
     if (command == "generate") return shardlm::cli::generate_command(args);
     if (command == "chat") return shardlm::cli::chat_command(args);
     if (command == "inspect") return shardlm::cli::inspect_command(args);
+    if (command == "serve") return shardlm::cli::serve_command(args);
+    if (command == "client") return shardlm::cli::client_command(args);
     std::fprintf(stderr, "error: unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const std::exception& error) {

@@ -12,7 +12,7 @@
 
 #include "runtime/core/check.h"
 #include "runtime/core/memory_usage.h"
-#include "runtime/engine/kv_budget.h"
+#include "runtime/plan/kv_budget.h"
 #include "parallel/pipeline.h"
 #include "parallel/shard.h"
 #include "runtime/model/model_loader.h"
@@ -143,7 +143,7 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
 int64_t kv_blocks_from_flag(Args& args, const Decoder& decoder, int64_t block_size, int64_t batch,
                             int64_t fallback_tokens) {
   const auto flag = args.text("kv-cache-memory");
-  if (!flag) return batch * ((fallback_tokens + block_size - 1) / block_size);
+  if (!flag) return blocks_for_sequences(batch, fallback_tokens, block_size);
   const std::string& text = *flag;
   char* end = nullptr;
   const double number = std::strtod(text.c_str(), &end);

@@ -49,7 +49,7 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint);
 
 // --kv-cache-memory: a byte count (with an optional K, M, G suffix, powers of 1024) or a fraction in
 // (0, 1] of the memory available now; returns the number of KV blocks of block_size tokens it buys for
-// `decoder`'s share of the model (the planner's formula, runtime/engine/kv_budget.h). Absent: enough
+// `decoder`'s share of the model (the planner's formula, runtime/plan/kv_budget.h). Absent: enough
 // for `fallback_tokens` positions per sequence of a batch of `batch`.
 int64_t kv_blocks_from_flag(Args& args, const Decoder& decoder, int64_t block_size, int64_t batch,
                             int64_t fallback_tokens);

@@ -153,6 +153,7 @@ bool Engine::admit(int64_t id) {
   counters_.reused_prompt_tokens += cached;
   counters_.computed_prompt_tokens += static_cast<int64_t>(tokens.size()) - cached;
   running_.push_back({id, std::vector<int32_t>(tokens.begin() + cached, tokens.end()), cached});
+  if (!state.admitted) state.cached_prompt_tokens = cached;
   state.admitted = true;
   return true;
 }

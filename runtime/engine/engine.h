@@ -93,6 +93,8 @@ class Engine {
   FinishReason finish_reason(int64_t request) const { return requests_.at(request).finish_reason; }
   // Whether the request has been given KV blocks and a place in the batch (it has left the queue).
   bool admitted(int64_t request) const { return requests_.at(request).admitted; }
+  // Prompt tokens found in the prefix cache at its first admission.
+  int64_t cached_prompt_tokens(int64_t request) const { return requests_.at(request).cached_prompt_tokens; }
   int64_t num_waiting() const { return static_cast<int64_t>(waiting_.size()); }
   int64_t num_running() const { return static_cast<int64_t>(running_.size()); }
   const std::vector<int32_t>& output(int64_t request) const { return requests_.at(request).generated; }
@@ -111,6 +113,7 @@ class Engine {
     std::vector<int32_t> context;  // prompt + generated, for the sampler's penalties
     bool finished = false;
     bool admitted = false;
+    int64_t cached_prompt_tokens = 0;
     FinishReason finish_reason = FinishReason::none;
   };
   struct Running {

@@ -110,4 +110,29 @@ CliResult run_program(const std::vector<std::string>& program, const std::string
   return collect(run, status);
 }
 
+// The parent pid of a process, from /proc/<pid>/stat ("pid (name) state ppid ...").
+int parent_of(const std::string& pid) {
+  const std::string stat = read_file("/proc/" + pid + "/stat");
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  int parent = -1;
+  std::sscanf(stat.c_str() + close + 2, "%*c %d", &parent);
+  return parent;
+}
+
+// The pid of the process of `rank` in the job that mpirun `launcher` started, found by its parent and
+// the rank Open MPI puts in its environment (other jobs may run beside this test).
+int pid_of_rank(int rank, int launcher, const std::string& binary) {
+  const std::string wanted = "OMPI_COMM_WORLD_RANK=" + std::to_string(rank);
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos || parent_of(name) != launcher) continue;
+    const std::string command = read_file(entry.path().string() + "/cmdline");
+    if (command.find(binary) != 0) continue;
+    const std::string environment = read_file(entry.path().string() + "/environ");
+    if (environment.find(wanted + '\0') != std::string::npos) return std::stoi(name);
+  }
+  return -1;
+}
+
 }  // namespace shardlm::testing

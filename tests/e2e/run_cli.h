@@ -29,6 +29,12 @@ Background start_program(const std::vector<std::string>& argv);
 // Environment for mpirun here: allowed to run as root, shared-memory transport.
 void prepare_mpi_environment();
 
+// The parent pid of a process (-1 when it is gone).
+int parent_of(const std::string& pid);
+// The pid of the process of `rank` in the job that mpirun `launcher` started, running `binary`; -1
+// when there is none (yet).
+int pid_of_rank(int rank, int launcher, const std::string& binary = SHARDLM_BINARY);
+
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& bytes);
 // A fresh directory under the system temporary directory, removed at exit.

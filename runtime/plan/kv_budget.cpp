@@ -1,4 +1,4 @@
-#include "runtime/engine/kv_budget.h"
+#include "runtime/plan/kv_budget.h"
 
 #include <algorithm>
 #include <limits>
@@ -37,6 +37,13 @@ size_t KvFootprint::bytes_per_block(int64_t block_size) const {
   SHARDLM_CHECK(!__builtin_mul_overflow(bytes_per_token(), static_cast<size_t>(block_size), &bytes),
                 "KV block of {} tokens x {} bytes overflows", block_size, bytes_per_token());
   return bytes;
+}
+
+int64_t blocks_for_sequences(int64_t sequences, int64_t tokens, int64_t block_size) {
+  SHARDLM_CHECK(sequences > 0 && tokens > 0 && block_size > 0,
+                "KV pool for {} sequences of {} tokens in blocks of {}: every count must be positive", sequences, tokens,
+                block_size);
+  return sequences * ((tokens + block_size - 1) / block_size);
 }
 
 int64_t blocks_for_budget(size_t budget_bytes, size_t bytes_per_token, int64_t block_size) {

@@ -29,6 +29,10 @@ struct KvFootprint {
   size_t bytes_per_block(int64_t block_size) const;
 };
 
+// Blocks for `sequences` sequences of up to `tokens` positions each: what the engine's pool gets when no
+// --kv-cache-memory is given (every sequence can reach its length without preemption).
+int64_t blocks_for_sequences(int64_t sequences, int64_t tokens, int64_t block_size);
+
 // Whole blocks of block_size tokens that fit in budget_bytes, rounded down (0 when not even one fits).
 int64_t blocks_for_budget(size_t budget_bytes, size_t bytes_per_token, int64_t block_size);
 

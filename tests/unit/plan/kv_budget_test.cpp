@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/core/check.h"
-#include "runtime/engine/kv_budget.h"
+#include "runtime/plan/kv_budget.h"
 #include "runtime/model/kv_cache.h"
 
 namespace shardlm {

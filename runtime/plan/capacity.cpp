@@ -1,0 +1,277 @@
+#include "runtime/plan/capacity.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "runtime/core/check.h"
+#include "runtime/plan/kv_budget.h"
+
+namespace shardlm::plan {
+namespace {
+
+// Where a rank sits and how wide its share is.
+struct Share {
+  RankPlace place;
+  int64_t heads, kv_heads, ffn, vocab;
+};
+
+Share share_of(const ModelSpec& spec, const Layout& layout, int tp_rank, int pp_rank) {
+  Share s{rank_place(spec, layout.tp, layout.pp, tp_rank, pp_rank, layout.pp_layers), 0, 0, 0, 0};
+  const bool split = layout.tp > 1;
+  s.heads = split ? s.place.shard.heads : spec.heads;
+  s.kv_heads = split ? s.place.shard.kv_heads() : spec.kv_heads;
+  s.ffn = split ? s.place.shard.ffn : spec.ffn_hidden;
+  s.vocab = split ? s.place.shard.vocab : spec.vocab_size;
+  return s;
+}
+
+// Bytes of one activation value: the CPU decoder keeps f32 scratch; GPUs compute in 16 bits unless
+// the weights are f32.
+double activation_bytes_per_value(const Hardware& hw, const Layout& layout) {
+  return hw.cpu || layout.weights == NumberFormat::f32 ? 4.0 : 2.0;
+}
+
+// Tokens of the largest step: whole prompts of every sequence at once (the engine's default), or the
+// chunked-prefill budget, split into one micro-batch per pipeline stage.
+int64_t largest_step_tokens(const Workload& w, const Layout& layout) {
+  int64_t tokens = w.concurrency * w.prompt_tokens;
+  if (w.max_step_tokens > 0) tokens = std::max(w.concurrency, std::min(tokens, w.max_step_tokens));
+  const int64_t micro_batches = std::min<int64_t>(w.concurrency, layout.pp);
+  return (tokens + micro_batches - 1) / micro_batches;
+}
+
+// The decoder's scratch (runtime/model/decoder.cpp ensure_scratch) for `tokens` rows, and the last
+// stage's logits for `sequences` rows.
+int64_t activation_bytes(const ModelSpec& spec, const Share& s, const Layout& layout, int64_t tokens,
+                         int64_t sequences, double value, bool coordinator) {
+  const int64_t q = s.heads * spec.head_dim, kv = s.kv_heads * spec.head_dim, h = spec.hidden;
+  const bool fused = layout.tp == 1 && spec.qkv_layout != QkvLayout::separate;
+  const int64_t per_token = 2 * h + (fused ? q + 2 * kv : 0) + q + 2 * kv + q + h + 2 * s.ffn;
+  double bytes = static_cast<double>(tokens) * per_token * value + 4.0 * tokens;  // + int32 positions
+  if (s.place.last_stage) {
+    bytes += sequences * (spec.vocab_size + h) * value;                     // logits and their rows
+    if (layout.tp > 1) bytes += sequences * s.vocab * value;                // this rank's vocab slice
+  }
+  if (s.place.last_stage || coordinator) bytes += sequences * spec.vocab_size * 4.0;  // the engine's logits
+  return static_cast<int64_t>(bytes);
+}
+
+// Heap bytes the loader copies when cutting a rank's share out of the full model
+// (runtime/model/shard_weights.cpp): row-parallel layers always; column-parallel ones and the LM head
+// when the full model is itself a heap copy (a view of the mapped file stays a view); K/V heads
+// gathered from several places (per-query-head copies) always.
+int64_t copied_bytes(const ModelSpec& spec, RankPlace place, NumberFormat format, bool converted, bool all_layers) {
+  if (place.tp == 1) return 0;
+  place.all_layers = all_layers;
+  if (all_layers) place.last_stage = true;  // shard_model cuts the LM head on every rank
+  std::vector<int64_t> kv = place.shard.kv_sources;
+  bool kv_one_range = true;
+  for (size_t i = 1; i < kv.size(); ++i) kv_one_range = kv_one_range && kv[i] == kv[i - 1] + 1;
+  int64_t bytes = 0;
+  for_each_tensor(spec, place, [&](const TensorShape& t) {
+    if (!t.matrix || t.role == TensorRole::embedding || t.role == TensorRole::position) return;
+    bool copy = false;
+    switch (t.role) {
+      case TensorRole::row: copy = true; break;
+      case TensorRole::kv: copy = !kv_one_range || (converted && t.rows < t.full_rows); break;
+      default: copy = converted && t.rows < t.full_rows;
+    }
+    if (copy) bytes += matrix_bytes(t.rows, t.cols, format);
+  });
+  return bytes;
+}
+
+double all_reduce_seconds(double bytes, int ranks, double bandwidth, double latency) {
+  if (ranks <= 1) return 0;
+  return latency + 2.0 * (ranks - 1) / ranks * bytes / bandwidth;  // ring: each rank sends 2(n-1)/n of it
+}
+
+struct StageTime {
+  double compute_s = 0, memory_s = 0, overhead_s = 0, tp_comm_s = 0;
+  double total() const { return std::max(compute_s, memory_s) + overhead_s + tp_comm_s; }
+};
+
+}  // namespace
+
+const RankMemory& Plan::largest() const {
+  return *std::max_element(ranks.begin(), ranks.end(),
+                           [](const RankMemory& a, const RankMemory& b) { return a.peak_bytes < b.peak_bytes; });
+}
+
+Plan make_plan(const ModelSpec& spec, const Hardware& hw, const Layout& layout, const Workload& workload,
+               const CheckpointLoad& load) {
+  validate(workload);
+  SHARDLM_CHECK(layout.tp >= 1 && layout.pp >= 1, "--tp and --pp must be at least 1 (got tp {}, pp {})", layout.tp,
+                layout.pp);
+  Plan plan;
+  plan.layout = layout;
+  plan.workload = workload;
+  plan.context = workload.context > 0 ? workload.context : spec.max_seq_len;
+  SHARDLM_CHECK(plan.context > 0, "the model gives no context length; pass --context N");
+  SHARDLM_CHECK(workload.prompt_tokens + workload.output_tokens <= plan.context,
+                "--prompt-tokens {} + --output-tokens {} exceed the context of {} tokens (--context)",
+                workload.prompt_tokens, workload.output_tokens, plan.context);
+  const int world = layout.ranks();
+  const int ranks_per_node = hw.cpu ? world : std::min(world, hw.devices_per_node);
+  plan.threads = workload.threads > 0 ? workload.threads : std::max(1, hw.threads / ranks_per_node);
+  const double value = activation_bytes_per_value(hw, layout);
+  const int64_t step_tokens = largest_step_tokens(workload, layout);
+  const int64_t step_sequences = (workload.concurrency + std::min<int64_t>(workload.concurrency, layout.pp) - 1) /
+                                 std::min<int64_t>(workload.concurrency, layout.pp);
+  const int64_t sequence_tokens = std::min(plan.context, workload.prompt_tokens + workload.output_tokens);
+  // A CPU machine's memory is shared by the ranks on it; a GPU's is its own.
+  const int64_t memory = hw.cpu ? hw.memory_bytes / ranks_per_node : hw.memory_bytes;
+  const bool host_process = hw.cpu && load.present;
+
+  plan.fits = true;
+  for (int pp_rank = 0; pp_rank < layout.pp; ++pp_rank) {
+    for (int tp_rank = 0; tp_rank < layout.tp; ++tp_rank) {
+      const Share s = share_of(spec, layout, tp_rank, pp_rank);
+      RankMemory r;
+      r.rank = pp_rank * layout.tp + tp_rank;
+      r.tp_rank = tp_rank;
+      r.pp_rank = pp_rank;
+      r.layers = s.place.stage.count;
+      r.kv_heads = s.kv_heads;
+      r.weights = rank_weight_bytes(spec, s.place, layout.weights);
+      const KvFootprint footprint{s.place.stage.count, s.kv_heads, spec.head_dim, DType::f32};
+      r.kv_bytes_per_token =
+          static_cast<int64_t>(std::ceil(footprint.values_per_token() * value_bytes(layout.kv)));
+      r.kv_blocks = workload.kv_cache_bytes
+                        ? blocks_for_budget(static_cast<size_t>(*workload.kv_cache_bytes),
+                                            static_cast<size_t>(r.kv_bytes_per_token), workload.block_size)
+                        : blocks_for_sequences(workload.concurrency, sequence_tokens, workload.block_size);
+      r.kv_bytes = r.kv_blocks * workload.block_size * r.kv_bytes_per_token;
+      r.activation_bytes = activation_bytes(spec, s, layout, step_tokens, step_sequences, value, r.rank == 0);
+      r.comm_bytes = (world > 1 ? hw.rank_overhead_bytes : 0) +
+                     (s.place.first_stage ? 0 : static_cast<int64_t>(step_tokens * spec.hidden * value));
+      r.overhead_bytes = hw.runtime_overhead_bytes;
+      const int64_t besides_kv = r.activation_bytes + r.comm_bytes + r.overhead_bytes;
+      if (host_process) {
+        r.mapped_file_bytes = load.file_bytes;
+        r.tokenizer_bytes = load.tokenizer_bytes;
+        const int64_t heap_weights =
+            load.matrices_converted ? r.weights.total()
+                                    : copied_bytes(spec, s.place, layout.weights, false, /*all_layers=*/false);
+        const int64_t transient_copies = copied_bytes(spec, s.place, layout.weights, load.matrices_converted, true);
+        // Loading holds the converted full model, every layer's cut copies and the tokenizer at once;
+        // running holds the rank's own tensors, its KV pool and scratch.
+        r.load_peak_bytes = r.overhead_bytes + r.comm_bytes + r.mapped_file_bytes + load.converted_bytes +
+                            transient_copies + r.tokenizer_bytes;
+        r.run_bytes = besides_kv + r.kv_bytes + r.mapped_file_bytes + heap_weights + r.tokenizer_bytes;
+        r.peak_bytes = std::max(r.load_peak_bytes, r.run_bytes);
+        r.kv_tokens_fit = std::max<int64_t>(0, memory - (r.peak_bytes - r.kv_bytes)) / r.kv_bytes_per_token;
+      } else {
+        r.run_bytes = r.weights.total() + r.kv_bytes + besides_kv;
+        r.peak_bytes = r.run_bytes;
+        r.kv_tokens_fit = std::max<int64_t>(0, memory - r.weights.total() - besides_kv) / r.kv_bytes_per_token;
+      }
+      r.free_bytes = memory - r.peak_bytes;
+      r.sequences_fit = r.kv_tokens_fit / plan.context;
+      if (r.free_bytes < 0 && plan.fits) {
+        plan.fits = false;
+        plan.why_not = fmt::format("rank {} needs {:.1f} GiB of {:.1f} GiB", r.rank, r.peak_bytes / 1073741824.0,
+                                   memory / 1073741824.0);
+      }
+      plan.ranks.push_back(r);
+    }
+  }
+  plan.speed = plan_speed(spec, hw, plan, workload.concurrency);
+  return plan;
+}
+
+Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, int64_t concurrency) {
+  const Layout& layout = plan.layout;
+  const Workload& w = plan.workload;
+  const int world = layout.ranks();
+  const int ranks_per_node = hw.cpu ? world : std::min(world, hw.devices_per_node);
+  const int threads = plan.threads;
+  // Ranks on one CPU share its memory bus: each gets its threads' rate, or its part of the machine's.
+  double bandwidth = hw.memory_bandwidth;
+  double flops_scale = 1.0;
+  if (hw.cpu) {
+    bandwidth = std::min(hw.bandwidth_for(threads), hw.bandwidth_for(threads * ranks_per_node) / ranks_per_node);
+    flops_scale = std::min(1.0, static_cast<double>(threads) / std::max(1, hw.threads));
+  }
+  NumberFormat compute = layout.weights == NumberFormat::int8 || layout.weights == NumberFormat::int4
+                             ? NumberFormat::bf16
+                             : layout.weights;
+  if (hw.cpu && hw.flops.count(compute) == 0) compute = NumberFormat::f32;
+  const double peak = hw.flops_for(compute) * flops_scale;
+  const double value = activation_bytes_per_value(hw, layout);
+  const double tp_link = layout.tp <= hw.devices_per_node || hw.cpu ? hw.intra_node_bandwidth : hw.inter_node_bandwidth;
+  const double pp_link = world <= hw.devices_per_node || hw.cpu ? hw.intra_node_bandwidth : hw.inter_node_bandwidth;
+  const double latency = hw.link_latency_s;
+  const double overhead_per_layer = hw.step_overhead_for(threads);
+
+  // One stage's time for `rows` tokens of `sequences` sequences that attend to `context` positions
+  // each: the slowest tensor-parallel rank of the stage.
+  auto stage_time = [&](int pp_rank, int64_t rows, int64_t sequences, double context, bool prefill) {
+    StageTime slowest;
+    for (const RankMemory& r : plan.ranks) {
+      if (r.pp_rank != pp_rank) continue;
+      const Share s = share_of(spec, layout, r.tp_rank, r.pp_rank);
+      // Decode reads every layer matrix and the LM head whole, but one embedding row per token.
+      const bool tied_here = spec.tied_embeddings && layout.tp == 1 && s.place.first_stage && s.place.last_stage;
+      const double head = s.place.last_stage ? (tied_here ? r.weights.embeddings : r.weights.lm_head) : 0;
+      const double kv_read = prefill ? 0 : sequences * context * r.kv_bytes_per_token;
+      int64_t matmul_params = 0;
+      for_each_tensor(spec, s.place, [&](const TensorShape& t) {
+        if (t.matrix && t.role != TensorRole::embedding && t.role != TensorRole::position) matmul_params += t.rows * t.cols;
+      });
+      if (tied_here) matmul_params += spec.vocab_size * spec.hidden;
+      // Attention: q.k and p.v over `context` positions (half the square for a causal prompt).
+      const double attention = 4.0 * rows * context * s.heads * spec.head_dim * r.layers * (prefill ? 0.5 : 1.0);
+      StageTime t;
+      t.memory_s = (r.weights.layers + head + kv_read) / bandwidth;
+      t.compute_s = (2.0 * rows * matmul_params + attention) / peak;
+      t.overhead_s = overhead_per_layer * r.layers;
+      if (layout.tp > 1) {
+        // Two row-parallel all-reduces a layer (attention output, MLP), and the vocab-parallel logits.
+        t.tp_comm_s = 2.0 * r.layers * all_reduce_seconds(rows * spec.hidden * value, layout.tp, tp_link, latency);
+        if (s.place.last_stage)
+          t.tp_comm_s += all_reduce_seconds(sequences * spec.vocab_size * 4.0, layout.tp, tp_link, latency);
+      }
+      if (t.total() > slowest.total()) slowest = t;
+    }
+    return slowest;
+  };
+  auto transfer = [&](int64_t rows) { return latency + rows * spec.hidden * value / pp_link; };
+
+  Speed speed;
+  // Prefill: one prompt alone goes through the stages one after another.
+  const int64_t prompt = w.prompt_tokens;
+  for (int p = 0; p < layout.pp; ++p) speed.prefill_s += stage_time(p, prompt, 1, prompt, true).total();
+  speed.prefill_s += (layout.pp - 1) * transfer(prompt) + (world > 1 ? latency : 0);
+  speed.ttft_s = speed.prefill_s;
+
+  // Decode: the sequences split into one micro-batch per stage (at most), which fill the pipeline;
+  // a step ends when the last micro-batch leaves the last stage (GPipe: (m + pp - 1) stage times).
+  const int64_t micro_batches = std::min<int64_t>(concurrency, layout.pp);
+  const int64_t per_micro_batch = (concurrency + micro_batches - 1) / micro_batches;
+  const double context = prompt + w.output_tokens / 2.0;
+  double slowest = 0, tp_comm = 0;
+  bool memory_bound = true;
+  for (int p = 0; p < layout.pp; ++p) {
+    const StageTime t = stage_time(p, per_micro_batch, per_micro_batch, context, false);
+    if (t.total() > slowest) {
+      slowest = t.total();
+      tp_comm = t.tp_comm_s;
+      memory_bound = t.memory_s >= t.compute_s;
+    }
+  }
+  speed.bubble = static_cast<double>(layout.pp - 1) / (micro_batches + layout.pp - 1);
+  speed.tp_comm_s = tp_comm * (micro_batches + layout.pp - 1);
+  speed.pp_transfer_s = (layout.pp - 1) * transfer(per_micro_batch) * micro_batches;
+  // Rank 0 broadcasts each step's plan; with stages, the last returns the logits to rank 0.
+  const double step_messages = world > 1 ? latency : 0;
+  const double logits_back = layout.pp > 1 ? latency + concurrency * spec.vocab_size * 4.0 / pp_link : 0;
+  speed.decode_step_s = (micro_batches + layout.pp - 1) * slowest + speed.pp_transfer_s + step_messages + logits_back;
+  speed.itl_s = speed.decode_step_s;
+  speed.decode_tokens_per_s = concurrency / speed.itl_s;
+  speed.throughput = concurrency * w.output_tokens / (concurrency * speed.prefill_s + w.output_tokens * speed.itl_s);
+  speed.memory_bound = memory_bound;
+  return speed;
+}
+
+}  // namespace shardlm::plan

@@ -1,0 +1,208 @@
+#include "runtime/plan/hardware.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "runtime/core/check.h"
+
+namespace shardlm::plan {
+namespace {
+
+constexpr double kGB = 1e9;
+
+// The keys a hardware file may hold: a typo must not silently fall back to a default.
+const std::set<std::string> kKeys = {"name", "kind", "memory", "runtime_overhead", "rank_overhead",
+                                     "memory_bandwidth_gb_s", "bandwidth_by_threads_gb_s", "flops_tflops",
+                                     "step_overhead_us", "step_overhead_us_by_threads", "devices_per_node", "threads", "intra_node_bandwidth_gb_s",
+                                     "inter_node_bandwidth_gb_s", "link_latency_us"};
+
+double positive_number(const YAML::Node& node, const std::string& key, const std::string& path, bool allow_zero) {
+  double value = 0;
+  try {
+    value = node.as<double>();
+  } catch (const YAML::Exception&) {
+    SHARDLM_FAIL("'{}': {} must be a number, got '{}'", path, key, node.IsScalar() ? node.Scalar() : "a list or map");
+  }
+  SHARDLM_CHECK(std::isfinite(value) && (allow_zero ? value >= 0 : value > 0), "'{}': {} must be {}, got {}", path, key,
+                allow_zero ? "zero or more" : "positive", value);
+  return value;
+}
+
+}  // namespace
+
+double Hardware::flops_for(NumberFormat format) const {
+  const auto found = flops.find(format);
+  SHARDLM_CHECK(found != flops.end(), "hardware '{}' gives no flops_tflops.{}", name, format_name(format));
+  return found->second;
+}
+
+double Hardware::bandwidth_for(int thread_count) const {
+  if (bandwidth_by_threads.empty()) return memory_bandwidth;
+  // The largest measured count not above the one asked for: more threads than measured gain nothing.
+  auto at = bandwidth_by_threads.upper_bound(thread_count);
+  if (at == bandwidth_by_threads.begin()) return at->second;
+  return std::prev(at)->second;
+}
+
+double Hardware::step_overhead_for(int thread_count) const {
+  if (step_overhead_by_threads.empty()) return step_overhead_s;
+  auto at = step_overhead_by_threads.upper_bound(thread_count);
+  if (at == step_overhead_by_threads.begin()) return at->second;
+  return std::prev(at)->second;
+}
+
+int64_t parse_size(const std::string& text, const std::string& what) {
+  char* end = nullptr;
+  const double number = std::strtod(text.c_str(), &end);
+  std::string unit = end;
+  while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
+  static const std::pair<const char*, double> kUnits[] = {
+      {"", 1},          {"B", 1},           {"KB", 1e3},        {"MB", 1e6},         {"GB", 1e9},
+      {"TB", 1e12},     {"KiB", 1024.0},    {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
+      {"K", 1024.0},    {"M", 1048576.0},   {"G", 1073741824.0}};
+  for (const auto& [name, scale] : kUnits) {
+    if (unit != name) continue;
+    SHARDLM_CHECK(end != text.c_str() && std::isfinite(number) && number >= 0 && number * scale < 9.2e18,
+                  "{} expects a size such as 80GiB, 141GB or 512MiB, got '{}'", what, text);
+    return static_cast<int64_t>(std::llround(number * scale));
+  }
+  SHARDLM_FAIL("{} expects a size such as 80GiB, 141GB or 512MiB, got '{}' (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)",
+               what, text);
+}
+
+std::string config_dir() {
+  if (const char* dir = std::getenv("SHARDLM_CONFIG_DIR"); dir != nullptr && *dir != '\0') return dir;
+  return SHARDLM_CONFIG_DIR;
+}
+
+Hardware read_hardware(const std::string& path) {
+  SHARDLM_CHECK(std::filesystem::is_regular_file(path), "hardware file '{}' does not exist", path);
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& error) {
+    SHARDLM_FAIL("'{}' is not valid YAML: {}", path, error.what());
+  }
+  SHARDLM_CHECK(root.IsMap(), "'{}' must be a YAML map of hardware keys", path);
+  for (const auto& entry : root) {
+    const std::string key = entry.first.as<std::string>();
+    SHARDLM_CHECK(kKeys.count(key) == 1, "'{}': unknown key '{}' (see configs/hardware/README.md)", path, key);
+  }
+  auto required = [&](const char* key) {
+    SHARDLM_CHECK(root[key].IsDefined() && !root[key].IsNull(), "'{}': missing required key '{}'", path, key);
+    return root[key];
+  };
+  auto size = [&](const char* key, bool must) -> int64_t {
+    if (!must && !root[key].IsDefined()) return 0;
+    const YAML::Node node = required(key);
+    SHARDLM_CHECK(node.IsScalar(), "'{}': {} must be a size such as 80GiB", path, key);
+    return parse_size(node.Scalar(), fmt::format("'{}': {}", path, key));
+  };
+  auto number = [&](const char* key, double fallback, bool allow_zero = true) {
+    if (!root[key].IsDefined()) return fallback;
+    return positive_number(root[key], key, path, allow_zero);
+  };
+
+  Hardware h;
+  h.name = root["name"].IsDefined() ? root["name"].as<std::string>()
+                                    : std::filesystem::path(path).stem().string();
+  const std::string kind = required("kind").as<std::string>();
+  SHARDLM_CHECK(kind == "gpu" || kind == "cpu", "'{}': kind must be gpu or cpu, got '{}'", path, kind);
+  h.cpu = kind == "cpu";
+  h.memory_bytes = size("memory", true);
+  SHARDLM_CHECK(h.memory_bytes > 0, "'{}': memory must be positive", path);
+  h.runtime_overhead_bytes = size("runtime_overhead", false);
+  h.rank_overhead_bytes = size("rank_overhead", false);
+  h.memory_bandwidth = positive_number(required("memory_bandwidth_gb_s"), "memory_bandwidth_gb_s", path, false) * kGB;
+  // Maps from a thread count to a figure, for CPUs where it depends on the threads a rank runs.
+  auto by_threads = [&](const char* key, double unit, bool allow_zero) {
+    std::map<int, double> values;
+    if (!root[key].IsDefined()) return values;
+    const YAML::Node map = root[key];
+    SHARDLM_CHECK(map.IsMap() && map.size() > 0, "'{}': {} must map thread counts to numbers", path, key);
+    for (const auto& entry : map) {
+      const std::string threads = entry.first.as<std::string>();
+      char* end = nullptr;
+      const long count = std::strtol(threads.c_str(), &end, 10);
+      SHARDLM_CHECK(*end == '\0' && count > 0, "'{}': {} has a key '{}' that is not a thread count", path, key, threads);
+      values[static_cast<int>(count)] =
+          positive_number(entry.second, fmt::format("{}.{}", key, threads), path, allow_zero) * unit;
+    }
+    return values;
+  };
+  h.bandwidth_by_threads = by_threads("bandwidth_by_threads_gb_s", kGB, false);
+  h.step_overhead_by_threads = by_threads("step_overhead_us_by_threads", 1e-6, true);
+  const YAML::Node flops = required("flops_tflops");
+  SHARDLM_CHECK(flops.IsMap() && flops.size() > 0, "'{}': flops_tflops must map dtypes (f32, bf16, ...) to TFLOP/s",
+                path);
+  for (const auto& entry : flops) {
+    const std::string dtype = entry.first.as<std::string>();
+    const NumberFormat format = parse_format(dtype, fmt::format("'{}': flops_tflops key", path));
+    h.flops[format] = positive_number(entry.second, "flops_tflops." + dtype, path, false) * 1e12;
+  }
+  h.step_overhead_s = number("step_overhead_us", 0) * 1e-6;
+  h.devices_per_node = static_cast<int>(number("devices_per_node", 1, false));
+  h.threads = static_cast<int>(number("threads", 1, false));
+  h.intra_node_bandwidth = number("intra_node_bandwidth_gb_s", 0, false) * kGB;
+  h.inter_node_bandwidth = number("inter_node_bandwidth_gb_s", 0, false) * kGB;
+  h.link_latency_s = number("link_latency_us", 0) * 1e-6;
+  SHARDLM_CHECK(h.intra_node_bandwidth > 0 || h.devices_per_node == 1,
+                "'{}': intra_node_bandwidth_gb_s is needed when devices_per_node > 1", path);
+  if (h.intra_node_bandwidth == 0) h.intra_node_bandwidth = h.inter_node_bandwidth;
+  if (h.inter_node_bandwidth == 0) h.inter_node_bandwidth = h.intra_node_bandwidth;
+  SHARDLM_CHECK(h.intra_node_bandwidth > 0, "'{}': missing required key 'intra_node_bandwidth_gb_s'", path);
+  return h;
+}
+
+Hardware find_hardware(const std::string& name_or_path) {
+  namespace fs = std::filesystem;
+  if (fs::is_regular_file(name_or_path)) return read_hardware(name_or_path);
+  const fs::path preset = fs::path(config_dir()) / "hardware" / (name_or_path + ".yaml");
+  if (name_or_path.find('/') == std::string::npos && fs::is_regular_file(preset)) return read_hardware(preset.string());
+  std::string known;
+  if (fs::is_directory(preset.parent_path()))
+    for (const auto& entry : fs::directory_iterator(preset.parent_path()))
+      if (entry.path().extension() == ".yaml") known += (known.empty() ? "" : ", ") + entry.path().stem().string();
+  SHARDLM_FAIL("--hardware '{}' is neither a preset ({}) nor a YAML file", name_or_path, known);
+}
+
+std::string hardware_yaml(const Hardware& h, const std::string& comment) {
+  YAML::Emitter out;
+  out << YAML::Comment(comment) << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << h.name;
+  out << YAML::Key << "kind" << YAML::Value << (h.cpu ? "cpu" : "gpu");
+  out << YAML::Key << "memory" << YAML::Value << fmt::format("{}B", h.memory_bytes);
+  out << YAML::Key << "runtime_overhead" << YAML::Value << fmt::format("{}B", h.runtime_overhead_bytes);
+  out << YAML::Key << "rank_overhead" << YAML::Value << fmt::format("{}B", h.rank_overhead_bytes);
+  out << YAML::Key << "threads" << YAML::Value << h.threads;
+  out << YAML::Key << "memory_bandwidth_gb_s" << YAML::Value << fmt::format("{:.2f}", h.memory_bandwidth / kGB);
+  if (!h.bandwidth_by_threads.empty()) {
+    out << YAML::Key << "bandwidth_by_threads_gb_s" << YAML::Value << YAML::BeginMap;
+    for (const auto& [threads, bandwidth] : h.bandwidth_by_threads)
+      out << YAML::Key << threads << YAML::Value << fmt::format("{:.2f}", bandwidth / kGB);
+    out << YAML::EndMap;
+  }
+  out << YAML::Key << "flops_tflops" << YAML::Value << YAML::BeginMap;
+  for (const auto& [format, flops] : h.flops)
+    out << YAML::Key << std::string(format_name(format)) << YAML::Value << fmt::format("{:.4f}", flops / 1e12);
+  out << YAML::EndMap;
+  out << YAML::Key << "step_overhead_us" << YAML::Value << fmt::format("{:.2f}", h.step_overhead_s * 1e6);
+  if (!h.step_overhead_by_threads.empty()) {
+    out << YAML::Key << "step_overhead_us_by_threads" << YAML::Value << YAML::BeginMap;
+    for (const auto& [threads, seconds] : h.step_overhead_by_threads)
+      out << YAML::Key << threads << YAML::Value << fmt::format("{:.2f}", seconds * 1e6);
+    out << YAML::EndMap;
+  }
+  out << YAML::Key << "devices_per_node" << YAML::Value << h.devices_per_node;
+  out << YAML::Key << "intra_node_bandwidth_gb_s" << YAML::Value << fmt::format("{:.2f}", h.intra_node_bandwidth / kGB);
+  out << YAML::Key << "inter_node_bandwidth_gb_s" << YAML::Value << fmt::format("{:.2f}", h.inter_node_bandwidth / kGB);
+  out << YAML::Key << "link_latency_us" << YAML::Value << fmt::format("{:.2f}", h.link_latency_s * 1e6);
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace shardlm::plan

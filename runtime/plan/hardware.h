@@ -1,0 +1,52 @@
+// What a device offers a deployment, read from a YAML file (configs/hardware/*.yaml, or one the user
+// or `shardlm plan --probe-hardware` writes): memory, memory bandwidth, dense FLOP/s per dtype, and
+// the links between devices within and between nodes. configs/hardware/README.md lists the keys.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "runtime/plan/number_format.h"
+
+namespace shardlm::plan {
+
+struct Hardware {
+  std::string name;
+  bool cpu = false;                   // kind: cpu (ranks are processes sharing one machine's memory)
+  int64_t memory_bytes = 0;           // per device (cpu: the machine's)
+  int64_t runtime_overhead_bytes = 0; // per rank, before any weight: CUDA context and allocator slack,
+                                      // or a CPU process's binary, libraries, heap and stacks
+  int64_t rank_overhead_bytes = 0;    // more per rank when ranks > 1 (NCCL / MPI buffers, MPI runtime)
+  double memory_bandwidth = 0;        // bytes/s a full device streams
+  std::map<int, double> bandwidth_by_threads;  // cpu: bytes/s one rank streams with this many threads
+  std::map<NumberFormat, double> flops;        // dense matmul FLOP/s by compute precision
+  double step_overhead_s = 0;         // fixed cost of one decoder layer's ops (launches, thread wake-ups)
+  std::map<int, double> step_overhead_by_threads;  // cpu: the same, measured with this many threads
+  int devices_per_node = 1;
+  int threads = 1;                    // cpu: cores one machine has
+  double intra_node_bandwidth = 0;    // bytes/s one device sends another in the same node
+  double inter_node_bandwidth = 0;    // bytes/s one device sends one in another node
+  double link_latency_s = 0;          // per message
+
+  // FLOP/s for a compute precision; throws naming the missing key.
+  double flops_for(NumberFormat format) const;
+  // Bandwidth one rank sees with `threads` threads (cpu), else the device's.
+  double bandwidth_for(int threads) const;
+  // Per-layer fixed cost with `threads` threads (cpu), else the device's.
+  double step_overhead_for(int threads) const;
+};
+
+// Reads and validates a hardware YAML file; every error names the file and the key.
+Hardware read_hardware(const std::string& path);
+// A preset name (configs/hardware/<name>.yaml) or a path to a YAML file.
+Hardware find_hardware(const std::string& name_or_path);
+// The YAML text of `hardware`, in the form read_hardware reads (the probe writes it).
+std::string hardware_yaml(const Hardware& hardware, const std::string& comment);
+
+// Where presets live: $SHARDLM_CONFIG_DIR, else configs/ beside the source tree this was built from.
+std::string config_dir();
+// "80GiB", "141 GB", "512MiB", "1e9": bytes; throws naming `what` when it is not a size.
+int64_t parse_size(const std::string& text, const std::string& what);
+
+}  // namespace shardlm::plan
