@@ -79,6 +79,12 @@ else
   done
 fi
 
+# A server must outlive a lost rank long enough to say so (Health NOT_SERVING, UNAVAILABLE for the
+# requests in flight) instead of being killed with it; its ranks watch each other and leave on their own.
+for word in "$@"; do
+  if [[ "$word" == "serve" ]]; then args+=(--enable-recovery); break; fi
+done
+
 # shellcheck disable=SC2206  # SHARDLM_MPIRUN_ARGS is a list of words on purpose
 extra=(${SHARDLM_MPIRUN_ARGS:-})
 if (( dry_run )); then

@@ -251,5 +251,43 @@ TEST(Serve, KillingARankTurnsHealthNotServingAndEndsInFlightRequests) {
   EXPECT_EQ(client.complete(greedy_request("Hi", 2), response).error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
+TEST(Serve, TlsServesOnlyTls) {
+  const std::string dir = temp_dir();
+  const CliResult made = run_program({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                                      dir + "/key.pem", "-out", dir + "/cert.pem", "-days", "1", "-subj",
+                                      "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  ServerProcess server({"--model", kStories, "--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem"});
+  rpc::ClientOptions tls;
+  tls.tls_root_certificates = read_file(dir + "/cert.pem");
+  tls.deadline_seconds = 10;
+  v1::GenerateResponse response;
+  const grpc::Status secured = server.client(tls).complete(greedy_request(kPrompts[0], 16), response);
+  ASSERT_TRUE(secured.ok()) << secured.error_message();
+  EXPECT_NE(offline_greedy(kStories, kPrompts[0], 16).find(response.text()), std::string::npos);
+  rpc::ClientOptions plain;
+  plain.deadline_seconds = 5;
+  v1::HealthResponse health;
+  EXPECT_FALSE(server.client(plain).health(health).ok()) << "a plain-text client was answered by a TLS server";
+  const CliResult cli = run_cli({"client", "--addr", server.address(), "--tls-ca", dir + "/cert.pem", "--health"});
+  EXPECT_EQ(cli.exit_code, 0) << cli.err;
+}
+
+TEST(Serve, ClientChatAnswersAsOfflineChat) {
+  ASSERT_TRUE(std::filesystem::exists(kSmolLm2)) << kSmolLm2 << " is missing: run ./launch/fetch-models.sh";
+  const std::string turns = "What is the capital of France?\nAnd of Germany?\n";
+  const CliResult offline = run_cli({"chat", "--model", kSmolLm2, "--temperature", "0", "--max-new-tokens", "24"}, turns);
+  ASSERT_EQ(offline.exit_code, 0) << offline.err;
+  ServerProcess server({"--model", kSmolLm2, "--kv-cache-memory", "256M"});
+  const CliResult online =
+      run_cli({"client", "chat", "--addr", server.address(), "--max-new-tokens", "24"}, turns);
+  ASSERT_EQ(online.exit_code, 0) << online.err;
+  EXPECT_EQ(online.out, offline.out);
+  // The second turn reused the first turn's blocks on the server, as `shardlm chat` does offline.
+  std::string metrics;
+  ASSERT_TRUE(server.client().metrics(metrics).ok());
+  EXPECT_EQ(metrics.find("shardlm_cached_prompt_tokens_total 0\n"), std::string::npos) << metrics;
+}
+
 }  // namespace
 }  // namespace shardlm::testing
