@@ -1,0 +1,154 @@
+// Serving over gRPC: tokens/s and time to first token at 1, 8 and 32 concurrent streaming clients of
+// a `shardlm serve` process on 127.0.0.1, against the same requests run in-process through the same
+// engine options (issue 6's goal: gRPC end to end >= 0.95 of in-process throughput). Each client: a
+// distinct short prompt, 32 new tokens, greedy. Server and in-process runs take turns on the machine.
+//   usage: shardlm_serve_bench [model] [threads]
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <regex>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+
+#include "rpc/client/inference_client.h"
+#include "runtime/engine/engine.h"
+#include "runtime/model/model_loader.h"
+#include "runtime/plan/kv_budget.h"
+
+using namespace shardlm;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kNewTokens = 32;
+constexpr int64_t kMaxBatch = 32, kBlockSize = 16, kMaxStepTokens = 512, kBlocks = 32 * 8;  // 32 x 128 tokens
+
+std::string prompt_of(int i) { return "Story number " + std::to_string(i) + ": Once upon a time"; }
+
+struct Figures {
+  double tokens_per_second = 0;
+  double mean_ttft_ms = 0, max_ttft_ms = 0;
+};
+
+Figures summarise(int64_t tokens, double seconds, std::vector<double> ttft_ms) {
+  Figures f;
+  f.tokens_per_second = tokens / seconds;
+  for (double t : ttft_ms) f.mean_ttft_ms += t / ttft_ms.size();
+  f.max_ttft_ms = *std::max_element(ttft_ms.begin(), ttft_ms.end());
+  return f;
+}
+
+Figures in_process(Decoder& decoder, const Tokenizer& tokenizer, int clients) {
+  EngineOptions options;
+  options.max_batch = kMaxBatch;
+  options.block_size = kBlockSize;
+  options.num_blocks = kBlocks;
+  options.max_step_tokens = kMaxStepTokens;
+  Engine engine(decoder, options);
+  const Clock::time_point start = Clock::now();
+  std::vector<double> ttft(clients, -1);
+  for (int i = 0; i < clients; ++i) {
+    GenerationRequest request{tokenizer.encode(prompt_of(i), true), kNewTokens};
+    request.sampling.temperature = 0;
+    engine.submit(std::move(request));
+  }
+  engine.run_to_completion([&](int64_t id, int32_t) {
+    if (ttft[id] < 0) ttft[id] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    return true;
+  });
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return summarise(engine.counters().generated_tokens, seconds, ttft);
+}
+
+Figures over_grpc(const std::string& address, int clients) {
+  std::vector<double> ttft(clients, -1);
+  std::vector<int64_t> tokens(clients, 0);
+  std::vector<std::thread> threads;
+  const Clock::time_point start = Clock::now();
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&, i] {
+      rpc::InferenceClient client({address});
+      shardlm::v1::GenerateRequest request;
+      request.set_prompt(prompt_of(i));
+      request.mutable_options()->set_max_new_tokens(kNewTokens);
+      const grpc::Status status = client.generate(request, [&](const shardlm::v1::GenerateResponse& message) {
+        if (ttft[i] < 0 && message.token_ids_size() > 0)
+          ttft[i] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+        tokens[i] += message.token_ids_size();
+        return true;
+      });
+      if (!status.ok()) std::fprintf(stderr, "request %d failed: %s\n", i, status.error_message().c_str());
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  int64_t total = 0;
+  for (int64_t t : tokens) total += t;
+  return summarise(total, seconds, ttft);
+}
+
+// `shardlm serve` in the background; returns its pid and fills `address` once it listens.
+int start_server(const std::string& model, int threads, size_t kv_bytes, std::string& address) {
+  const std::string log = "/tmp/shardlm_serve_bench." + std::to_string(getpid()) + ".err";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int err = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(err, STDERR_FILENO);
+    const std::string t = std::to_string(threads), b = std::to_string(kMaxBatch),
+                      kv = std::to_string(kv_bytes),
+                      s = std::to_string(kMaxStepTokens);
+    execl(SHARDLM_BINARY, SHARDLM_BINARY, "serve", "--model", model.c_str(), "--port", "0", "--threads", t.c_str(),
+          "--max-batch", b.c_str(), "--max-step-tokens", s.c_str(), "--kv-cache-memory", kv.c_str(), nullptr);
+    _exit(127);
+  }
+  const std::regex listening("on (127\\.0\\.0\\.1:[0-9]+)");
+  for (int i = 0; i < 1200; ++i) {
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::smatch match;
+    const std::string s = text.str();
+    if (std::regex_search(s, match, listening)) {
+      address = match[1];
+      return pid;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::fprintf(stderr, "the server did not start; see %s\n", log.c_str());
+  std::exit(1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string path = argc > 1 ? argv[1] : std::string(SHARDLM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
+  const int threads = argc > 2 ? std::atoi(argv[2]) : default_thread_count();
+  LoadedModel model = load_model(path, std::nullopt);
+  const auto tokenizer = load_tokenizer(path, "", model.spec);
+  ThreadPool pool(threads);
+  Decoder decoder(model.spec, model.weights, pool);
+  std::string address;
+  // The server's pool: the same number of blocks as the in-process engine's.
+  const size_t kv_bytes = KvFootprint::of_model(model.spec, DType::f32).bytes_per_block(kBlockSize) * kBlocks;
+  const int server = start_server(path, threads, kv_bytes, address);
+  std::printf("gRPC serving vs in-process: %s, %d threads, %d new tokens per client, greedy, server at %s\n",
+              path.c_str(), threads, kNewTokens, address.c_str());
+  std::printf("  clients | in-process tok/s  TTFT mean/max ms | gRPC tok/s  TTFT mean/max ms | gRPC / in-process\n");
+  over_grpc(address, 1);  // warm-up: first connection, page faults
+  for (int clients : {1, 8, 32}) {
+    const Figures local = in_process(decoder, *tokenizer, clients);
+    const Figures remote = over_grpc(address, clients);
+    std::printf("  %7d | %16.1f  %7.1f / %7.1f | %10.1f  %7.1f / %7.1f | %5.2f\n", clients, local.tokens_per_second,
+                local.mean_ttft_ms, local.max_ttft_ms, remote.tokens_per_second, remote.mean_ttft_ms,
+                remote.max_ttft_ms, remote.tokens_per_second / local.tokens_per_second);
+  }
+  kill(server, SIGTERM);
+  waitpid(server, nullptr, 0);
+  return 0;
+}
