@@ -111,17 +111,19 @@ TEST_F(BadRequests, EveryGenerateFieldIsChecked) {
 }
 
 TEST_F(BadRequests, InvalidUtf8IsRefusedNamingTheField) {
-  // protobuf may refuse a string field's invalid UTF-8 while parsing; either way the call must fail
-  // cleanly and the server go on. Sent as raw bytes, which the C++ client passes through.
   rpc::InferenceClient client = server_->client();
   v1::GenerateRequest request = good_request();
   request.set_prompt("caf\xC3 \xFF");
   v1::GenerateResponse response;
-  const grpc::Status status = client.complete(request, response);
-  EXPECT_FALSE(status.ok());
-  if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
-    EXPECT_NE(status.error_message().find("prompt"), std::string::npos) << status.error_message();
-  }
+  expect_invalid(client.complete(request, response), "prompt");
+  request = good_request();
+  request.mutable_options()->add_stop("\xE2\x82");
+  expect_invalid(client.complete(request, response), "options.stop[0]");
+  v1::ChatRequest chat;
+  chat.add_messages()->set_role("us\xFFer");
+  expect_invalid(client.chat(chat, [](const auto&) { return true; }), "messages");  // no template comes first
+  std::vector<int32_t> ids;
+  expect_invalid(client.tokenize("\xC0\xAF", false, ids), "text");  // an overlong form
   expect_still_serving();
 }
 
