@@ -119,7 +119,7 @@ std::vector<float> Engine::run_plan(const StepPlan& plan) {
 
 int64_t Engine::submit(GenerationRequest request) {
   const ModelSpec& spec = model_.spec();
-  const auto id = static_cast<int64_t>(requests_.size());
+  const int64_t id = next_request_;
   SHARDLM_CHECK(!request.prompt.empty(), "request {}: the prompt is empty", id);
   SHARDLM_CHECK(static_cast<int64_t>(request.prompt.size()) <= spec.max_seq_len,
                 "request {}: the prompt is {} tokens, longer than the model's context of {}", id, request.prompt.size(),
@@ -137,13 +137,14 @@ int64_t Engine::submit(GenerationRequest request) {
                 blocks_.num_blocks(), blocks_.block_size());
   auto sampler = std::make_unique<Sampler>(request.sampling);
   std::vector<int32_t> context = request.prompt;
-  requests_.push_back({std::move(request), std::move(sampler), {}, {}, std::move(context)});
+  requests_.emplace(id, RequestState{std::move(request), std::move(sampler), {}, {}, std::move(context)});
+  ++next_request_;
   waiting_.push_back(id);
   return id;
 }
 
 bool Engine::admit(int64_t id) {
-  RequestState& state = requests_[id];
+  RequestState& state = requests_.at(id);
   // A preempted request resumes from its prompt and what it generated; the last generated token is
   // the one to compute next.
   std::vector<int32_t> tokens = state.request.prompt;
@@ -167,8 +168,9 @@ void Engine::preempt_newest() {
 }
 
 void Engine::finish(size_t index, FinishReason reason) {
-  requests_[running_[index].request].finished = true;
-  requests_[running_[index].request].finish_reason = reason;
+  RequestState& state = requests_.at(running_[index].request);
+  state.finished = true;
+  state.finish_reason = reason;
   blocks_.free(running_[index].request);
   running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(index));
 }
@@ -232,7 +234,7 @@ bool Engine::step(const TokenCallback& on_token) {
     seq.position += take[scheduled[k]];
     seq.pending.erase(seq.pending.begin(), seq.pending.begin() + take[scheduled[k]]);
     if (!seq.pending.empty()) continue;  // mid-prefill: its next chunk comes next step
-    RequestState& state = requests_[seq.request];
+    RequestState& state = requests_.at(seq.request);
     const std::span<const float> row(logits.data() + k * V, V);
     sampled[scheduled[k]] = state.sampler->sample(row, state.context);
     if (state.request.logprobs) state.logprobs.push_back(Sampler::log_probability(row, sampled[scheduled[k]]));
@@ -242,7 +244,7 @@ bool Engine::step(const TokenCallback& on_token) {
   for (size_t i = running_.size(); i-- > 0;) {
     if (sampled[i] < 0) continue;
     Running& seq = running_[i];
-    RequestState& state = requests_[seq.request];
+    RequestState& state = requests_.at(seq.request);
     const int32_t token = sampled[i];
     const auto& extra = state.request.stop_tokens;
     const bool stop = std::find(spec.stop_tokens.begin(), spec.stop_tokens.end(), token) != spec.stop_tokens.end() ||
@@ -299,12 +301,9 @@ void Engine::cancel(int64_t request) {
 }
 
 void Engine::release(int64_t request) {
-  RequestState& state = requests_.at(request);
-  SHARDLM_CHECK(state.finished, "request {} is still queued or running; cancel it before releasing it", request);
-  const FinishReason reason = state.finish_reason;
-  state = RequestState{};
-  state.finished = true;
-  state.finish_reason = reason;
+  SHARDLM_CHECK(requests_.at(request).finished, "request {} is still queued or running; cancel it before releasing it",
+                request);
+  requests_.erase(request);
 }
 
 void Engine::run_to_completion(const TokenCallback& on_token) {

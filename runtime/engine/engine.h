@@ -16,6 +16,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "runtime/engine/block_manager.h"
@@ -82,8 +83,8 @@ class Engine {
   // Ends a queued or running request now, freeing its KV blocks (a client gone, a deadline passed);
   // nothing happens when it has already finished.
   void cancel(int64_t request);
-  // Forgets a finished request's prompt and outputs: a server's finished requests would otherwise
-  // pile up. Its id stays taken.
+  // Forgets a finished request (a server's finished requests would otherwise pile up); asking
+  // about it afterwards throws std::out_of_range. Its id is never given again.
   void release(int64_t request);
   // Rank 0, with other ranks: a step without a forward pass that every rank must answer; it returns
   // only when all are alive (a server checks its ranks this way while idle).
@@ -135,7 +136,8 @@ class Engine {
   KvPool pool_;
   std::vector<float> hidden_;
   BlockManager blocks_;
-  std::vector<RequestState> requests_;
+  std::unordered_map<int64_t, RequestState> requests_;
+  int64_t next_request_ = 0;
   std::deque<int64_t> waiting_;
   std::vector<Running> running_;  // in admission order: the newest is preempted first
   EngineCounters counters_;

@@ -196,8 +196,7 @@ TEST_F(EngineTest, CancellingFreesBlocksAndChangesNoOtherRequest) {
   EXPECT_EQ(engine.blocks().num_free_blocks(), engine.blocks().num_blocks());
   EXPECT_EQ(engine.blocks().num_sequences(), 0);
   engine.release(kept);
-  EXPECT_TRUE(engine.output(kept).empty());
-  EXPECT_EQ(engine.finish_reason(kept), FinishReason::length);
+  EXPECT_THROW(engine.output(kept), std::out_of_range);
 }
 
 TEST_F(EngineTest, CancellingAQueuedRequestNeverRunsIt) {
