@@ -3,8 +3,11 @@
 // l and the accumulator are rescaled by exp(m_old - m_new). Memory is O(head_dim) per query at any
 // context length, and no score vector as long as the context is ever stored.
 //
-// The query heads that share a kv head (GQA/MQA) are processed together, up to 4 at a time, and
-// scores come from the SIMD tile 4 keys at a time, so each key loaded serves all those heads.
+// Query tiling: one unit of work is a kv head, some of the query heads that read it (all of them for
+// GQA/MQA groups up to kMaxRows) and a block of consecutive query tokens. Each tile of keys and values
+// is brought from memory once and applied to every (token, head) row of the unit while it sits in L1,
+// so a verify pass of speculative decoding, a prefill chunk or a GQA group costs about one stream of
+// the K/V cache rather than one per query row; per row, only its causal part of the tile counts.
 //
 // With a paged K/V cache the keys of a tile may lie in several blocks. The softmax recurrence still
 // runs over whole tiles of kTile keys (so small blocks do not multiply the rescaling work); only the
@@ -15,21 +18,18 @@
 #include <vector>
 
 #include "kernels/cpu/ops.h"
-#include "kernels/cpu/work_split.h"
 #include "kernels/cpu/simd.h"
+#include "kernels/cpu/work_split.h"
 #include "runtime/core/check.h"
 
 namespace shardlm::cpu {
 namespace {
 
-constexpr int64_t kTile = 64;  // keys per tile: a tile's scores for every query head fit in L1
-constexpr int kMaxHeads = simd::kMaxTileRows;
-// One unit of work: query token t, and query heads [first_head, first_head + head_count) that all read
-// kv head kv_head.
-struct Item {
-  int64_t t, kv_head, first_head;
-  int head_count;
-};
+constexpr int64_t kTile = 64;  // keys per tile: with head_dim 128, its keys and values take 64 KB
+// Query rows (token, head pairs) per unit of work: their scores for a tile take 8 KB and their
+// accumulators 16 KB at head_dim 128, so they stay in L1/L2 beside the tile.
+constexpr int64_t kMaxRows = 32;
+
 // Keys [first, first + count) of a tile (offsets within the tile) whose rows for one kv head lie at
 // keys + i * row_stride and values + i * row_stride.
 struct Run {
@@ -37,31 +37,55 @@ struct Run {
   const float *keys, *values;
 };
 
-// How many runs of at most kMaxHeads query heads cover one kv head's group.
-int64_t heads_chunks_per_group(const AttentionShape& shape) {
-  const int64_t group = shape.heads / shape.kv_heads;
-  return (group + kMaxHeads - 1) / kMaxHeads;
+// How the work is cut: query heads of a kv head's group in chunks of heads_per_chunk (one chunk unless
+// the group exceeds kMaxRows), query tokens in blocks of token_block.
+struct Partition {
+  int64_t group, chunks_per_group, heads_per_chunk, token_block, token_blocks, units;
+};
+
+Partition partition(const AttentionShape& s, int64_t threads) {
+  Partition p;
+  p.group = s.heads / s.kv_heads;
+  p.chunks_per_group = (p.group + kMaxRows - 1) / kMaxRows;
+  // A group of 40 heads runs as 20 + 20 rather than 32 + 8, which would leave a chunk mostly idle.
+  p.heads_per_chunk = (p.group + p.chunks_per_group - 1) / p.chunks_per_group;
+  p.token_block = std::clamp<int64_t>(kMaxRows / p.heads_per_chunk, 1, s.tokens);
+  // A few query tokens over few kv heads (a verify pass: 9 tokens, 3 kv heads) would give fewer units
+  // than threads, or an uneven count; splitting the tokens into more blocks costs one more stream of
+  // the tile per block, which the threads then read in parallel.
+  const int64_t per_block = s.kv_heads * p.chunks_per_group;
+  if (threads > 1) {
+    const int64_t wanted_blocks = (2 * threads + per_block - 1) / per_block;
+    p.token_block = std::min(p.token_block, std::max<int64_t>(1, (s.tokens + wanted_blocks - 1) / wanted_blocks));
+  }
+  p.token_blocks = (s.tokens + p.token_block - 1) / p.token_block;
+  p.units = p.token_blocks * per_block;
+  return p;
 }
 
 class Attender {
  public:
-  Attender(const float* q, const float* k, const float* v, float* out, const AttentionShape& shape)
-      : q_(q), k_(k), v_(v), out_(out), s_(shape), kernels_(simd::active_kernels()),
+  Attender(const float* q, const float* k, const float* v, float* out, const AttentionShape& shape,
+           const Partition& partition)
+      : q_(q), k_(k), v_(v), out_(out), s_(shape), p_(partition), kernels_(simd::active_kernels()),
         dot_tile_(kernels_.dot_tile[static_cast<int>(DType::f32)]),
-        group_(shape.heads / shape.kv_heads),
-        chunks_per_group_(heads_chunks_per_group(shape)),
-        heads_per_chunk_((group_ + chunks_per_group_ - 1) / chunks_per_group_),
         row_stride_(shape.block_table != nullptr ? shape.head_dim : shape.kv_stride),
-        accumulators_(kMaxHeads * shape.head_dim) {}
+        queries_(kMaxRows * shape.head_dim), accumulators_(kMaxRows * shape.head_dim) {}
 
-  Item item(int64_t index) const {
-    const int64_t chunk = index % chunks_per_group_;
-    const int64_t kv_head = (index / chunks_per_group_) % s_.kv_heads;
-    const int64_t t = index / (chunks_per_group_ * s_.kv_heads);
-    const int64_t first_head = kv_head * group_ + chunk * heads_per_chunk_;
-    return {t, kv_head, first_head, static_cast<int>(std::min(heads_per_chunk_, group_ - chunk * heads_per_chunk_))};
+  // Units are ordered with the token block outermost, so that consecutive units (and threads taking
+  // every threads-th) share query tokens and causal work stays balanced.
+  void run(int64_t index) {
+    const int64_t chunk = index % p_.chunks_per_group;
+    const int64_t kv_head = (index / p_.chunks_per_group) % s_.kv_heads;
+    const int64_t block = index / (p_.chunks_per_group * s_.kv_heads);
+    const int64_t first_head = kv_head * p_.group + chunk * p_.heads_per_chunk;
+    const int64_t heads = std::min(p_.heads_per_chunk, p_.group - chunk * p_.heads_per_chunk);
+    const int64_t first_token = block * p_.token_block;
+    const int64_t tokens = std::min(p_.token_block, s_.tokens - first_token);
+    run(kv_head, first_head, heads, first_token, tokens);
   }
 
+ private:
   // Splits keys [tile, tile + tile_keys) of kv head kv_head into runs of consecutive rows; returns how
   // many runs it wrote to runs_. One division per tile, none per key.
   int split_tile(int64_t kv_head, int64_t tile, int64_t tile_keys) {
@@ -85,81 +109,98 @@ class Attender {
     return count;
   }
 
-  void run(const Item& item) {
-    const int64_t d = s_.head_dim;
-    const int rows = item.head_count;
-    const float* queries = q_ + (item.t * s_.heads + item.first_head) * d;  // heads of a token are adjacent
-    const int64_t visible = s_.start_pos + item.t + 1;  // causal: keys 0 .. start_pos + t
-
-    float running_max[kMaxHeads], running_sum[kMaxHeads];
-    std::fill_n(running_max, rows, -INFINITY);
-    std::fill_n(running_sum, rows, 0.0f);
+  // Rows are token-major: row r is token first_token + r / heads, query head first_head + r % heads.
+  void run(int64_t kv_head, int64_t first_head, int64_t heads, int64_t first_token, int64_t tokens) {
+    const int64_t d = s_.head_dim, rows = heads * tokens;
+    // The rows' queries, packed with stride head_dim so that dot_tile takes any 4 of them at once,
+    // and scaled here rather than each score later.
+    for (int64_t t = 0; t < tokens; ++t) {
+      for (int64_t h = 0; h < heads; ++h) {
+        const float* query = q_ + ((first_token + t) * s_.heads + first_head + h) * d;
+        float* packed = queries_.data() + (t * heads + h) * d;
+        for (int64_t i = 0; i < d; ++i) packed[i] = query[i] * s_.scale;
+      }
+    }
+    std::fill_n(running_max_, rows, -INFINITY);
+    std::fill_n(running_sum_, rows, 0.0f);
     std::fill_n(accumulators_.begin(), rows * d, 0.0f);
 
-    for (int64_t tile = 0; tile < visible; tile += kTile) {
-      const int64_t tile_keys = std::min(kTile, visible - tile);
-      const int run_count = split_tile(item.kv_head, tile, tile_keys);
-      for (int i = 0; i < run_count; ++i) {
-        const Run& run = runs_[i];
-        for (int64_t j = 0; j < run.count; j += simd::kMaxTileCols) {
-          const int cols = static_cast<int>(std::min<int64_t>(simd::kMaxTileCols, run.count - j));
-          dot_tile_(queries, d, rows, run.keys + j * row_stride_, row_stride_, cols, d, &scores_[0][run.first + j],
-                    kTile);
-        }
-      }
-      for (int r = 0; r < rows; ++r) {
-        float* acc = accumulators_.data() + r * d;
-        for (int64_t j = 0; j < tile_keys; ++j) scores_[r][j] *= s_.scale;
-        if (s_.alibi_slopes != nullptr) {
-          // ALiBi: a penalty growing linearly with the distance from the query back to the key.
-          const float slope = s_.alibi_slopes[item.first_head + r];
-          const int64_t query_position = s_.start_pos + item.t;
-          for (int64_t j = 0; j < tile_keys; ++j) {
-            scores_[r][j] -= slope * static_cast<float>(query_position - (tile + j));
-          }
-        }
-        const float tile_max = *std::max_element(scores_[r], scores_[r] + tile_keys);
-        if (tile_max > running_max[r]) {
-          // Nothing to rescale before the first tile (the sum and accumulator are still zero).
-          if (running_sum[r] > 0.0f) {
-            const float correction = std::exp(running_max[r] - tile_max);
-            running_sum[r] *= correction;
-            kernels_.scale(correction, acc, d);
-          }
-          running_max[r] = tile_max;
-        }
-        float weights[kTile];
-        for (int64_t j = 0; j < tile_keys; ++j) {
-          weights[j] = std::exp(scores_[r][j] - running_max[r]);
-          running_sum[r] += weights[j];
-        }
+    // Causal: token t sees keys 0 .. start_pos + t, so the block's last token sees the most.
+    const int64_t first_visible = s_.start_pos + first_token + 1;
+    const int64_t last_visible = first_visible + tokens - 1;
+    for (int64_t tile = 0; tile < last_visible; tile += kTile) {
+      const int64_t tile_keys = std::min(kTile, last_visible - tile);
+      const int run_count = split_tile(kv_head, tile, tile_keys);
+      // Tokens that see none of this tile are done; they are the block's first ones.
+      const int64_t first_row = std::max<int64_t>(0, tile - first_visible + 1) * heads;
+      for (int64_t r = first_row; r < rows; r += simd::kMaxTileRows) {
+        const int count = static_cast<int>(std::min<int64_t>(simd::kMaxTileRows, rows - r));
         for (int i = 0; i < run_count; ++i) {
           const Run& run = runs_[i];
-          kernels_.weighted_sum(weights + run.first, run.count, run.values, row_stride_, acc, d);
+          for (int64_t j = 0; j < run.count; j += simd::kMaxTileCols) {
+            const int cols = static_cast<int>(std::min<int64_t>(simd::kMaxTileCols, run.count - j));
+            dot_tile_(queries_.data() + r * d, d, count, run.keys + j * row_stride_, row_stride_, cols, d,
+                      &scores_[r][run.first + j], kTile);
+          }
         }
+      }
+      for (int64_t r = first_row; r < rows; ++r) {
+        const int64_t t = r / heads;
+        const int64_t visible = std::min(tile_keys, first_visible + t - tile);  // of this tile, >= 1
+        update_row(r, first_head + r % heads, s_.start_pos + first_token + t, tile, visible, run_count);
       }
     }
 
-    for (int r = 0; r < rows; ++r) {
+    for (int64_t r = 0; r < rows; ++r) {
       const float* acc = accumulators_.data() + r * d;
-      float* result = out_ + (item.t * s_.heads + item.first_head + r) * d;
-      const float inv_sum = 1.0f / running_sum[r];
+      const int64_t t = first_token + r / heads, h = first_head + r % heads;
+      float* result = out_ + (t * s_.heads + h) * d;
+      const float inv_sum = 1.0f / running_sum_[r];
       for (int64_t i = 0; i < d; ++i) result[i] = acc[i] * inv_sum;
     }
   }
 
- private:
+  // Folds keys [tile, tile + visible) into row r's running max, sum and accumulator.
+  void update_row(int64_t r, int64_t head, int64_t query_position, int64_t tile, int64_t visible, int run_count) {
+    const int64_t d = s_.head_dim;
+    float* scores = scores_[r];
+    if (s_.alibi_slopes != nullptr) {
+      // ALiBi: a penalty growing linearly with the distance from the query back to the key.
+      const float slope = s_.alibi_slopes[head];
+      for (int64_t j = 0; j < visible; ++j) scores[j] -= slope * static_cast<float>(query_position - (tile + j));
+    }
+    float* acc = accumulators_.data() + r * d;
+    const float tile_max = kernels_.max(scores, visible);
+    if (tile_max > running_max_[r]) {
+      // Nothing to rescale before the first tile (the sum and accumulator are still zero).
+      if (running_sum_[r] > 0.0f) {
+        const float correction = std::exp(running_max_[r] - tile_max);
+        running_sum_[r] *= correction;
+        kernels_.scale(correction, acc, d);
+      }
+      running_max_[r] = tile_max;
+    }
+    running_sum_[r] += kernels_.exp_shifted(scores, visible, running_max_[r], scores);
+    for (int i = 0; i < run_count; ++i) {
+      const Run& run = runs_[i];
+      const int64_t count = std::min(run.count, visible - run.first);
+      if (count <= 0) break;
+      kernels_.weighted_sum(scores + run.first, count, run.values, row_stride_, acc, d);
+    }
+  }
+
   const float *q_, *k_, *v_;
   float* out_;
   const AttentionShape& s_;
+  const Partition& p_;
   const simd::Kernels& kernels_;
   simd::DotTileFn dot_tile_;
-  // A group of 9 heads runs as 3 + 3 + 3 rather than 4 + 4 + 1, which would leave a chunk mostly idle.
-  int64_t group_, chunks_per_group_, heads_per_chunk_;
   int64_t row_stride_;  // floats between consecutive positions within a run: kv_stride, or head_dim when paged
-  std::vector<float> accumulators_;  // [kMaxHeads, head_dim]
-  float scores_[kMaxHeads][kTile];
-  Run runs_[kTile];  // the current tile's runs: one per key at worst (block_size 1)
+  std::vector<float> queries_;       // [kMaxRows, head_dim], scaled
+  std::vector<float> accumulators_;  // [kMaxRows, head_dim]
+  float running_max_[kMaxRows], running_sum_[kMaxRows];
+  float scores_[kMaxRows][kTile];  // then the weights exp(score - running max)
+  Run runs_[kTile];                // the current tile's runs: one per key at worst (block_size 1)
 };
 
 }  // namespace
@@ -189,17 +230,19 @@ void attention(ThreadPool& pool, const float* q, const float* k, const float* v,
 
   if (shape.tokens == 0) return;
 
-  const int64_t items = shape.tokens * shape.kv_heads * heads_chunks_per_group(shape);
   // Two multiply-adds (q.k and p*v) per visible key, head and dimension, at most.
   const int64_t macs = 2 * shape.tokens * shape.heads * shape.head_dim * (shape.start_pos + shape.tokens);
-  const int64_t threads = std::clamp<int64_t>(macs / kMinMacsPerThread, 1, std::min<int64_t>(pool.size(), items));
+  const int64_t wanted = std::clamp<int64_t>(macs / kMinMacsPerThread, 1, pool.size());
+  const Partition parts = partition(shape, wanted);
+  const int64_t items = parts.units;
+  const int64_t threads = std::min(wanted, items);
 
-  // Causal prefill gives later tokens more keys, so each thread takes every threads-th item rather
+  // Causal prefill gives later tokens more keys, so each thread takes every threads-th unit rather
   // than a contiguous run: the work then balances whatever the token count.
   pool.parallel_for(threads, 1, [&](int64_t begin, int64_t end) {
-    Attender attender(q, k, v, out, shape);
+    Attender attender(q, k, v, out, shape, parts);
     for (int64_t slot = begin; slot < end; ++slot) {
-      for (int64_t index = slot; index < items; index += threads) attender.run(attender.item(index));
+      for (int64_t index = slot; index < items; index += threads) attender.run(index);
     }
   });
 }

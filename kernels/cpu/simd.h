@@ -33,6 +33,11 @@ struct Kernels {
   // stored once per row.
   void (*weighted_sum)(const float* a, int64_t count, const float* x, int64_t x_stride, float* y, int64_t n);
   void (*scale)(float a, float* y, int64_t n);  // y[i] *= a
+  // y[i] = exp(x[i] - shift) for i < n, returning the sum of the y[i] (y may be x): attention's
+  // softmax weights, where a libm call per score would cost more than the score's dot product.
+  // Within 2 ulp of expf for results above FLT_MIN; results below it may be flushed to zero.
+  float (*exp_shifted)(const float* x, int64_t n, float shift, float* y);
+  float (*max)(const float* x, int64_t n);  // the largest x[i], n >= 1
 };
 
 // One table per instruction set; only call the AVX ones where supported_levels() lists them.

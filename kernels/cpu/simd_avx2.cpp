@@ -179,10 +179,69 @@ void scale(float a, float* y, int64_t n) {
   for (; i < n; ++i) y[i] *= a;
 }
 
+// exp(x) as 2^n * exp(r) with n = round(x / ln 2) and |r| <= ln(2) / 2: r is x - n ln 2 with ln 2 split
+// in two so that n ln 2 is exact to f32 precision, exp(r) is Cephes' degree-7 polynomial (under
+// 2 ulp on that range), and 2^n is built in the exponent field. Without AVX-512's scalef, n must
+// stay a normal exponent, so x below ln(FLT_MIN) gives 0 (expf would give a subnormal).
+__m256 exp_ps(__m256 x) {
+  const __m256 underflow = _mm256_cmp_ps(x, _mm256_set1_ps(-87.33f), _CMP_LT_OQ);
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33f)), _mm256_set1_ps(88.37f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(exponent)));
+}
+
+float exp_shifted(const float* x, int64_t n, float shift, float* y) {
+  const __m256 offset = _mm256_set1_ps(shift);
+  __m256 sum = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) {
+    const __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), offset));
+    _mm256_storeu_ps(y + i, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  if (i < n) {  // the tail through a buffer padded with -inf, whose exp adds 0
+    alignas(32) float tail[kWidth];
+    for (int64_t j = 0; j < kWidth; ++j) tail[j] = i + j < n ? x[i + j] : -__builtin_inff();
+    const __m256 e = exp_ps(_mm256_sub_ps(_mm256_load_ps(tail), offset));
+    _mm256_store_ps(tail, e);
+    for (int64_t j = 0; i + j < n; ++j) y[i + j] = tail[j];
+    sum = _mm256_add_ps(sum, e);
+  }
+  __m128 quarter = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+  quarter = _mm_add_ps(quarter, _mm_movehl_ps(quarter, quarter));
+  return _mm_cvtss_f32(_mm_add_ss(quarter, _mm_movehdup_ps(quarter)));
+}
+
+float max(const float* x, int64_t n) {
+  __m256 best = _mm256_set1_ps(-__builtin_inff());
+  int64_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) best = _mm256_max_ps(best, _mm256_loadu_ps(x + i));
+  __m128 quarter = _mm_max_ps(_mm256_castps256_ps128(best), _mm256_extractf128_ps(best, 1));
+  quarter = _mm_max_ps(quarter, _mm_movehl_ps(quarter, quarter));
+  float result = _mm_cvtss_f32(_mm_max_ss(quarter, _mm_movehdup_ps(quarter)));
+  for (; i < n; ++i) result = x[i] > result ? x[i] : result;
+  return result;
+}
+
 }  // namespace
 
 const Kernels& avx2_kernels() {
-  static const Kernels table{"avx2", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>}, weighted_sum, scale};
+  static const Kernels table{"avx2", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>},
+                             weighted_sum,
+                             scale,
+                             exp_shifted,
+                             max};
   return table;
 }
 

@@ -197,10 +197,64 @@ void scale(float a, float* y, int64_t n) {
   }
 }
 
+// exp(x) as 2^n * exp(r) with n = round(x / ln 2) and |r| <= ln(2) / 2: r is x - n ln 2 with ln 2 split
+// in two so that n ln 2 is exact to f32 precision, exp(r) is Cephes' degree-7 polynomial (under
+// 2 ulp on that range), and scalef applies 2^n, underflowing gradually to zero for very negative x.
+__m512 exp_ps(__m512 x) {
+  // Past these bounds expf is 0 or inf anyway; clamping keeps n small enough for scalef.
+  x = _mm512_maskz_min_ps(kAllLanes, _mm512_maskz_max_ps(kAllLanes, x, _mm512_set1_ps(-104.0f)),
+                          _mm512_set1_ps(88.7f));
+  const __m512 n = _mm512_maskz_roundscale_ps(kAllLanes, _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_maskz_scalef_ps(kAllLanes, p, n);
+}
+
+float exp_shifted(const float* x, int64_t n, float shift, float* y) {
+  const __m512 offset = _mm512_set1_ps(shift);
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += kWidth) {
+    const __mmask16 mask = n - i >= kWidth ? kAllLanes : tail_mask(n - i);
+    const __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, x + i), offset));
+    _mm512_mask_storeu_ps(y + i, mask, e);
+    sum = _mm512_mask_add_ps(sum, mask, sum, e);
+  }
+  const __m256 half = fold_halves(sum);
+  __m128 quarter = _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
+  quarter = _mm_add_ps(quarter, _mm_movehl_ps(quarter, quarter));
+  return _mm_cvtss_f32(_mm_add_ss(quarter, _mm_movehdup_ps(quarter)));
+}
+
+float max(const float* x, int64_t n) {
+  const __m512 lowest = _mm512_set1_ps(-__builtin_inff());
+  __m512 best = lowest;
+  for (int64_t i = 0; i < n; i += kWidth) {
+    const __mmask16 mask = n - i >= kWidth ? kAllLanes : tail_mask(n - i);
+    best = _mm512_maskz_max_ps(kAllLanes, best, _mm512_mask_loadu_ps(lowest, mask, x + i));
+  }
+  const __m256 half = _mm256_max_ps(_mm512_maskz_extractf32x8_ps(0xff, best, 0),
+                                    _mm512_maskz_extractf32x8_ps(0xff, best, 1));
+  __m128 quarter = _mm_max_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
+  quarter = _mm_max_ps(quarter, _mm_movehl_ps(quarter, quarter));
+  return _mm_cvtss_f32(_mm_max_ss(quarter, _mm_movehdup_ps(quarter)));
+}
+
 }  // namespace
 
 const Kernels& avx512_kernels() {
-  static const Kernels table{"avx512", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>}, weighted_sum, scale};
+  static const Kernels table{"avx512", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>},
+                             weighted_sum,
+                             scale,
+                             exp_shifted,
+                             max};
   return table;
 }
 

@@ -2,6 +2,7 @@
 // sums: the compiler cannot reorder a float sum itself, and separate sums let it use SSE registers
 // and keep several additions in flight.
 #include <bit>
+#include <cmath>
 
 #include "kernels/cpu/simd.h"
 #include "runtime/core/dtype.h"
@@ -91,11 +92,29 @@ void scale(float a, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= a;
 }
 
+float exp_shifted(const float* x, int64_t n, float shift, float* y) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    y[i] = std::exp(x[i] - shift);
+    sum += y[i];
+  }
+  return sum;
+}
+
+float max(const float* x, int64_t n) {
+  float best = x[0];
+  for (int64_t i = 1; i < n; ++i) best = x[i] > best ? x[i] : best;
+  return best;
+}
+
 }  // namespace
 
 const Kernels& generic_kernels() {
-  static const Kernels table{
-      "generic", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>}, weighted_sum, scale};
+  static const Kernels table{"generic", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>},
+                             weighted_sum,
+                             scale,
+                             exp_shifted,
+                             max};
   return table;
 }
 

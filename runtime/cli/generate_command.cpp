@@ -7,14 +7,18 @@
 #include <fmt/ranges.h>
 #include <fstream>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "runtime/cli/commands.h"
 #include "runtime/cli/session.h"
 #include "runtime/core/check.h"
 #include "runtime/core/memory_usage.h"
+#include "runtime/engine/draft_model.h"
 #include "runtime/engine/engine.h"
 #include "runtime/engine/speculative.h"
+#include "runtime/model/model_loader.h"
 #include "runtime/tokenizer/utf8_streamer.h"
 
 namespace shardlm::cli {
@@ -45,6 +49,31 @@ std::pair<size_t, bool> split_at_stop(const std::string& text, const std::vector
   return {cut, false};
 }
 
+// A draft model for --draft-model: refused unless its tokenizer is the target's, token for token,
+// since drafts are token ids the target must read the same way.
+struct DraftModel {
+  LoadedModel model;
+  std::unique_ptr<Decoder> decoder;
+};
+
+std::unique_ptr<DraftModel> open_draft_model(const std::string& path, const Tokenizer& target_tokenizer,
+                                             const ModelSpec& target_spec, ThreadPool& pool) {
+  auto draft = std::make_unique<DraftModel>();
+  draft->model = load_model(path, std::nullopt);
+  const ModelSpec& spec = draft->model.spec;
+  SHARDLM_CHECK(spec.vocab_size == target_spec.vocab_size,
+                "--draft-model '{}' has a vocabulary of {} tokens, the model's has {}: the draft must share the "
+                "model's tokenizer",
+                path, spec.vocab_size, target_spec.vocab_size);
+  const auto tokenizer = load_tokenizer(path, "", spec);
+  bool same = tokenizer->vocab_size() == target_tokenizer.vocab_size() && tokenizer->bos() == target_tokenizer.bos();
+  for (int32_t id = 0; same && id < tokenizer->vocab_size(); ++id)
+    same = tokenizer->decode(-1, id) == target_tokenizer.decode(-1, id);
+  SHARDLM_CHECK(same, "--draft-model '{}' has a different tokenizer from the model's: the draft must share it", path);
+  draft->decoder = std::make_unique<Decoder>(spec, draft->model.weights, pool);
+  return draft;
+}
+
 }  // namespace
 
 int generate_command(const std::vector<std::string>& argv) {
@@ -56,7 +85,10 @@ int generate_command(const std::vector<std::string>& argv) {
                 "  --max-new-tokens  tokens to generate (default 256; stops early at a stop token or the context's end)\n"
                 "  --max-batch       sequences in flight at once with several prompts (default 16)\n"
                 "  --speculate K     draft up to K tokens from the context (prompt lookup) and verify them in\n"
-                "                    one pass; output unchanged (greedy, one prompt, one rank)\n"
+                "                    one pass; output unchanged, or sampled from the same distribution (one\n"
+                "                    prompt, one rank)\n"
+                "  --draft-model PATH  draft with this smaller model, which must share the tokenizer (drafts of\n"
+                "                    --speculate K tokens, default 4)\n"
                 "  --stop TEXT       end a sequence where TEXT appears (not printed); may be repeated\n"
                 "  --max-step-tokens tokens one step may compute: long prompts are prefilled in chunks so the\n"
                 "                    others keep decoding (default 0 = whole prompts)\n"
@@ -78,16 +110,21 @@ int generate_command(const std::vector<std::string>& argv) {
   const int64_t max_batch = args.integer("max-batch", 16, 1, 4096);
   const SamplingParams sampling = read_sampling_flags(args, 1.0);
   const std::vector<std::string> stop_strings = args.texts("stop");
-  const int64_t speculate = args.integer("speculate", 0, 0, 64);
+  const std::optional<std::string> draft_path = args.text("draft-model");
+  SHARDLM_CHECK(!draft_path || !draft_path->empty(), "--draft-model is empty: give the draft model's path");
+  const int64_t speculate = args.integer("speculate", draft_path ? 4 : 0, draft_path ? 1 : 0, 64);
   for (const auto& stop : stop_strings) SHARDLM_CHECK(!stop.empty(), "--stop is empty: give the text to stop at");
   const bool several = prompts.size() > 1;
-  SHARDLM_CHECK(speculate == 0 || (sampling.temperature == 0 && !several && mpi().size() == 1),
-                "--speculate needs greedy decoding (--temperature 0) of one prompt on one rank, for now");
+  // The speculative loop runs one sequence against a contiguous cache on this rank.
+  SHARDLM_CHECK(speculate == 0 || !several, "--speculate and --draft-model take one prompt, not several");
+  SHARDLM_CHECK(speculate == 0 || mpi().size() == 1, "--speculate and --draft-model run on one rank, not under mpirun");
   for (const auto& prompt : prompts) SHARDLM_CHECK(!prompt.empty(), "--prompt is empty: give some text to continue");
 
   Session session = open_session(model_flags, fmt::format("generate {}", fmt::join(argv, "\x1f")));
   const ModelSpec& spec = session.decoder->spec();
   const Tokenizer& tokenizer = *session.tokenizer;
+  const std::unique_ptr<DraftModel> draft_model =
+      draft_path ? open_draft_model(*draft_path, tokenizer, spec, *session.pool) : nullptr;
   // Every rank tokenizes (the tokenizer is deterministic), so all size the KV pool alike.
   std::vector<std::vector<int32_t>> prompt_ids;
   int64_t longest = 1;
@@ -146,7 +183,15 @@ int generate_command(const std::vector<std::string>& argv) {
       return !stopped;
     };
     if (speculate > 0 && max_new_tokens > 0) {
-      speculation = generate_greedy_speculative(*session.decoder, ids, max_new_tokens, speculate, stream);
+      std::unique_ptr<Drafter> drafter;
+      if (draft_model) {
+        drafter = std::make_unique<DraftModelDrafter>(*draft_model->decoder, spec,
+                                                      static_cast<int64_t>(ids.size()) + max_new_tokens + speculate,
+                                                      sampling);
+      } else {
+        drafter = std::make_unique<PromptLookupDrafter>();
+      }
+      speculation = generate_speculative(*session.decoder, *drafter, ids, max_new_tokens, speculate, sampling, stream);
     } else {
       engine.run_to_completion([&](int64_t, int32_t token) { return stream(token); });
     }

@@ -38,24 +38,21 @@ float Sampler::log_probability(std::span<const float> logits, int32_t token) {
   return static_cast<float>(logits[token] - max_logit - std::log(total));
 }
 
-int32_t Sampler::sample(std::span<const float> raw_logits, std::span<const int32_t> context) {
-  SHARDLM_CHECK(!raw_logits.empty(), "sampling from empty logits");
-  std::span<const float> logits = raw_logits;
-  if (!context.empty() && (params_.repetition_penalty != 1.0f || params_.presence_penalty != 0.0f)) {
-    penalized_.assign(raw_logits.begin(), raw_logits.end());
-    std::vector<bool> seen(penalized_.size(), false);
-    for (int32_t token : context) {
-      if (token < 0 || static_cast<size_t>(token) >= seen.size() || seen[token]) continue;
-      seen[token] = true;
-      float& v = penalized_[token];
-      v = v > 0 ? v / params_.repetition_penalty : v * params_.repetition_penalty;
-      v -= params_.presence_penalty;
-    }
-    logits = penalized_;
+std::span<const float> Sampler::penalized(std::span<const float> raw_logits, std::span<const int32_t> context) {
+  if (context.empty() || (params_.repetition_penalty == 1.0f && params_.presence_penalty == 0.0f)) return raw_logits;
+  penalized_.assign(raw_logits.begin(), raw_logits.end());
+  std::vector<bool> seen(penalized_.size(), false);
+  for (int32_t token : context) {
+    if (token < 0 || static_cast<size_t>(token) >= seen.size() || seen[token]) continue;
+    seen[token] = true;
+    float& v = penalized_[token];
+    v = v > 0 ? v / params_.repetition_penalty : v * params_.repetition_penalty;
+    v -= params_.presence_penalty;
   }
-  if (params_.temperature == 0.0f) {
-    return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-  }
+  return penalized_;
+}
+
+size_t Sampler::weigh(std::span<const float> logits) {
   // Probabilities at this temperature, most likely first; top-k and top-p cut the tail.
   candidates_.resize(logits.size());
   for (size_t i = 0; i < logits.size(); ++i) candidates_[i] = {logits[i] / params_.temperature, static_cast<int32_t>(i)};
@@ -80,6 +77,16 @@ int32_t Sampler::sample(std::span<const float> raw_logits, std::span<const int32
       }
     }
   }
+  return keep;
+}
+
+int32_t Sampler::sample(std::span<const float> raw_logits, std::span<const int32_t> context) {
+  SHARDLM_CHECK(!raw_logits.empty(), "sampling from empty logits");
+  const std::span<const float> logits = penalized(raw_logits, context);
+  if (params_.temperature == 0.0f) {
+    return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  }
+  const size_t keep = weigh(logits);
   double kept_total = 0.0;
   for (size_t i = 0; i < keep; ++i) kept_total += candidates_[i].first;
   const double target = next_uniform() * kept_total;
@@ -89,6 +96,21 @@ int32_t Sampler::sample(std::span<const float> raw_logits, std::span<const int32
     if (target < cumulative) return candidates_[i].second;
   }
   return candidates_[keep - 1].second;  // rounding left target at the very top
+}
+
+void Sampler::distribution(std::span<const float> raw_logits, std::span<const int32_t> context,
+                           std::vector<float>& probs) {
+  SHARDLM_CHECK(!raw_logits.empty(), "sampling from empty logits");
+  const std::span<const float> logits = penalized(raw_logits, context);
+  probs.assign(logits.size(), 0.0f);
+  if (params_.temperature == 0.0f) {
+    probs[std::max_element(logits.begin(), logits.end()) - logits.begin()] = 1.0f;
+    return;
+  }
+  const size_t keep = weigh(logits);
+  double kept_total = 0.0;
+  for (size_t i = 0; i < keep; ++i) kept_total += candidates_[i].first;
+  for (size_t i = 0; i < keep; ++i) probs[candidates_[i].second] = static_cast<float>(candidates_[i].first / kept_total);
 }
 
 }  // namespace shardlm

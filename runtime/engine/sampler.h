@@ -31,8 +31,18 @@ class Sampler {
   // The model's log-probability of `token` under `logits` (log-softmax, before any penalty,
   // temperature or truncation): what a client asks for as the chosen token's logprob.
   static float log_probability(std::span<const float> logits, int32_t token);
+  // The distribution sample() draws from, over the whole vocabulary: penalties, temperature, top-k,
+  // min-p and top-p applied and renormalised (a point mass at the argmax when greedy). Speculative
+  // sampling accepts or rejects drafted tokens against it. Draws nothing from the generator.
+  void distribution(std::span<const float> logits, std::span<const int32_t> context, std::vector<float>& probs);
+  const SamplingParams& params() const { return params_; }
 
  private:
+  // The logits after the repetition and presence penalties (the input itself when they are off).
+  std::span<const float> penalized(std::span<const float> logits, std::span<const int32_t> context);
+  // Fills candidates_ with exp((logit - max) / temperature) of the tokens top-k keeps, most likely
+  // first, and returns how many of them min-p and top-p keep. Not for greedy sampling.
+  size_t weigh(std::span<const float> logits);
   double next_uniform();  // in [0, 1), from 53 random bits: the same on every platform
   SamplingParams params_;
   uint64_t state_;
