@@ -18,6 +18,7 @@
 #include "runtime/engine/draft_model.h"
 #include "runtime/engine/engine.h"
 #include "runtime/engine/speculative.h"
+#include "runtime/engine/stop_text.h"
 #include "runtime/model/model_loader.h"
 #include "runtime/tokenizer/utf8_streamer.h"
 
@@ -31,22 +32,6 @@ std::string prompt_text(const Tokenizer& tokenizer, const std::vector<int32_t>& 
   std::string out;
   for (size_t t = ids.front() == tokenizer.bos() ? 1 : 0; t < ids.size(); ++t) out += text.push(ids[t]);
   return out;
-}
-
-// Where `text` may be printed up to: before the first stop string (stopped), or before a tail that
-// could still grow into one.
-std::pair<size_t, bool> split_at_stop(const std::string& text, const std::vector<std::string>& stops) {
-  size_t cut = text.size();
-  for (const std::string& stop : stops) {
-    if (const size_t at = text.find(stop); at != std::string::npos) return {at, true};
-    for (size_t keep = std::min(stop.size() - 1, text.size()); keep > 0; --keep) {
-      if (text.compare(text.size() - keep, keep, stop, 0, keep) == 0) {
-        cut = std::min(cut, text.size() - keep);
-        break;
-      }
-    }
-  }
-  return {cut, false};
 }
 
 // A draft model for --draft-model: refused unless its tokenizer is the target's, token for token,
