@@ -127,19 +127,21 @@ grpc::Status InferenceService::serve(grpc::ServerContext& context, ServingReques
 
 grpc::Status InferenceService::Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
                                         grpc::ServerWriter<v1::GenerateResponse>* writer) {
-  if (auto status = authorize(*context); !status.ok()) return status;
-  return guarded(metrics_, [&] {
-    return serve(*context, to_serving_request(*request, validation_),
-                 [&](const v1::GenerateResponse& message) { return writer->Write(message); });
-  });
+  return stream_back(*context, *request, *writer);
 }
 
 grpc::Status InferenceService::Chat(grpc::ServerContext* context, const v1::ChatRequest* request,
                                     grpc::ServerWriter<v1::GenerateResponse>* writer) {
-  if (auto status = authorize(*context); !status.ok()) return status;
+  return stream_back(*context, *request, *writer);
+}
+
+template <typename Request>
+grpc::Status InferenceService::stream_back(grpc::ServerContext& context, const Request& request,
+                                           grpc::ServerWriter<v1::GenerateResponse>& writer) {
+  if (auto status = authorize(context); !status.ok()) return status;
   return guarded(metrics_, [&] {
-    return serve(*context, to_serving_request(*request, validation_),
-                 [&](const v1::GenerateResponse& message) { return writer->Write(message); });
+    return serve(context, to_serving_request(request, validation_),
+                 [&](const v1::GenerateResponse& message) { return writer.Write(message); });
   });
 }
 

@@ -48,6 +48,10 @@ class InferenceService final : public shardlm::v1::Inference::Service {
 
  private:
   grpc::Status authorize(const grpc::ServerContext& context) const;
+  // Generate and Chat: validate, run, and stream every message back.
+  template <typename Request>
+  grpc::Status stream_back(grpc::ServerContext& context, const Request& request,
+                           grpc::ServerWriter<shardlm::v1::GenerateResponse>& writer);
   // Runs a validated request; `write` sends one message (false: the client is gone). With `whole`,
   // every message is merged into one, written at the end (Complete).
   grpc::Status serve(grpc::ServerContext& context, ServingRequest request,

@@ -19,16 +19,7 @@ void SamplingParams::validate() const {
                 "presence penalty must be a number in [-100, 100], got {}", presence_penalty);
 }
 
-Sampler::Sampler(const SamplingParams& params) : params_(params), state_(params.seed) { params_.validate(); }
-
-double Sampler::next_uniform() {
-  // splitmix64: tiny, well mixed, and defined here so that a seed means the same thing everywhere.
-  uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return static_cast<double>(z >> 11) * 0x1.0p-53;
-}
+Sampler::Sampler(const SamplingParams& params) : params_(params), random_(params.seed) { params_.validate(); }
 
 float Sampler::log_probability(std::span<const float> logits, int32_t token) {
   SHARDLM_CHECK(token >= 0 && static_cast<size_t>(token) < logits.size(), "token {} is outside the logits", token);
@@ -89,7 +80,7 @@ int32_t Sampler::sample(std::span<const float> raw_logits, std::span<const int32
   const size_t keep = weigh(logits);
   double kept_total = 0.0;
   for (size_t i = 0; i < keep; ++i) kept_total += candidates_[i].first;
-  const double target = next_uniform() * kept_total;
+  const double target = random_.next() * kept_total;
   double cumulative = 0.0;
   for (size_t i = 0; i < keep; ++i) {
     cumulative += candidates_[i].first;

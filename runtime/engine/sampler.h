@@ -6,6 +6,8 @@
 #include <span>
 #include <vector>
 
+#include "runtime/engine/uniform_source.h"
+
 namespace shardlm {
 
 struct SamplingParams {
@@ -43,9 +45,8 @@ class Sampler {
   // Fills candidates_ with exp((logit - max) / temperature) of the tokens top-k keeps, most likely
   // first, and returns how many of them min-p and top-p keep. Not for greedy sampling.
   size_t weigh(std::span<const float> logits);
-  double next_uniform();  // in [0, 1), from 53 random bits: the same on every platform
   SamplingParams params_;
-  uint64_t state_;
+  UniformSource random_;
   std::vector<std::pair<float, int32_t>> candidates_;
   std::vector<float> penalized_;
 };

@@ -7,14 +7,6 @@
 
 namespace shardlm {
 
-double UniformSource::next() {
-  uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return static_cast<double>(z >> 11) * 0x1.0p-53;
-}
-
 int32_t sample_from(std::span<const float> probs, double u) {
   SHARDLM_CHECK(!probs.empty(), "sampling from an empty distribution");
   double total = 0.0;

@@ -8,17 +8,9 @@
 #include <cstdint>
 #include <span>
 
+#include "runtime/engine/uniform_source.h"
+
 namespace shardlm {
-
-// A seeded uniform generator (splitmix64, as the Sampler's), so that a seeded speculative run repeats.
-class UniformSource {
- public:
-  explicit UniformSource(uint64_t seed) : state_(seed) {}
-  double next();  // in [0, 1), from 53 random bits
-
- private:
-  uint64_t state_;
-};
 
 // The token drawn from `probs` (non-negative, summing to about 1) by the uniform u in [0, 1).
 int32_t sample_from(std::span<const float> probs, double u);
