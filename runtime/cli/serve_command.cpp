@@ -62,9 +62,9 @@ sigset_t shutdown_signals() {
 }
 
 // The engine's default pool when kv_cache_memory is not given: a full context for every sequence of
-// the batch, but at most a quarter of the memory free now.
-int64_t default_kv_blocks(const Decoder& decoder, int64_t max_batch) {
-  const KvFootprint footprint = KvFootprint::of_model(decoder.spec(), DType::f32);
+// the batch, but at most a quarter of the memory free now (in kv_dtype's bytes).
+int64_t default_kv_blocks(const Decoder& decoder, DType kv_dtype, int64_t max_batch) {
+  const KvFootprint footprint = KvFootprint::of_model(decoder.spec(), kv_dtype);
   const int64_t full = max_batch * ((decoder.spec().max_seq_len + kBlockSize - 1) / kBlockSize);
   const int64_t quarter = blocks_for_budget(available_memory_bytes() / 4, footprint.bytes_per_token(), kBlockSize);
   return std::max<int64_t>(1, std::min(full, quarter));
@@ -125,8 +125,10 @@ int serve_command(const std::vector<std::string>& argv) {
   options.max_batch = max_batch;
   options.block_size = kBlockSize;
   options.max_step_tokens = max_step_tokens;
-  options.num_blocks = args.text("kv-cache-memory") ? kv_blocks_from_flag(args, decoder, kBlockSize, max_batch, 0)
-                                                    : default_kv_blocks(decoder, max_batch);
+  options.kv_dtype = model_flags.kv_dtype;
+  options.num_blocks = args.text("kv-cache-memory")
+                           ? kv_blocks_from_flag(args, decoder, options.kv_dtype, kBlockSize, max_batch, 0)
+                           : default_kv_blocks(decoder, options.kv_dtype, max_batch);
   args.reject_unused();
   Engine engine(*session.decoder, options, {session.world, session.world_comm.get()});
   const bool several = session.world.world > 1;
@@ -174,7 +176,9 @@ int serve_command(const std::vector<std::string>& argv) {
   served.tp = session.world.tp;
   served.pp = session.world.pp;
   served.block_size = kBlockSize;
-  served.kv_bytes_per_token = static_cast<int64_t>(KvFootprint::of_model(decoder.spec(), DType::f32).bytes_per_token());
+  served.kv_dtype = dtype_name(options.kv_dtype);
+  served.kv_bytes_per_token =
+      static_cast<int64_t>(KvFootprint::of_model(decoder.spec(), options.kv_dtype).bytes_per_token());
   served.weight_bytes = static_cast<int64_t>(decoder.weight_bytes());
   served.max_batch = max_batch;
   served.max_queue = max_queue;
@@ -192,6 +196,11 @@ int serve_command(const std::vector<std::string>& argv) {
                                                                    : fmt::format("{}:{}", host, port);
   builder.AddListeningPort(address, credentials, &bound_port);
   builder.SetMaxReceiveMessageSize(32 << 20);
+  // Each call in flight holds a handler thread; beyond the queue's worth (and a few for Health,
+  // Metrics and the like) new calls are refused with RESOURCE_EXHAUSTED instead of growing threads.
+  grpc::ResourceQuota quota("shardlm-serve");
+  quota.SetMaxThreads(static_cast<int>(std::min<int64_t>(max_queue + 64, 1 << 16)));
+  builder.SetResourceQuota(quota);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   SHARDLM_CHECK(server != nullptr && bound_port > 0, "cannot listen on {} (in use, or not an address of this machine)",
