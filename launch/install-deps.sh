@@ -10,7 +10,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-pip python3-venv openssl
+  python3 python3-pip python3-venv openssl time
 )
 
 missing=()

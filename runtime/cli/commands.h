@@ -12,5 +12,6 @@ int inspect_command(const std::vector<std::string>& args);
 int chat_command(const std::vector<std::string>& args);
 int serve_command(const std::vector<std::string>& args);
 int client_command(const std::vector<std::string>& args);
+int plan_command(const std::vector<std::string>& args);
 
 }  // namespace shardlm::cli

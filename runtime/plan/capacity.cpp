@@ -42,15 +42,15 @@ int64_t largest_step_tokens(const Workload& w, const Layout& layout) {
 
 // The decoder's scratch (runtime/model/decoder.cpp ensure_scratch) for `tokens` rows, and the last
 // stage's logits for `sequences` rows.
-int64_t activation_bytes(const ModelSpec& spec, const Share& s, const Layout& layout, int64_t tokens,
-                         int64_t sequences, double value, bool coordinator) {
+int64_t activation_bytes(const ModelSpec& spec, const Share& s, const Layout& layout, int64_t tokens, int64_t sequences,
+                         double value, bool coordinator) {
   const int64_t q = s.heads * spec.head_dim, kv = s.kv_heads * spec.head_dim, h = spec.hidden;
   const bool fused = layout.tp == 1 && spec.qkv_layout != QkvLayout::separate;
   const int64_t per_token = 2 * h + (fused ? q + 2 * kv : 0) + q + 2 * kv + q + h + 2 * s.ffn;
   double bytes = static_cast<double>(tokens) * per_token * value + 4.0 * tokens;  // + int32 positions
   if (s.place.last_stage) {
-    bytes += sequences * (spec.vocab_size + h) * value;                     // logits and their rows
-    if (layout.tp > 1) bytes += sequences * s.vocab * value;                // this rank's vocab slice
+    bytes += sequences * (spec.vocab_size + h) * value;       // logits and their rows
+    if (layout.tp > 1) bytes += sequences * s.vocab * value;  // this rank's vocab slice
   }
   if (s.place.last_stage || coordinator) bytes += sequences * spec.vocab_size * 4.0;  // the engine's logits
   return static_cast<int64_t>(bytes);
@@ -72,9 +72,14 @@ int64_t copied_bytes(const ModelSpec& spec, RankPlace place, NumberFormat format
     if (!t.matrix || t.role == TensorRole::embedding || t.role == TensorRole::position) return;
     bool copy = false;
     switch (t.role) {
-      case TensorRole::row: copy = true; break;
-      case TensorRole::kv: copy = !kv_one_range || (converted && t.rows < t.full_rows); break;
-      default: copy = converted && t.rows < t.full_rows;
+      case TensorRole::row:
+        copy = true;
+        break;
+      case TensorRole::kv:
+        copy = !kv_one_range || (converted && t.rows < t.full_rows);
+        break;
+      default:
+        copy = converted && t.rows < t.full_rows;
     }
     if (copy) bytes += matrix_bytes(t.rows, t.cols, format);
   });
@@ -135,8 +140,7 @@ Plan make_plan(const ModelSpec& spec, const Hardware& hw, const Layout& layout, 
       r.kv_heads = s.kv_heads;
       r.weights = rank_weight_bytes(spec, s.place, layout.weights);
       const KvFootprint footprint{s.place.stage.count, s.kv_heads, spec.head_dim, DType::f32};
-      r.kv_bytes_per_token =
-          static_cast<int64_t>(std::ceil(footprint.values_per_token() * value_bytes(layout.kv)));
+      r.kv_bytes_per_token = static_cast<int64_t>(std::ceil(footprint.values_per_token() * value_bytes(layout.kv)));
       r.kv_blocks = workload.kv_cache_bytes
                         ? blocks_for_budget(static_cast<size_t>(*workload.kv_cache_bytes),
                                             static_cast<size_t>(r.kv_bytes_per_token), workload.block_size)
@@ -150,9 +154,9 @@ Plan make_plan(const ModelSpec& spec, const Hardware& hw, const Layout& layout, 
       if (host_process) {
         r.mapped_file_bytes = load.file_bytes;
         r.tokenizer_bytes = load.tokenizer_bytes;
-        const int64_t heap_weights =
-            load.matrices_converted ? r.weights.total()
-                                    : copied_bytes(spec, s.place, layout.weights, false, /*all_layers=*/false);
+        const int64_t heap_weights = load.matrices_converted
+                                         ? r.weights.total()
+                                         : copied_bytes(spec, s.place, layout.weights, false, /*all_layers=*/false);
         const int64_t transient_copies = copied_bytes(spec, s.place, layout.weights, load.matrices_converted, true);
         // Loading holds the converted full model, every layer's cut copies and the tokenizer at once;
         // running holds the rank's own tensors, its KV pool and scratch.
@@ -187,10 +191,18 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
   const int ranks_per_node = hw.cpu ? world : std::min(world, hw.devices_per_node);
   const int threads = plan.threads;
   // Ranks on one CPU share its memory bus: each gets its threads' rate, or its part of the machine's.
+  // A CPU whose ranks' weights all fit in its last-level cache reads them from there, not from memory.
+  bool cached = false;
+  if (hw.cpu && hw.cache_bytes > 0) {
+    int64_t bytes = 0;
+    for (const RankMemory& r : plan.ranks) bytes += r.weights.total() + r.kv_bytes;
+    cached = bytes <= hw.cache_bytes;
+  }
   double bandwidth = hw.memory_bandwidth;
   double flops_scale = 1.0;
   if (hw.cpu) {
-    bandwidth = std::min(hw.bandwidth_for(threads), hw.bandwidth_for(threads * ranks_per_node) / ranks_per_node);
+    bandwidth = std::min(hw.bandwidth_for(threads, cached),
+                         hw.bandwidth_for(threads * ranks_per_node, cached) / ranks_per_node);
     flops_scale = std::min(1.0, static_cast<double>(threads) / std::max(1, hw.threads));
   }
   NumberFormat compute = layout.weights == NumberFormat::int8 || layout.weights == NumberFormat::int4
@@ -217,7 +229,8 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
       const double kv_read = prefill ? 0 : sequences * context * r.kv_bytes_per_token;
       int64_t matmul_params = 0;
       for_each_tensor(spec, s.place, [&](const TensorShape& t) {
-        if (t.matrix && t.role != TensorRole::embedding && t.role != TensorRole::position) matmul_params += t.rows * t.cols;
+        if (t.matrix && t.role != TensorRole::embedding && t.role != TensorRole::position)
+          matmul_params += t.rows * t.cols;
       });
       if (tied_here) matmul_params += spec.vocab_size * spec.hidden;
       // Attention: q.k and p.v over `context` positions (half the square for a causal prompt).

@@ -22,7 +22,7 @@ struct RankMemory {
   int64_t layers = 0, kv_heads = 0;
   WeightBytes weights;
   int64_t kv_bytes_per_token = 0;
-  int64_t kv_blocks = 0;         // the pool the engine would allocate
+  int64_t kv_blocks = 0;  // the pool the engine would allocate
   int64_t kv_bytes = 0;
   int64_t activation_bytes = 0;  // the decoder's scratch and the step's logits at the largest step
   int64_t comm_bytes = 0;        // pipeline send/receive buffers and the collective library's own
@@ -30,20 +30,20 @@ struct RankMemory {
   // CPU process only (zero otherwise).
   int64_t mapped_file_bytes = 0;
   int64_t tokenizer_bytes = 0;
-  int64_t load_peak_bytes = 0;   // while loading: the converted full model and the rank's copies at once
-  int64_t run_bytes = 0;         // while running
-  int64_t peak_bytes = 0;        // the larger of the two: what the rank needs
-  int64_t free_bytes = 0;        // memory left at peak (negative: does not fit)
-  int64_t kv_tokens_fit = 0;     // tokens of K/V the memory left after everything else holds
-  int64_t sequences_fit = 0;     // of --context tokens each
+  int64_t load_peak_bytes = 0;  // while loading: the converted full model and the rank's copies at once
+  int64_t run_bytes = 0;        // while running
+  int64_t peak_bytes = 0;       // the larger of the two: what the rank needs
+  int64_t free_bytes = 0;       // memory left at peak (negative: does not fit)
+  int64_t kv_tokens_fit = 0;    // tokens of K/V the memory left after everything else holds
+  int64_t sequences_fit = 0;    // of --context tokens each
 };
 
 struct Speed {
-  double prefill_s = 0;          // one prompt, alone
-  double decode_step_s = 0;      // one token for every sequence (inter-token latency)
-  double tp_comm_s = 0;          // all-reduces within one decode step
-  double pp_transfer_s = 0;      // stage hand-offs within one decode step
-  double bubble = 0;             // idle fraction of pipeline stages in a decode step
+  double prefill_s = 0;      // one prompt, alone
+  double decode_step_s = 0;  // one token for every sequence (inter-token latency)
+  double tp_comm_s = 0;      // all-reduces within one decode step
+  double pp_transfer_s = 0;  // stage hand-offs within one decode step
+  double bubble = 0;         // idle fraction of pipeline stages in a decode step
   double ttft_s = 0;
   double itl_s = 0;
   double decode_tokens_per_s = 0;  // concurrency / ITL

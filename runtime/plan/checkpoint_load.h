@@ -9,7 +9,7 @@ namespace shardlm::plan {
 
 struct CheckpointLoad {
   bool present = false;
-  int64_t file_bytes = 0;       // the mapped file: every page is read while loading, and stays mapped
+  int64_t file_bytes = 0;  // the mapped file: every page is read while loading, and stays mapped
   // Tensors the loader converts (dequantizes) into heap memory instead of viewing the mapping, at their
   // full unsharded size in the runtime dtype: held together until sharding is done.
   int64_t converted_bytes = 0;

@@ -15,10 +15,23 @@ namespace {
 constexpr double kGB = 1e9;
 
 // The keys a hardware file may hold: a typo must not silently fall back to a default.
-const std::set<std::string> kKeys = {"name", "kind", "memory", "runtime_overhead", "rank_overhead",
-                                     "memory_bandwidth_gb_s", "bandwidth_by_threads_gb_s", "flops_tflops",
-                                     "step_overhead_us", "step_overhead_us_by_threads", "devices_per_node", "threads", "intra_node_bandwidth_gb_s",
-                                     "inter_node_bandwidth_gb_s", "link_latency_us"};
+const std::set<std::string> kKeys = {"name",
+                                     "kind",
+                                     "memory",
+                                     "runtime_overhead",
+                                     "rank_overhead",
+                                     "memory_bandwidth_gb_s",
+                                     "bandwidth_by_threads_gb_s",
+                                     "cache",
+                                     "cache_bandwidth_by_threads_gb_s",
+                                     "flops_tflops",
+                                     "step_overhead_us",
+                                     "step_overhead_us_by_threads",
+                                     "devices_per_node",
+                                     "threads",
+                                     "intra_node_bandwidth_gb_s",
+                                     "inter_node_bandwidth_gb_s",
+                                     "link_latency_us"};
 
 double positive_number(const YAML::Node& node, const std::string& key, const std::string& path, bool allow_zero) {
   double value = 0;
@@ -40,11 +53,13 @@ double Hardware::flops_for(NumberFormat format) const {
   return found->second;
 }
 
-double Hardware::bandwidth_for(int thread_count) const {
-  if (bandwidth_by_threads.empty()) return memory_bandwidth;
+double Hardware::bandwidth_for(int thread_count, bool cached) const {
+  const std::map<int, double>& table =
+      cached && !cache_bandwidth_by_threads.empty() ? cache_bandwidth_by_threads : bandwidth_by_threads;
+  if (table.empty()) return memory_bandwidth;
   // The largest measured count not above the one asked for: more threads than measured gain nothing.
-  auto at = bandwidth_by_threads.upper_bound(thread_count);
-  if (at == bandwidth_by_threads.begin()) return at->second;
+  auto at = table.upper_bound(thread_count);
+  if (at == table.begin()) return at->second;
   return std::prev(at)->second;
 }
 
@@ -61,17 +76,18 @@ int64_t parse_size(const std::string& text, const std::string& what) {
   std::string unit = end;
   while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
   static const std::pair<const char*, double> kUnits[] = {
-      {"", 1},          {"B", 1},           {"KB", 1e3},        {"MB", 1e6},         {"GB", 1e9},
-      {"TB", 1e12},     {"KiB", 1024.0},    {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
-      {"K", 1024.0},    {"M", 1048576.0},   {"G", 1073741824.0}};
+      {"", 1},       {"B", 1},         {"KB", 1e3},        {"MB", 1e6},           {"GB", 1e9},
+      {"TB", 1e12},  {"KiB", 1024.0},  {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
+      {"K", 1024.0}, {"M", 1048576.0}, {"G", 1073741824.0}};
   for (const auto& [name, scale] : kUnits) {
     if (unit != name) continue;
     SHARDLM_CHECK(end != text.c_str() && std::isfinite(number) && number >= 0 && number * scale < 9.2e18,
                   "{} expects a size such as 80GiB, 141GB or 512MiB, got '{}'", what, text);
     return static_cast<int64_t>(std::llround(number * scale));
   }
-  SHARDLM_FAIL("{} expects a size such as 80GiB, 141GB or 512MiB, got '{}' (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)",
-               what, text);
+  SHARDLM_FAIL(
+      "{} expects a size such as 80GiB, 141GB or 512MiB, got '{}' (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)", what,
+      text);
 }
 
 std::string config_dir() {
@@ -108,8 +124,7 @@ Hardware read_hardware(const std::string& path) {
   };
 
   Hardware h;
-  h.name = root["name"].IsDefined() ? root["name"].as<std::string>()
-                                    : std::filesystem::path(path).stem().string();
+  h.name = root["name"].IsDefined() ? root["name"].as<std::string>() : std::filesystem::path(path).stem().string();
   const std::string kind = required("kind").as<std::string>();
   SHARDLM_CHECK(kind == "gpu" || kind == "cpu", "'{}': kind must be gpu or cpu, got '{}'", path, kind);
   h.cpu = kind == "cpu";
@@ -128,7 +143,8 @@ Hardware read_hardware(const std::string& path) {
       const std::string threads = entry.first.as<std::string>();
       char* end = nullptr;
       const long count = std::strtol(threads.c_str(), &end, 10);
-      SHARDLM_CHECK(*end == '\0' && count > 0, "'{}': {} has a key '{}' that is not a thread count", path, key, threads);
+      SHARDLM_CHECK(*end == '\0' && count > 0, "'{}': {} has a key '{}' that is not a thread count", path, key,
+                    threads);
       values[static_cast<int>(count)] =
           positive_number(entry.second, fmt::format("{}.{}", key, threads), path, allow_zero) * unit;
     }
@@ -136,6 +152,8 @@ Hardware read_hardware(const std::string& path) {
   };
   h.bandwidth_by_threads = by_threads("bandwidth_by_threads_gb_s", kGB, false);
   h.step_overhead_by_threads = by_threads("step_overhead_us_by_threads", 1e-6, true);
+  h.cache_bandwidth_by_threads = by_threads("cache_bandwidth_by_threads_gb_s", kGB, false);
+  h.cache_bytes = size("cache", false);
   const YAML::Node flops = required("flops_tflops");
   SHARDLM_CHECK(flops.IsMap() && flops.size() > 0, "'{}': flops_tflops must map dtypes (f32, bf16, ...) to TFLOP/s",
                 path);
@@ -150,10 +168,10 @@ Hardware read_hardware(const std::string& path) {
   h.intra_node_bandwidth = number("intra_node_bandwidth_gb_s", 0, false) * kGB;
   h.inter_node_bandwidth = number("inter_node_bandwidth_gb_s", 0, false) * kGB;
   h.link_latency_s = number("link_latency_us", 0) * 1e-6;
-  SHARDLM_CHECK(h.intra_node_bandwidth > 0 || h.devices_per_node == 1,
-                "'{}': intra_node_bandwidth_gb_s is needed when devices_per_node > 1", path);
   if (h.intra_node_bandwidth == 0) h.intra_node_bandwidth = h.inter_node_bandwidth;
   if (h.inter_node_bandwidth == 0) h.inter_node_bandwidth = h.intra_node_bandwidth;
+  // Ranks on one CPU pass messages through its memory: a copy reads and writes, half the bandwidth.
+  if (h.cpu && h.intra_node_bandwidth == 0) h.intra_node_bandwidth = h.inter_node_bandwidth = h.memory_bandwidth / 2;
   SHARDLM_CHECK(h.intra_node_bandwidth > 0, "'{}': missing required key 'intra_node_bandwidth_gb_s'", path);
   return h;
 }
@@ -183,6 +201,13 @@ std::string hardware_yaml(const Hardware& h, const std::string& comment) {
   if (!h.bandwidth_by_threads.empty()) {
     out << YAML::Key << "bandwidth_by_threads_gb_s" << YAML::Value << YAML::BeginMap;
     for (const auto& [threads, bandwidth] : h.bandwidth_by_threads)
+      out << YAML::Key << threads << YAML::Value << fmt::format("{:.2f}", bandwidth / kGB);
+    out << YAML::EndMap;
+  }
+  if (h.cache_bytes > 0) out << YAML::Key << "cache" << YAML::Value << fmt::format("{}B", h.cache_bytes);
+  if (!h.cache_bandwidth_by_threads.empty()) {
+    out << YAML::Key << "cache_bandwidth_by_threads_gb_s" << YAML::Value << YAML::BeginMap;
+    for (const auto& [threads, bandwidth] : h.cache_bandwidth_by_threads)
       out << YAML::Key << threads << YAML::Value << fmt::format("{:.2f}", bandwidth / kGB);
     out << YAML::EndMap;
   }

@@ -13,26 +13,29 @@ namespace shardlm::plan {
 
 struct Hardware {
   std::string name;
-  bool cpu = false;                   // kind: cpu (ranks are processes sharing one machine's memory)
-  int64_t memory_bytes = 0;           // per device (cpu: the machine's)
-  int64_t runtime_overhead_bytes = 0; // per rank, before any weight: CUDA context and allocator slack,
-                                      // or a CPU process's binary, libraries, heap and stacks
-  int64_t rank_overhead_bytes = 0;    // more per rank when ranks > 1 (NCCL / MPI buffers, MPI runtime)
-  double memory_bandwidth = 0;        // bytes/s a full device streams
-  std::map<int, double> bandwidth_by_threads;  // cpu: bytes/s one rank streams with this many threads
-  std::map<NumberFormat, double> flops;        // dense matmul FLOP/s by compute precision
-  double step_overhead_s = 0;         // fixed cost of one decoder layer's ops (launches, thread wake-ups)
+  bool cpu = false;                                  // kind: cpu (ranks are processes sharing one machine's memory)
+  int64_t memory_bytes = 0;                          // per device (cpu: the machine's)
+  int64_t runtime_overhead_bytes = 0;                // per rank, before any weight: CUDA context and allocator slack,
+                                                     // or a CPU process's binary, libraries, heap and stacks
+  int64_t rank_overhead_bytes = 0;                   // more per rank when ranks > 1 (NCCL / MPI buffers, MPI runtime)
+  double memory_bandwidth = 0;                       // bytes/s a full device streams
+  std::map<int, double> bandwidth_by_threads;        // cpu: bytes/s one rank streams with this many threads
+  int64_t cache_bytes = 0;                           // cpu: last-level cache; working sets within it stream faster
+  std::map<int, double> cache_bandwidth_by_threads;  // cpu: bytes/s when the weights fit in that cache
+  std::map<NumberFormat, double> flops;              // dense matmul FLOP/s by compute precision
+  double step_overhead_s = 0;                      // fixed cost of one decoder layer's ops (launches, thread wake-ups)
   std::map<int, double> step_overhead_by_threads;  // cpu: the same, measured with this many threads
   int devices_per_node = 1;
-  int threads = 1;                    // cpu: cores one machine has
-  double intra_node_bandwidth = 0;    // bytes/s one device sends another in the same node
-  double inter_node_bandwidth = 0;    // bytes/s one device sends one in another node
-  double link_latency_s = 0;          // per message
+  int threads = 1;                  // cpu: cores one machine has
+  double intra_node_bandwidth = 0;  // bytes/s one device sends another in the same node
+  double inter_node_bandwidth = 0;  // bytes/s one device sends one in another node
+  double link_latency_s = 0;        // per message
 
   // FLOP/s for a compute precision; throws naming the missing key.
   double flops_for(NumberFormat format) const;
-  // Bandwidth one rank sees with `threads` threads (cpu), else the device's.
-  double bandwidth_for(int threads) const;
+  // Bandwidth one rank sees with `threads` threads (cpu), else the device's; `cached`: its working set
+  // fits in the cache (cpu files that give cache figures).
+  double bandwidth_for(int threads, bool cached = false) const;
   // Per-layer fixed cost with `threads` threads (cpu), else the device's.
   double step_overhead_for(int threads) const;
 };

@@ -6,11 +6,16 @@ namespace shardlm::plan {
 
 std::string_view format_name(NumberFormat format) {
   switch (format) {
-    case NumberFormat::f32: return "f32";
-    case NumberFormat::f16: return "f16";
-    case NumberFormat::bf16: return "bf16";
-    case NumberFormat::int8: return "int8";
-    case NumberFormat::int4: return "int4";
+    case NumberFormat::f32:
+      return "f32";
+    case NumberFormat::f16:
+      return "f16";
+    case NumberFormat::bf16:
+      return "bf16";
+    case NumberFormat::int8:
+      return "int8";
+    case NumberFormat::int4:
+      return "int4";
   }
   return "?";
 }
@@ -24,32 +29,44 @@ NumberFormat parse_format(std::string_view text, std::string_view flag) {
 
 std::optional<DType> runtime_dtype(NumberFormat format) {
   switch (format) {
-    case NumberFormat::f32: return DType::f32;
-    case NumberFormat::f16: return DType::f16;
-    case NumberFormat::bf16: return DType::bf16;
-    default: return std::nullopt;
+    case NumberFormat::f32:
+      return DType::f32;
+    case NumberFormat::f16:
+      return DType::f16;
+    case NumberFormat::bf16:
+      return DType::bf16;
+    default:
+      return std::nullopt;
   }
 }
 
 int64_t matrix_bytes(int64_t rows, int64_t cols, NumberFormat format) {
   const int64_t n = rows * cols;
   switch (format) {
-    case NumberFormat::f32: return 4 * n;
+    case NumberFormat::f32:
+      return 4 * n;
     case NumberFormat::f16:
-    case NumberFormat::bf16: return 2 * n;
-    case NumberFormat::int8: return n + 4 * rows;
-    case NumberFormat::int4: return rows * ((cols + 1) / 2 + 2 * ((cols + kInt4Group - 1) / kInt4Group));
+    case NumberFormat::bf16:
+      return 2 * n;
+    case NumberFormat::int8:
+      return n + 4 * rows;
+    case NumberFormat::int4:
+      return rows * ((cols + 1) / 2 + 2 * ((cols + kInt4Group - 1) / kInt4Group));
   }
   return 0;
 }
 
 double value_bytes(NumberFormat format) {
   switch (format) {
-    case NumberFormat::f32: return 4;
+    case NumberFormat::f32:
+      return 4;
     case NumberFormat::f16:
-    case NumberFormat::bf16: return 2;
-    case NumberFormat::int8: return 1;
-    case NumberFormat::int4: return 0.5;
+    case NumberFormat::bf16:
+      return 2;
+    case NumberFormat::int8:
+      return 1;
+    case NumberFormat::int4:
+      return 0.5;
   }
   return 0;
 }

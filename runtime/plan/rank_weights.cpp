@@ -5,8 +5,8 @@ namespace shardlm::plan {
 RankPlace rank_place(const ModelSpec& spec, int tp, int pp, int tp_rank, int pp_rank,
                      const std::vector<int64_t>& pp_layers) {
   RankPlace place;
-  place.shard = TensorParallelShard::plan(spec.family, spec.heads, spec.kv_heads, spec.ffn_hidden, spec.vocab_size, tp,
-                                          tp_rank);
+  place.shard =
+      TensorParallelShard::plan(spec.family, spec.heads, spec.kv_heads, spec.ffn_hidden, spec.vocab_size, tp, tp_rank);
   const auto stages = partition_layers(spec.layers, pp, pp_layers);
   place.stage = stages.at(pp_rank);
   place.first_stage = pp_rank == 0;
@@ -30,7 +30,8 @@ void for_each_tensor(const ModelSpec& s, const RankPlace& place, const std::func
   };
   if (place.first_stage) {
     visit({TensorRole::embedding, section, s.vocab_size, h, s.vocab_size, true});
-    if (s.position == PositionKind::learned) visit({TensorRole::position, section, s.max_seq_len, h, s.max_seq_len, true});
+    if (s.position == PositionKind::learned)
+      visit({TensorRole::position, section, s.max_seq_len, h, s.max_seq_len, true});
     if (s.embedding_norm) norm();
   }
   const int64_t layers = place.all_layers ? s.layers : place.stage.count;
@@ -71,10 +72,10 @@ WeightBytes rank_weight_bytes(const ModelSpec& spec, const RankPlace& place, Num
     bytes.parameters += t.rows * t.cols;
     const bool embedding_like =
         t.role == TensorRole::embedding || t.role == TensorRole::position || t.role == TensorRole::lm_head;
-    const int64_t size =
-        !t.matrix ? 4 * t.rows : matrix_bytes(t.rows, t.cols, embedding_like ? outer : weights);
-    (t.section == Section::embeddings ? bytes.embeddings : t.section == Section::layers ? bytes.layers : bytes.lm_head) +=
-        size;
+    const int64_t size = !t.matrix ? 4 * t.rows : matrix_bytes(t.rows, t.cols, embedding_like ? outer : weights);
+    (t.section == Section::embeddings ? bytes.embeddings
+     : t.section == Section::layers   ? bytes.layers
+                                      : bytes.lm_head) += size;
   });
   return bytes;
 }

@@ -17,13 +17,13 @@ namespace shardlm::plan {
 
 // How a tensor reaches a rank, which decides its bytes and whether the loader copies it.
 enum class TensorRole : uint8_t {
-  embedding,      // token embedding: replicated on the first stage
-  position,       // learned position table: replicated on the first stage
-  lm_head,        // vocabulary rows on the last stage (a separate copy unless tied on one rank)
-  column,         // q, gate, up: output rows split
-  kv,             // k, v: the rank's KV heads (split, replicated or copied per query head)
-  row,            // o, down: input columns split (always copied by the loader)
-  vector,         // norms and biases: f32, replicated or split with their rows
+  embedding,  // token embedding: replicated on the first stage
+  position,   // learned position table: replicated on the first stage
+  lm_head,    // vocabulary rows on the last stage (a separate copy unless tied on one rank)
+  column,     // q, gate, up: output rows split
+  kv,         // k, v: the rank's KV heads (split, replicated or copied per query head)
+  row,        // o, down: input columns split (always copied by the loader)
+  vector,     // norms and biases: f32, replicated or split with their rows
 };
 
 // Which part of the model a tensor belongs to, for the memory breakdown.
@@ -50,7 +50,8 @@ RankPlace rank_place(const ModelSpec& spec, int tp, int pp, int tp_rank, int pp_
                      const std::vector<int64_t>& pp_layers = {});
 
 // Calls `visit` for every tensor the rank holds.
-void for_each_tensor(const ModelSpec& spec, const RankPlace& place, const std::function<void(const TensorShape&)>& visit);
+void for_each_tensor(const ModelSpec& spec, const RankPlace& place,
+                     const std::function<void(const TensorShape&)>& visit);
 
 struct WeightBytes {
   int64_t embeddings = 0;  // token (and position) embeddings, embedding norm

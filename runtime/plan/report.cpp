@@ -45,26 +45,28 @@ std::string plan_table(const std::string& model_name, const ModelSpec& spec, con
   out += fmt::format("verdict:  {}\n\n", plan.fits ? "fits" : "does not fit: " + plan.why_not);
 
   const bool host = !plan.ranks.empty() && plan.ranks.front().mapped_file_bytes > 0;
-  out += fmt::format("{:>4} {:>3} {:>3} {:>6} {:>11} {:>11} {:>11} {:>11} {:>10} {:>10} {:>10}{} {:>11} {:>11} {:>12} {:>9}\n",
+  out += fmt::format("{:>4} {:>3} {:>3} {:>6} {:>11} {:>11} {:>11} {:>11} {:>10} {:>10}{} {:>11} {:>11} {:>12} {:>9}\n",
                      "rank", "tp", "pp", "layers", "weights", "KV/token", "KV pool", "activation", "comm", "overhead",
-                     host ? "mapped" : "", host ? fmt::format(" {:>10} {:>11}", "tokenizer", "load peak") : "",
-                     "peak", "free", "KV tokens", "seqs");
+                     host ? fmt::format(" {:>10} {:>10} {:>11}", "mapped", "tokenizer", "load peak") : "", "peak",
+                     "free", "KV tokens", "seqs");
   for (const RankMemory& r : plan.ranks) {
-    out += fmt::format("{:>4} {:>3} {:>3} {:>6} {:>11} {:>11} {:>11} {:>11} {:>10} {:>10} {:>10}{} {:>11} {:>11} {:>12} {:>9}\n",
-                       r.rank, r.tp_rank, r.pp_rank, r.layers, human_bytes(r.weights.total()),
-                       human_bytes(r.kv_bytes_per_token), human_bytes(r.kv_bytes), human_bytes(r.activation_bytes),
-                       human_bytes(r.comm_bytes), human_bytes(r.overhead_bytes),
-                       host ? human_bytes(r.mapped_file_bytes) : "",
-                       host ? fmt::format(" {:>10} {:>11}", human_bytes(r.tokenizer_bytes), human_bytes(r.load_peak_bytes))
-                            : "",
-                       human_bytes(r.peak_bytes), human_bytes(r.free_bytes), r.kv_tokens_fit, r.sequences_fit);
+    out +=
+        fmt::format("{:>4} {:>3} {:>3} {:>6} {:>11} {:>11} {:>11} {:>11} {:>10} {:>10}{} {:>11} {:>11} {:>12} {:>9}\n",
+                    r.rank, r.tp_rank, r.pp_rank, r.layers, human_bytes(r.weights.total()),
+                    human_bytes(r.kv_bytes_per_token), human_bytes(r.kv_bytes), human_bytes(r.activation_bytes),
+                    human_bytes(r.comm_bytes), human_bytes(r.overhead_bytes),
+                    host ? fmt::format(" {:>10} {:>10} {:>11}", human_bytes(r.mapped_file_bytes),
+                                       human_bytes(r.tokenizer_bytes), human_bytes(r.load_peak_bytes))
+                         : "",
+                    human_bytes(r.peak_bytes), human_bytes(r.free_bytes), r.kv_tokens_fit, r.sequences_fit);
   }
   const Speed& s = plan.speed;
   out += fmt::format("\nspeed (roofline, {}):\n", s.memory_bound ? "decode memory-bound" : "decode compute-bound");
   out += fmt::format("  prefill of one prompt   {}   (time to first token)\n", seconds(s.prefill_s));
-  out += fmt::format("  decode step             {}   (inter-token latency; tp all-reduce {}, pp transfers {}, "
-                     "pp bubble {:.0f}%)\n",
-                     seconds(s.itl_s), seconds(s.tp_comm_s), seconds(s.pp_transfer_s), s.bubble * 100);
+  out += fmt::format(
+      "  decode step             {}   (inter-token latency; tp all-reduce {}, pp transfers {}, "
+      "pp bubble {:.0f}%)\n",
+      seconds(s.itl_s), seconds(s.tp_comm_s), seconds(s.pp_transfer_s), s.bubble * 100);
   out += fmt::format("  decode                  {:.1f} tokens/s at concurrency {}\n", s.decode_tokens_per_s,
                      w.concurrency);
   out += fmt::format("  throughput              {:.1f} generated tokens/s with prefill\n", s.throughput);
@@ -72,17 +74,17 @@ std::string plan_table(const std::string& model_name, const ModelSpec& spec, con
 }
 
 std::string layouts_table(const std::vector<Plan>& plans, int shown) {
-  std::string out = fmt::format("{:>3} {:>3} {:>3} {:>7} {:>6} {:>11} {:>11} {:>12} {:>10} {:>10} {:>12}\n", "#", "tp",
-                                "pp", "weights", "KV", "peak/rank", "free/rank", "KV tokens", "TTFT", "ITL",
-                                "tokens/s");
+  std::string out =
+      fmt::format("{:>3} {:>3} {:>3} {:>7} {:>6} {:>11} {:>11} {:>12} {:>10} {:>10} {:>12}\n", "#", "tp", "pp",
+                  "weights", "KV", "peak/rank", "free/rank", "KV tokens", "TTFT", "ITL", "tokens/s");
   int i = 0;
   for (const Plan& p : plans) {
     if (i >= shown) break;
     const RankMemory& r = p.largest();
     out += fmt::format("{:>3} {:>3} {:>3} {:>7} {:>6} {:>11} {:>11} {:>12} {:>10} {:>10} {:>12.1f}\n", ++i, p.layout.tp,
-                       p.layout.pp, format_name(p.layout.weights), format_name(p.layout.kv),
-                       human_bytes(r.peak_bytes), human_bytes(r.free_bytes), r.kv_tokens_fit,
-                       seconds(p.speed.ttft_s), seconds(p.speed.itl_s), p.speed.throughput);
+                       p.layout.pp, format_name(p.layout.weights), format_name(p.layout.kv), human_bytes(r.peak_bytes),
+                       human_bytes(r.free_bytes), r.kv_tokens_fit, seconds(p.speed.ttft_s), seconds(p.speed.itl_s),
+                       p.speed.throughput);
   }
   if (plans.empty()) out += "  (no layout fits)\n";
   return out;

@@ -9,7 +9,8 @@
 
 namespace shardlm::plan {
 
-std::string plan_table(const std::string& model_name, const ModelSpec& spec, const Hardware& hardware, const Plan& plan);
+std::string plan_table(const std::string& model_name, const ModelSpec& spec, const Hardware& hardware,
+                       const Plan& plan);
 std::string layouts_table(const std::vector<Plan>& plans, int shown);
 nlohmann::json plan_json(const std::string& model_name, const ModelSpec& spec, const Hardware& hardware,
                          const Plan& plan);

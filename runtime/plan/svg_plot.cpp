@@ -12,11 +12,20 @@ std::string escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -26,8 +35,9 @@ struct Part {
   const char* name;
   const char* color;
 };
-constexpr Part kParts[] = {{"weights", "#4e79a7"}, {"KV cache", "#f28e2b"}, {"activations", "#59a14f"},
-                           {"communication", "#e15759"}, {"overhead", "#76b7b2"}, {"mapped file + tokenizer", "#b07aa1"},
+constexpr Part kParts[] = {{"weights", "#4e79a7"},     {"KV cache", "#f28e2b"},
+                           {"activations", "#59a14f"}, {"communication", "#e15759"},
+                           {"overhead", "#76b7b2"},    {"mapped file + tokenizer", "#b07aa1"},
                            {"free", "#eeeeee"}};
 
 }  // namespace
@@ -48,9 +58,10 @@ std::string plan_svg(const std::string& title, const Plan& plan, int64_t memory_
   svg += fmt::format("<text x=\"{}\" y=\"{}\">memory per rank (GiB)</text>\n", left, top - 8);
   for (int tick = 0; tick <= 4; ++tick) {
     const double y = top + chart_h - chart_h * tick / 4.0;
-    svg += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"#ccc\"/>"
-                       "<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{:.1f}</text>\n",
-                       left, y, left + bar_area - 20, y, left - 6, y + 4, scale * tick / 4.0 / gib);
+    svg += fmt::format(
+        "<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"#ccc\"/>"
+        "<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{:.1f}</text>\n",
+        left, y, left + bar_area - 20, y, left - 6, y + 4, scale * tick / 4.0 / gib);
   }
   const size_t n = plan.ranks.size();
   const double slot = (bar_area - 20) / std::max<size_t>(n, 1), bar = std::max(2.0, slot * 0.7);
@@ -60,9 +71,12 @@ std::string plan_svg(const std::string& title, const Plan& plan, int64_t memory_
     const double used = r.peak_bytes;
     // The peak split by part; at a load-time peak the loader's transient copies count as weights.
     const double rest = r.kv_bytes + r.activation_bytes + r.comm_bytes + r.overhead_bytes + host;
-    const double values[] = {std::max(0.0, used - rest), static_cast<double>(r.kv_bytes),
-                             static_cast<double>(r.activation_bytes), static_cast<double>(r.comm_bytes),
-                             static_cast<double>(r.overhead_bytes), host,
+    const double values[] = {std::max(0.0, used - rest),
+                             static_cast<double>(r.kv_bytes),
+                             static_cast<double>(r.activation_bytes),
+                             static_cast<double>(r.comm_bytes),
+                             static_cast<double>(r.overhead_bytes),
+                             host,
                              std::max(0.0, static_cast<double>(memory_bytes) - used)};
     double y = top + chart_h;
     const double x = left + i * slot + (slot - bar) / 2;
@@ -70,19 +84,21 @@ std::string plan_svg(const std::string& title, const Plan& plan, int64_t memory_
       const double h = chart_h * values[p] / scale;
       if (h <= 0) continue;
       y -= h;
-      svg += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.2f}\" fill=\"{}\">"
-                         "<title>rank {}: {} {:.3f} GiB</title></rect>\n",
-                         x, y, bar, h, kParts[p].color, r.rank, kParts[p].name, values[p] / gib);
+      svg += fmt::format(
+          "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.2f}\" fill=\"{}\">"
+          "<title>rank {}: {} {:.3f} GiB</title></rect>\n",
+          x, y, bar, h, kParts[p].color, r.rank, kParts[p].name, values[p] / gib);
     }
     if (n <= 16)
       svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", x + bar / 2,
                          top + chart_h + 14, r.rank);
   }
   for (size_t p = 0; p < std::size(kParts); ++p)
-    svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\" stroke=\"#999\"/>"
-                       "<text x=\"{}\" y=\"{}\">{}</text>\n",
-                       left + (p % 4) * 95, top + chart_h + 28 + (p / 4) * 16, kParts[p].color, left + (p % 4) * 95 + 14,
-                       top + chart_h + 37 + (p / 4) * 16, kParts[p].name);
+    svg += fmt::format(
+        "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\" stroke=\"#999\"/>"
+        "<text x=\"{}\" y=\"{}\">{}</text>\n",
+        left + (p % 4) * 95, top + chart_h + 28 + (p / 4) * 16, kParts[p].color, left + (p % 4) * 95 + 14,
+        top + chart_h + 37 + (p / 4) * 16, kParts[p].name);
 
   // Right: throughput against concurrency.
   const double cx = left + bar_area + 40, cw = width - cx - 30;
@@ -93,15 +109,17 @@ std::string plan_svg(const std::string& title, const Plan& plan, int64_t memory_
   const double log_c = std::log2(static_cast<double>(std::max<int64_t>(top_c, 2)));
   auto px = [&](int64_t c) { return cx + cw * std::log2(static_cast<double>(c)) / log_c; };
   auto py = [&](double rate) { return top + chart_h - chart_h * rate / (top_rate * 1.05); };
-  svg += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>"
-                     "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>\n",
-                     cx, top + chart_h, cx + cw, top + chart_h, cx, top, cx, top + chart_h);
+  svg += fmt::format(
+      "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>"
+      "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#333\"/>\n",
+      cx, top + chart_h, cx + cw, top + chart_h, cx, top, cx, top + chart_h);
   std::string points;
   for (const auto& [c, rate] : curve) {
     points += fmt::format("{:.1f},{:.1f} ", px(c), py(rate));
-    svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"#4e79a7\"><title>{} sequences: {:.1f} "
-                       "tokens/s</title></circle>\n<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
-                       px(c), py(rate), c, rate, px(c), top + chart_h + 14, c);
+    svg += fmt::format(
+        "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"#4e79a7\"><title>{} sequences: {:.1f} "
+        "tokens/s</title></circle>\n<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+        px(c), py(rate), c, rate, px(c), top + chart_h + 14, c);
   }
   svg += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"#4e79a7\" stroke-width=\"2\"/>\n", points);
   svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{:.0f}</text>\n", cx - 4, py(top_rate) + 4,

@@ -1,0 +1,229 @@
+#include "runtime/cli/plan_probe.h"
+
+#include <fmt/format.h>
+#include <malloc.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "parallel/mpi_runtime.h"
+#include "runtime/backend/backend.h"
+#include "runtime/cli/session.h"
+#include "runtime/core/check.h"
+#include "runtime/core/memory_usage.h"
+#include "runtime/core/thread_pool.h"
+#include "runtime/model/decoder.h"
+#include "runtime/plan/hardware_probe.h"
+
+namespace shardlm::cli {
+namespace {
+
+size_t total_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  size_t kb = 0;
+  while (meminfo >> key >> kb) {
+    if (key == "MemTotal:") return kb * 1024;
+    meminfo.ignore(256, '\n');
+  }
+  return 0;
+}
+
+// The largest cache /sys lists for CPU 0 (L3 here; L2 where there is none); 0 when unknown.
+int64_t last_level_cache_bytes() {
+  int64_t largest = 0;
+  for (int index = 0; index < 8; ++index) {
+    std::ifstream file(fmt::format("/sys/devices/system/cpu/cpu0/cache/index{}/size", index));
+    std::string text;
+    if (!(file >> text)) continue;
+    char* end = nullptr;
+    const long long value = std::strtoll(text.c_str(), &end, 10);
+    const int64_t scale = *end == 'K' ? 1024 : *end == 'M' ? 1024 * 1024 : 1;
+    largest = std::max<int64_t>(largest, value * scale);
+  }
+  return largest;
+}
+
+Tensor filled(std::vector<int64_t> shape, float value) {
+  Tensor t = cpu_backend().empty(std::move(shape), DType::f32);
+  std::fill(t.data_as<float>(), t.data_as<float>() + t.numel(), value);
+  return t;
+}
+
+// Seconds per decode step of a synthetic Llama-style decoder (weights f32, heads of 64), and its
+// weight bytes. Tiny ones cost nothing but their ops' fixed costs (thread hand-offs, loops); large
+// ones stream their weights from memory as a real model's decode does, through the same kernels.
+std::pair<double, size_t> decoder_step_seconds(int64_t hidden, int64_t ffn, int layers, int threads, int steps) {
+  ModelSpec s;
+  s.family = "llama";
+  s.vocab_size = 256;
+  s.hidden = hidden;
+  s.layers = layers;
+  s.head_dim = std::min<int64_t>(64, hidden / 2);
+  s.heads = s.kv_heads = hidden / s.head_dim;
+  s.ffn_hidden = ffn;
+  s.max_seq_len = 512;
+  s.tied_embeddings = true;
+  ModelWeights w;
+  w.token_embedding = filled({s.vocab_size, s.hidden}, 0.01f);
+  for (int l = 0; l < layers; ++l) {
+    LayerWeights layer;
+    layer.attn_norm.weight = filled({s.hidden}, 1.0f);
+    layer.ffn_norm.weight = filled({s.hidden}, 1.0f);
+    for (Linear* square : {&layer.q, &layer.k, &layer.v, &layer.o})
+      square->weight = filled({s.hidden, s.hidden}, 0.01f);
+    layer.gate.weight = filled({s.ffn_hidden, s.hidden}, 0.01f);
+    layer.up.weight = filled({s.ffn_hidden, s.hidden}, 0.01f);
+    layer.down.weight = filled({s.hidden, s.ffn_hidden}, 0.01f);
+    w.layers.push_back(std::move(layer));
+  }
+  w.final_norm.weight = filled({s.hidden}, 1.0f);
+  w.lm_head = w.token_embedding;
+  ThreadPool pool(threads);
+  Decoder decoder(s, w, pool);
+  std::vector<double> rounds;
+  for (int round = 0; round < 7; ++round) {
+    KvCache cache(s, steps + 1);
+    const int32_t token = 1;
+    const auto start = std::chrono::steady_clock::now();
+    for (int pos = 0; pos < steps; ++pos) decoder.forward({&token, 1}, pos, cache);
+    rounds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / steps);
+  }
+  // Other work on the machine only ever slows a round down: the fastest is the machine's own figure.
+  return {*std::min_element(rounds.begin(), rounds.end()), decoder.weight_bytes()};
+}
+
+std::string find_mpirun() {
+  if (const char* given = std::getenv("SHARDLM_MPIEXEC"); given != nullptr && *given != '\0') return given;
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "");
+  for (std::string dir; std::getline(dirs, dir, ':');)
+    if (!dir.empty() && ::access((dir + "/mpirun").c_str(), X_OK) == 0) return dir + "/mpirun";
+  return "";
+}
+
+// Runs `argv`, returning what it printed on stdout; empty when it fails.
+std::string run_capture(const std::vector<std::string>& argv) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return "";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipe_fds[1], 1);
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  std::string out;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof(buffer))) > 0;) out.append(buffer, n);
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? out : "";
+}
+
+}  // namespace
+
+int probe_ranks() {
+  SHARDLM_CHECK(mpi().size() >= 2, "--probe-ranks runs under mpirun with 2 ranks");
+  // The communicators a `generate --tp 2` rank builds: the world's and its tensor-parallel group's,
+  // each with its own MPI resources; the decode traffic goes over the second.
+  auto world = world_communicator();
+  auto tp_group = tp_communicator(mpi().world_config(mpi().size(), 1));
+  auto time_all_reduce = [&](size_t count, int runs) {
+    std::vector<float> data(count, 1.0f);
+    for (int i = 0; i < 10; ++i) tp_group->all_reduce(data.data(), count);
+    for (int i = 0; i < 10; ++i) world->all_reduce(data.data(), count);
+    std::vector<double> times;
+    for (int i = 0; i < runs; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      tp_group->all_reduce(data.data(), count);
+      times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    return *std::min_element(times.begin(), times.end());  // contention only slows a call down
+  };
+  // Resident memory is read after small messages, as a decode step's all-reduces of hidden states
+  // are; the large ones below (bandwidth) touch more of MPI's shared-memory segments than those do.
+  const double latency = time_all_reduce(64, 400);
+  const int n = world->size();
+  // Run the decoder's code as the baseline measurement did, so that the difference is MPI's alone.
+  decoder_step_seconds(16, 32, 1, 1, 20);
+  ::malloc_trim(0);
+  std::vector<float> rss(n, 0.0f);
+  rss[world->rank()] = static_cast<float>(current_resident_bytes() / 1024.0);
+  world->all_reduce(rss.data(), rss.size());
+  const size_t big = 1 << 18;
+  const double big_seconds = time_all_reduce(big, 20);
+  const double bandwidth = 2.0 * (n - 1) / n * big * sizeof(float) / std::max(1e-9, big_seconds - latency);
+  if (world->rank() == 0)
+    std::printf("probe-ranks %.0f %.9f %.1f\n", *std::max_element(rss.begin(), rss.end()) * 1024.0, latency, bandwidth);
+  return 0;
+}
+
+plan::Hardware probe_hardware() {
+  plan::Hardware h;
+  h.name = "cpu-probed";
+  h.cpu = true;
+  h.threads = default_thread_count();
+  h.memory_bytes = static_cast<int64_t>(total_memory_bytes());
+  for (int threads = 1; threads <= h.threads; ++threads) {
+    const double one = decoder_step_seconds(16, 32, 1, threads, 200).first;
+    const double nine = decoder_step_seconds(16, 32, 9, threads, 200).first;
+    h.step_overhead_by_threads[threads] = std::max(0.0, (nine - one) / 8);
+    // 4 layers of hidden 1024 and FFN 4096: 256 MiB of f32 weights, far beyond the caches.
+    const auto [seconds, bytes] = decoder_step_seconds(1024, 4096, 4, threads, 12);
+    h.bandwidth_by_threads[threads] = bytes / std::max(1e-9, seconds - 4 * h.step_overhead_by_threads[threads]);
+    // 4 layers of hidden 96 and FFN 256: 1.7 MiB, within the last-level cache.
+    const auto [cached_seconds, cached_bytes] = decoder_step_seconds(96, 256, 4, threads, 400);
+    h.cache_bandwidth_by_threads[threads] =
+        cached_bytes / std::max(1e-9, cached_seconds - 4 * h.step_overhead_by_threads[threads]);
+  }
+  h.cache_bytes = last_level_cache_bytes();
+  // The baseline once the decoder's code has run and its thread pools have come and gone: what a
+  // `generate` process holds before its model.
+  ::malloc_trim(0);
+  h.runtime_overhead_bytes = static_cast<int64_t>(current_resident_bytes());
+  h.memory_bandwidth = h.bandwidth_by_threads.rbegin()->second;
+  h.step_overhead_s = h.step_overhead_by_threads.rbegin()->second;
+  h.flops[plan::NumberFormat::f32] = plan::probe_matmul_flops(h.threads, DType::f32);
+  h.flops[plan::NumberFormat::bf16] = plan::probe_matmul_flops(h.threads, DType::bf16);
+  h.flops[plan::NumberFormat::f16] = plan::probe_matmul_flops(h.threads, DType::f16);
+  h.devices_per_node = 1;
+  // Ranks on this machine talk through shared memory; without mpirun, a copy's rate stands in.
+  h.intra_node_bandwidth = h.inter_node_bandwidth = h.memory_bandwidth / 2;
+  h.link_latency_s = 5e-6;
+  const std::string mpirun = find_mpirun();
+  if (!mpirun.empty() && mpi().size() == 1) {
+    ::setenv("OMPI_MCA_pml", "ob1", 0);
+    ::setenv("OMPI_MCA_btl", "self,vader", 0);
+    if (::geteuid() == 0) {
+      ::setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
+      ::setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
+    }
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+    const std::string out =
+        run_capture({mpirun, "-np", "2", "--oversubscribe", "--bind-to", "none", self, "plan", "--probe-ranks"});
+    double rss = 0, latency = 0, bandwidth = 0;
+    if (std::sscanf(out.c_str(), "probe-ranks %lf %lf %lf", &rss, &latency, &bandwidth) == 3) {
+      h.rank_overhead_bytes = std::max<int64_t>(0, static_cast<int64_t>(rss) - h.runtime_overhead_bytes);
+      h.link_latency_s = latency;
+      h.intra_node_bandwidth = h.inter_node_bandwidth = bandwidth;
+    }
+  }
+  return h;
+}
+
+}  // namespace shardlm::cli
