@@ -1,8 +1,10 @@
 #include "parallel/comm/mpi_communicator.h"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdint>
+#include <thread>
 
 #include "parallel/comm/mpi_check.h"
 #include "runtime/core/check.h"
@@ -100,8 +102,23 @@ void MpiCommunicator::broadcast(void* data, size_t bytes, int root) {
   SHARDLM_CHECK(root >= 0 && root < size_, "mpi broadcast: root {} is outside a group of {}", root, size_);
   SHARDLM_CHECK(data != nullptr || bytes == 0, "mpi broadcast: null data for {} bytes", bytes);
   in_pieces(bytes, [&](size_t offset, int piece) {
-    SHARDLM_MPI_CHECK(MPI_Bcast(static_cast<uint8_t*>(data) + offset, piece, MPI_BYTE, root, comm_));
+    MPI_Request request;
+    SHARDLM_MPI_CHECK(MPI_Ibcast(static_cast<uint8_t*>(data) + offset, piece, MPI_BYTE, root, comm_, &request));
+    wait_politely(request);
   });
+}
+
+void MpiCommunicator::wait_politely(MPI_Request& request) {
+  // A blocking MPI_Bcast busy-polls: a rank waiting for rank 0's next step (an idle server's followers)
+  // would hold a core at 100% for as long as it waits. Poll hot for a moment (a step's broadcast
+  // usually arrives within it), then sleep between polls: idle ranks cost next to nothing, and a late
+  // message waits at most one short sleep more.
+  const auto hot_until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+  for (int done = 0;;) {
+    SHARDLM_MPI_CHECK(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
+    if (done) return;
+    if (std::chrono::steady_clock::now() > hot_until) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
 }
 
 void MpiCommunicator::check_peer(int peer, const char* what) const {

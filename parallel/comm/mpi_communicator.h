@@ -33,6 +33,7 @@ class MpiCommunicator final : public Communicator {
 
  private:
   void check_peer(int peer, const char* what) const;
+  static void wait_politely(MPI_Request& request);
 
   MPI_Comm comm_;
   int rank_ = 0;
