@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <limits>
 
@@ -140,6 +141,39 @@ TEST_F(BadRequests, ChatTokenizeAndDetokenizeFieldsAreChecked) {
   expect_invalid(client.tokenize(std::string("a\0b", 3), false, ids), "text");
   EXPECT_TRUE(client.tokenize("", false, ids).ok());
   expect_still_serving();
+}
+
+TEST(BadChatRequests, EveryChatFieldIsChecked) {
+  ASSERT_TRUE(std::filesystem::exists(kSmolLm2)) << kSmolLm2 << " is missing: run ./launch/fetch-models.sh";
+  ServerProcess server({"--model", kSmolLm2, "--kv-cache-memory", "64M"});
+  rpc::InferenceClient client = server.client();
+  auto chat_with = [](const std::string& role, const std::string& content) {
+    v1::ChatRequest chat;
+    auto* message = chat.add_messages();
+    message->set_role(role);
+    message->set_content(content);
+    chat.mutable_options()->set_max_new_tokens(4);
+    return chat;
+  };
+  const auto run = [&](const v1::ChatRequest& chat) { return client.chat(chat, [](const auto&) { return true; }); };
+  expect_invalid(run(v1::ChatRequest()), "messages");
+  expect_invalid(run(chat_with("wizard", "hi")), "messages[0].role");
+  expect_invalid(run(chat_with("user", "bad \xFF byte")), "messages[0].content");
+  v1::ChatRequest long_chat = chat_with("user", std::string(40000, 'a') + " b");
+  expect_invalid(run(long_chat), "messages");  // longer than the context once templated
+  v1::ChatRequest bad_options = chat_with("user", "hi");
+  bad_options.mutable_options()->mutable_sampling()->set_top_p(2);
+  expect_invalid(run(bad_options), "options.sampling.top_p");
+  v1::ChatRequest unknown = chat_with("user", "hi");
+  add_unknown_field(*unknown.mutable_messages(0), 9);
+  expect_invalid(run(unknown), "messages[0]");
+  // A good conversation still gets an answer.
+  std::string answer;
+  ASSERT_TRUE(client.chat(chat_with("user", "What is the capital of France?"), [&](const auto& m) {
+    answer += m.text();
+    return true;
+  }).ok());
+  EXPECT_FALSE(answer.empty());
 }
 
 TEST(ServeFlags, DeployFileAndFlagsAreCheckedNamingTheKey) {
