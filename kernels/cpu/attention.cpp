@@ -13,6 +13,13 @@
 // runs over whole tiles of kTile keys (so small blocks do not multiply the rescaling work); only the
 // dot products and the weighted sum are issued per run of keys that are consecutive rows in memory,
 // which is a whole tile in the contiguous case and the part of the tile inside one block when paged.
+//
+// A bf16 K/V cache (half the bytes to stream) is read as it is stored for the keys: dot_tile's bf16
+// variant widens each key as it loads it. The values of a tile are widened once into an f32 tile that
+// every row of the unit then sums from with the f32 weighted_sum. A bf16 weighted_sum widening inside
+// its loop was measured too (bench/kernels_attention.cpp, SmolLM2's shape, AVX-512): within 10% either
+// way (ahead for one query token, behind for nine, whose rows share the widened tile), so the simpler
+// way stays, with one small kernel per SIMD level instead of a second weighted sum.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -21,6 +28,7 @@
 #include "kernels/cpu/simd.h"
 #include "kernels/cpu/work_split.h"
 #include "runtime/core/check.h"
+#include "runtime/core/dtype.h"
 
 namespace shardlm::cpu {
 namespace {
@@ -31,10 +39,10 @@ constexpr int64_t kTile = 64;  // keys per tile: with head_dim 128, its keys and
 constexpr int64_t kMaxRows = 32;
 
 // Keys [first, first + count) of a tile (offsets within the tile) whose rows for one kv head lie at
-// keys + i * row_stride and values + i * row_stride.
+// element keys + i * row_stride and values + i * row_stride (of the K/V dtype).
 struct Run {
   int64_t first, count;
-  const float *keys, *values;
+  const void *keys, *values;
 };
 
 // How the work is cut: query heads of a kv head's group in chunks of heads_per_chunk (one chunk unless
@@ -65,12 +73,14 @@ Partition partition(const AttentionShape& s, int64_t threads) {
 
 class Attender {
  public:
-  Attender(const float* q, const float* k, const float* v, float* out, const AttentionShape& shape,
+  Attender(const float* q, const void* k, const void* v, float* out, const AttentionShape& shape,
            const Partition& partition)
-      : q_(q), k_(k), v_(v), out_(out), s_(shape), p_(partition), kernels_(simd::active_kernels()),
-        dot_tile_(kernels_.dot_tile[static_cast<int>(DType::f32)]),
+      : q_(q), k_(static_cast<const char*>(k)), v_(static_cast<const char*>(v)), out_(out), s_(shape), p_(partition),
+        kernels_(simd::active_kernels()), dot_tile_(kernels_.dot_tile[static_cast<int>(shape.kv_dtype)]),
+        kv_bytes_(static_cast<int64_t>(dtype_size(shape.kv_dtype))),
         row_stride_(shape.block_table != nullptr ? shape.head_dim : shape.kv_stride),
-        queries_(kMaxRows * shape.head_dim), accumulators_(kMaxRows * shape.head_dim) {}
+        queries_(kMaxRows * shape.head_dim), accumulators_(kMaxRows * shape.head_dim),
+        widened_values_(shape.kv_dtype == DType::bf16 ? kTile * shape.head_dim : 0) {}
 
   // Units are ordered with the token block outermost, so that consecutive units (and threads taking
   // every threads-th) share query tokens and causal work stays balanced.
@@ -91,7 +101,7 @@ class Attender {
   int split_tile(int64_t kv_head, int64_t tile, int64_t tile_keys) {
     const int64_t d = s_.head_dim;
     if (s_.block_table == nullptr) {
-      const int64_t offset = tile * s_.kv_stride + kv_head * d;
+      const int64_t offset = (tile * s_.kv_stride + kv_head * d) * kv_bytes_;
       runs_[0] = {0, tile_keys, k_ + offset, v_ + offset};
       return 1;
     }
@@ -102,7 +112,7 @@ class Attender {
     for (int64_t first = 0; first < tile_keys; ++logical_block, slot = 0) {
       const int64_t keys = std::min(block_size - slot, tile_keys - first);
       const int64_t physical_block = s_.block_table[logical_block];
-      const int64_t offset = ((physical_block * s_.kv_heads + kv_head) * block_size + slot) * d;
+      const int64_t offset = ((physical_block * s_.kv_heads + kv_head) * block_size + slot) * d * kv_bytes_;
       runs_[count++] = {first, keys, k_ + offset, v_ + offset};
       first += keys;
     }
@@ -131,6 +141,7 @@ class Attender {
     for (int64_t tile = 0; tile < last_visible; tile += kTile) {
       const int64_t tile_keys = std::min(kTile, last_visible - tile);
       const int run_count = split_tile(kv_head, tile, tile_keys);
+      const int value_runs = s_.kv_dtype == DType::bf16 ? widen_values(run_count, tile_keys) : run_count;
       // Tokens that see none of this tile are done; they are the block's first ones.
       const int64_t first_row = std::max<int64_t>(0, tile - first_visible + 1) * heads;
       for (int64_t r = first_row; r < rows; r += simd::kMaxTileRows) {
@@ -139,15 +150,15 @@ class Attender {
           const Run& run = runs_[i];
           for (int64_t j = 0; j < run.count; j += simd::kMaxTileCols) {
             const int cols = static_cast<int>(std::min<int64_t>(simd::kMaxTileCols, run.count - j));
-            dot_tile_(queries_.data() + r * d, d, count, run.keys + j * row_stride_, row_stride_, cols, d,
-                      &scores_[r][run.first + j], kTile);
+            const char* keys = static_cast<const char*>(run.keys) + j * row_stride_ * kv_bytes_;
+            dot_tile_(queries_.data() + r * d, d, count, keys, row_stride_, cols, d, &scores_[r][run.first + j], kTile);
           }
         }
       }
       for (int64_t r = first_row; r < rows; ++r) {
         const int64_t t = r / heads;
         const int64_t visible = std::min(tile_keys, first_visible + t - tile);  // of this tile, >= 1
-        update_row(r, first_head + r % heads, s_.start_pos + first_token + t, tile, visible, run_count);
+        update_row(r, first_head + r % heads, s_.start_pos + first_token + t, tile, visible, value_runs);
       }
     }
 
@@ -160,8 +171,30 @@ class Attender {
     }
   }
 
-  // Folds keys [tile, tile + visible) into row r's running max, sum and accumulator.
-  void update_row(int64_t r, int64_t head, int64_t query_position, int64_t tile, int64_t visible, int run_count) {
+  // Widens the values of the tile's runs (bf16) into widened_values_ [tile_keys, head_dim] and
+  // describes them as a single run of f32 rows there; returns 1, the number of value runs. A paged
+  // run's rows are adjacent (stride head_dim), so it widens in one call.
+  int widen_values(int run_count, int64_t tile_keys) {
+    const int64_t d = s_.head_dim;
+    float* widened = widened_values_.data();
+    for (int i = 0; i < run_count; ++i) {
+      const Run& run = runs_[i];
+      const auto* values = static_cast<const uint16_t*>(run.values);
+      if (row_stride_ == d) {
+        kernels_.widen_bf16(values, run.count * d, widened + run.first * d);
+      } else {
+        for (int64_t j = 0; j < run.count; ++j) {
+          kernels_.widen_bf16(values + j * row_stride_, d, widened + (run.first + j) * d);
+        }
+      }
+    }
+    value_runs_[0] = {0, tile_keys, nullptr, widened};
+    return 1;
+  }
+
+  // Folds keys [tile, tile + visible) into row r's running max, sum and accumulator, reading the
+  // values through value_runs runs (the cache's own f32 rows, or the widened tile).
+  void update_row(int64_t r, int64_t head, int64_t query_position, int64_t tile, int64_t visible, int value_runs) {
     const int64_t d = s_.head_dim;
     float* scores = scores_[r];
     if (s_.alibi_slopes != nullptr) {
@@ -181,37 +214,46 @@ class Attender {
       running_max_[r] = tile_max;
     }
     running_sum_[r] += kernels_.exp_shifted(scores, visible, running_max_[r], scores);
-    for (int i = 0; i < run_count; ++i) {
-      const Run& run = runs_[i];
+    const bool widened = s_.kv_dtype == DType::bf16;
+    const Run* runs = widened ? value_runs_ : runs_;
+    const int64_t stride = widened ? d : row_stride_;
+    for (int i = 0; i < value_runs; ++i) {
+      const Run& run = runs[i];
       const int64_t count = std::min(run.count, visible - run.first);
       if (count <= 0) break;
-      kernels_.weighted_sum(scores + run.first, count, run.values, row_stride_, acc, d);
+      kernels_.weighted_sum(scores + run.first, count, static_cast<const float*>(run.values), stride, acc, d);
     }
   }
 
-  const float *q_, *k_, *v_;
+  const float* q_;
+  const char *k_, *v_;  // bytes, so that offsets work for every K/V dtype
   float* out_;
   const AttentionShape& s_;
   const Partition& p_;
   const simd::Kernels& kernels_;
-  simd::DotTileFn dot_tile_;
-  int64_t row_stride_;  // floats between consecutive positions within a run: kv_stride, or head_dim when paged
-  std::vector<float> queries_;       // [kMaxRows, head_dim], scaled
-  std::vector<float> accumulators_;  // [kMaxRows, head_dim]
+  simd::DotTileFn dot_tile_;  // for the K/V dtype
+  int64_t kv_bytes_;          // bytes of one K/V element
+  int64_t row_stride_;  // elements between consecutive positions within a run: kv_stride, or head_dim when paged
+  std::vector<float> queries_;         // [kMaxRows, head_dim], scaled
+  std::vector<float> accumulators_;    // [kMaxRows, head_dim]
+  std::vector<float> widened_values_;  // [kTile, head_dim]: a bf16 tile's values as f32 (empty for f32)
   float running_max_[kMaxRows], running_sum_[kMaxRows];
   float scores_[kMaxRows][kTile];  // then the weights exp(score - running max)
   Run runs_[kTile];                // the current tile's runs: one per key at worst (block_size 1)
+  Run value_runs_[1];              // bf16: the widened values of the current tile, as one run
 };
 
 }  // namespace
 
-void attention(ThreadPool& pool, const float* q, const float* k, const float* v, float* out,
+void attention(ThreadPool& pool, const float* q, const void* k, const void* v, float* out,
                const AttentionShape& shape) {
   SHARDLM_CHECK(shape.tokens >= 0 && shape.start_pos >= 0 && shape.head_dim > 0,
                 "attention: bad shape tokens={} start_pos={} head_dim={}", shape.tokens, shape.start_pos,
                 shape.head_dim);
   SHARDLM_CHECK(shape.heads > 0 && shape.kv_heads > 0 && shape.heads % shape.kv_heads == 0,
                 "attention: heads ({}) must be a positive multiple of kv_heads ({})", shape.heads, shape.kv_heads);
+  SHARDLM_CHECK(shape.kv_dtype == DType::f32 || shape.kv_dtype == DType::bf16,
+                "attention: K/V in {} are not supported (f32 or bf16)", dtype_name(shape.kv_dtype));
   if (shape.block_table != nullptr) {
     SHARDLM_CHECK(shape.block_size > 0, "attention: block_size {} must be positive with a block table",
                   shape.block_size);

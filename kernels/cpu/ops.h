@@ -24,7 +24,8 @@ void softmax(float* x, int64_t n);
 void silu_gate(ThreadPool& pool, const float* gate, const float* up, float* out, int64_t n);
 // Tiled over keys with a running max and sum (the flash-attention recurrence): memory stays
 // O(head_dim) per query however long the context.
-void attention(ThreadPool& pool, const float* q, const float* k, const float* v, float* out,
+// K and V are in shape.kv_dtype (f32 or bf16).
+void attention(ThreadPool& pool, const float* q, const void* k, const void* v, float* out,
                const AttentionShape& shape);
 
 // Which instruction set the dispatcher picked: "avx512", "avx2" or "generic".

@@ -172,6 +172,12 @@ void weighted_sum(const float* a, int64_t count, const float* x, int64_t x_strid
   }
 }
 
+void widen_bf16(const uint16_t* x, int64_t n, float* y) {
+  int64_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) _mm256_storeu_ps(y + i, LoadBf16::at(x, i));
+  for (; i < n; ++i) y[i] = __builtin_bit_cast(float, static_cast<uint32_t>(x[i]) << 16);
+}
+
 void scale(float a, float* y, int64_t n) {
   const __m256 factor = _mm256_set1_ps(a);
   int64_t i = 0;
@@ -239,6 +245,7 @@ float max(const float* x, int64_t n) {
 const Kernels& avx2_kernels() {
   static const Kernels table{"avx2", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>},
                              weighted_sum,
+                             widen_bf16,
                              scale,
                              exp_shifted,
                              max};

@@ -187,6 +187,13 @@ void weighted_sum(const float* a, int64_t count, const float* x, int64_t x_strid
   }
 }
 
+void widen_bf16(const uint16_t* x, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; i += kWidth) {
+    const __mmask16 mask = n - i >= kWidth ? kAllLanes : tail_mask(n - i);
+    _mm512_mask_storeu_ps(y + i, mask, LoadBf16::masked(x, i, mask));
+  }
+}
+
 void scale(float a, float* y, int64_t n) {
   const __m512 factor = _mm512_set1_ps(a);
   int64_t i = 0;
@@ -252,6 +259,7 @@ float max(const float* x, int64_t n) {
 const Kernels& avx512_kernels() {
   static const Kernels table{"avx512", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>},
                              weighted_sum,
+                             widen_bf16,
                              scale,
                              exp_shifted,
                              max};

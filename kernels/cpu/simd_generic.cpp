@@ -88,6 +88,10 @@ void weighted_sum(const float* a, int64_t count, const float* x, int64_t x_strid
   }
 }
 
+void widen_bf16(const uint16_t* x, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = bf16_to_f32(x[i]);
+}
+
 void scale(float a, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= a;
 }
@@ -112,6 +116,7 @@ float max(const float* x, int64_t n) {
 const Kernels& generic_kernels() {
   static const Kernels table{"generic", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>},
                              weighted_sum,
+                             widen_bf16,
                              scale,
                              exp_shifted,
                              max};

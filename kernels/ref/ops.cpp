@@ -103,7 +103,7 @@ int64_t kv_offset(const AttentionShape& s, int64_t p, int64_t kv_head) {
 
 }  // namespace
 
-void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& s) {
+void attention(const float* q, const void* k, const void* v, float* out, const AttentionShape& s) {
   const int64_t group = s.heads / s.kv_heads;
   std::vector<float> scores;
   for (int64_t t = 0; t < s.tokens; ++t) {
@@ -113,9 +113,11 @@ void attention(const float* q, const float* k, const float* v, float* out, const
       const int64_t kv_head = h / group;
       scores.assign(visible, 0.0f);
       for (int64_t p = 0; p < visible; ++p) {
-        const float* key = k + kv_offset(s, p, kv_head);
+        const int64_t key = kv_offset(s, p, kv_head);
         double dot = 0.0;
-        for (int64_t d = 0; d < s.head_dim; ++d) dot += static_cast<double>(query[d]) * key[d];
+        for (int64_t d = 0; d < s.head_dim; ++d) {
+          dot += static_cast<double>(query[d]) * load_as_f32(k, s.kv_dtype, key + d);  // exact for bf16
+        }
         const double alibi = s.alibi_slopes != nullptr ? -s.alibi_slopes[h] * double(s.start_pos + t - p) : 0.0;
         scores[p] = static_cast<float>(dot * s.scale + alibi);
       }
@@ -123,7 +125,9 @@ void attention(const float* q, const float* k, const float* v, float* out, const
       float* result = out + (t * s.heads + h) * s.head_dim;
       for (int64_t d = 0; d < s.head_dim; ++d) {
         double sum = 0.0;
-        for (int64_t p = 0; p < visible; ++p) sum += static_cast<double>(scores[p]) * v[kv_offset(s, p, kv_head) + d];
+        for (int64_t p = 0; p < visible; ++p) {
+          sum += static_cast<double>(scores[p]) * load_as_f32(v, s.kv_dtype, kv_offset(s, p, kv_head) + d);
+        }
         result[d] = static_cast<float>(sum);
       }
     }

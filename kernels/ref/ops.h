@@ -21,7 +21,7 @@ struct AttentionShape {
   int64_t heads;       // query heads
   int64_t kv_heads;    // key/value heads; heads % kv_heads == 0 (MHA, GQA, MQA)
   int64_t head_dim;
-  int64_t kv_stride;   // floats between consecutive positions in k and v (>= kv_heads * head_dim)
+  int64_t kv_stride;   // elements between consecutive positions in k and v (>= kv_heads * head_dim)
   float scale;         // usually 1/sqrt(head_dim)
   // ALiBi (BLOOM, MPT): when set, head h adds -alibi_slopes[h] * (query position - key position) to
   // its scores before the softmax. nullptr for models that encode positions otherwise.
@@ -31,6 +31,9 @@ struct AttentionShape {
   // block_table[p / block_size] at slot p % block_size; kv_stride is not used then.
   const int32_t* block_table = nullptr;
   int64_t block_size = 0;
+  // Element type of k and v: a bf16 KV cache halves the bytes every decode step streams. Queries and
+  // outputs stay f32, and so does all arithmetic.
+  DType kv_dtype = DType::f32;
 };
 
 namespace ref {
@@ -57,8 +60,8 @@ void softmax(float* x, int64_t n);
 void silu_gate(const float* gate, const float* up, float* out, int64_t n);
 // out [tokens, heads, head_dim] = softmax(q k^T * scale, causal) v, with q [tokens, heads, head_dim] and
 // k, v [positions, kv_stride] holding kv_heads heads of head_dim each (or paged pools, when
-// shape.block_table is set); query head h reads kv head h / (heads / kv_heads).
-void attention(const float* q, const float* k, const float* v, float* out, const AttentionShape& shape);
+// shape.block_table is set), in shape.kv_dtype; query head h reads kv head h / (heads / kv_heads).
+void attention(const float* q, const void* k, const void* v, float* out, const AttentionShape& shape);
 
 }  // namespace ref
 }  // namespace shardlm

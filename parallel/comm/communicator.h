@@ -24,6 +24,9 @@ class Communicator {
   // output [size * n] = the inputs [n] of ranks 0, 1, ... in order.
   virtual void all_gather(const Tensor& input, Tensor& output) = 0;
   virtual void broadcast(void* data, size_t bytes, int root) = 0;
+  // The same, for receivers that may wait long (a server's followers between steps): where waiting
+  // would busy-poll (MPI), they sleep between polls instead of holding a core.
+  virtual void broadcast_after_wait(void* data, size_t bytes, int root) { broadcast(data, bytes, root); }
   virtual void send(const void* data, size_t bytes, int peer) = 0;
   virtual void recv(void* data, size_t bytes, int peer) = 0;
   virtual void barrier() = 0;

@@ -102,14 +102,20 @@ void MpiCommunicator::broadcast(void* data, size_t bytes, int root) {
   SHARDLM_CHECK(root >= 0 && root < size_, "mpi broadcast: root {} is outside a group of {}", root, size_);
   SHARDLM_CHECK(data != nullptr || bytes == 0, "mpi broadcast: null data for {} bytes", bytes);
   in_pieces(bytes, [&](size_t offset, int piece) {
-    MPI_Request request;
-    SHARDLM_MPI_CHECK(MPI_Ibcast(static_cast<uint8_t*>(data) + offset, piece, MPI_BYTE, root, comm_, &request));
-    wait_politely(request);
+    SHARDLM_MPI_CHECK(MPI_Bcast(static_cast<uint8_t*>(data) + offset, piece, MPI_BYTE, root, comm_));
   });
 }
 
+void MpiCommunicator::broadcast_after_wait(void* data, size_t bytes, int root) {
+  SHARDLM_CHECK(root >= 0 && root < size_, "mpi broadcast: root {} is outside a group of {}", root, size_);
+  SHARDLM_CHECK(bytes <= static_cast<size_t>(INT_MAX), "mpi broadcast: {} bytes is too large to wait for", bytes);
+  MPI_Request request;
+  SHARDLM_MPI_CHECK(MPI_Ibcast(data, static_cast<int>(bytes), MPI_BYTE, root, comm_, &request));
+  wait_politely(request);
+}
+
 void MpiCommunicator::wait_politely(MPI_Request& request) {
-  // A blocking MPI_Bcast busy-polls: a rank waiting for rank 0's next step (an idle server's followers)
+  // A blocking MPI call busy-polls: a rank waiting for rank 0's next step (an idle server's followers)
   // would hold a core at 100% for as long as it waits. Poll hot for a moment (a step's broadcast
   // usually arrives within it), then sleep between polls: idle ranks cost next to nothing, and a late
   // message waits at most one short sleep more.

@@ -25,6 +25,7 @@ class MpiCommunicator final : public Communicator {
   void all_reduce(float* data, size_t count) override;
   void all_gather(const Tensor& input, Tensor& output) override;
   void broadcast(void* data, size_t bytes, int root) override;
+  void broadcast_after_wait(void* data, size_t bytes, int root) override;
   void send(const void* data, size_t bytes, int peer) override;
   void recv(void* data, size_t bytes, int peer) override;
   void barrier() override;

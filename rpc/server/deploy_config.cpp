@@ -20,6 +20,7 @@ const std::vector<DeployKey>& deploy_keys() {
       {"dtype", "weight precision in memory: f32, bf16, f16 (default: the checkpoint's own)"},
       {"kv_cache_memory", "KV cache per rank: bytes (512M, 2G) or a fraction of free memory (0.5); default: "
                           "max_batch full contexts, at most a quarter of free memory"},
+      {"kv_dtype", "what the KV cache stores: f32 or bf16 (half the memory per token; default f32)"},
       {"host", "address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)"},
       {"port", "port to listen on (default 50051; 0 picks a free one, printed at start)"},
       {"max_batch", "sequences in the running batch at once (default 16)"},

@@ -216,7 +216,7 @@ grpc::Status InferenceService::ModelInfo(grpc::ServerContext* context, const v1:
   response->mutable_parallel()->set_pp(served_.pp);
   const ServingGauges gauges = metrics_.gauges();
   auto* kv = response->mutable_kv_cache();
-  kv->set_dtype("f32");
+  kv->set_dtype(served_.kv_dtype);
   kv->set_block_size(served_.block_size);
   kv->set_num_blocks(gauges.kv_blocks_total);
   kv->set_blocks_in_use(gauges.kv_blocks_in_use);

@@ -18,6 +18,7 @@ struct ServedModel {
   std::string weight_dtype;
   int world = 1, tp = 1, pp = 1;
   int64_t block_size = 0;
+  std::string kv_dtype = "f32";    // what the KV pool stores
   int64_t kv_bytes_per_token = 0;  // rank 0's share
   int64_t weight_bytes = 0;        // rank 0's share
   int64_t max_batch = 0, max_queue = 0;

@@ -44,7 +44,9 @@ int chat_command(const std::vector<std::string>& argv) {
   const ModelSpec& spec = session.decoder->spec();
   EngineOptions options;
   options.max_batch = 1;
-  options.num_blocks = kv_blocks_from_flag(args, *session.decoder, options.block_size, 1, spec.max_seq_len);
+  options.kv_dtype = model_flags.kv_dtype;
+  options.num_blocks =
+      kv_blocks_from_flag(args, *session.decoder, options.kv_dtype, options.block_size, 1, spec.max_seq_len);
   args.reject_unused();
   Engine engine(*session.decoder, options, {session.world, session.world_comm.get()});
   if (!session.coordinator()) {

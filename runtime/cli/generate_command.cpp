@@ -121,7 +121,8 @@ int generate_command(const std::vector<std::string>& argv) {
   EngineOptions options;
   options.max_batch = batch;
   options.block_size = kBlockSize;
-  options.num_blocks = kv_blocks_from_flag(args, *session.decoder, kBlockSize, batch, longest);
+  options.kv_dtype = model_flags.kv_dtype;
+  options.num_blocks = kv_blocks_from_flag(args, *session.decoder, options.kv_dtype, kBlockSize, batch, longest);
   options.max_step_tokens = args.integer("max-step-tokens", 0, 0, 1 << 24);
   args.reject_unused();
   // Each rank's weight bytes, gathered on every rank by summing one slot per rank.
@@ -205,9 +206,10 @@ int generate_command(const std::vector<std::string>& argv) {
   const EngineCounters& c = engine.counters();
   const std::string layout =
       fmt::format("ranks: {} (tp {}, pp {}) | threads: {} | peak resident memory: {:.1f} MiB (rank 0) | weights per "
-                  "rank: {:.1f} MiB",
+                  "rank: {:.1f} MiB | KV cache: {}, {:.2f} MiB (rank 0)",
                   session.world.world, session.world.tp, session.world.pp, session.pool->size(),
-                  peak_resident_bytes() / (1024.0 * 1024.0), fmt::join(weight_mib, ", "));
+                  peak_resident_bytes() / (1024.0 * 1024.0), fmt::join(weight_mib, ", "),
+                  dtype_name(engine.pool().dtype()), engine.pool().bytes() / (1024.0 * 1024.0));
   if (!several) {
     const double decode_seconds = seconds - first_token_seconds;
     if (speculate > 0)

@@ -28,7 +28,8 @@ const char* const kModelFlagsHelp =
     "  --dtype           weight precision in memory: f32, bf16, f16 (default: the checkpoint's own)\n"
     "  --tp, --pp        tensor- and pipeline-parallel ranks (tp x pp = the ranks mpirun starts; default 1)\n"
     "  --pp-layers       layers per pipeline stage, e.g. 3,2 (default: balanced)\n"
-    "  --kv-cache-memory KV cache size: bytes (512M, 2G) or a fraction of free memory (0.5)\n";
+    "  --kv-cache-memory KV cache size: bytes (512M, 2G) or a fraction of free memory (0.5)\n"
+    "  --kv-dtype        what the KV cache stores: f32 or bf16 (half the memory; default f32)\n";
 const char* const kSamplingFlagsHelp =
     "  --temperature     0 = greedy\n"
     "  --top-k           keep the K most likely tokens (default 0 = all)\n"
@@ -72,6 +73,11 @@ ModelFlags read_model_flags(Args& args) {
     }
   }
   if (const auto dtype = args.text("dtype")) flags.weight_dtype = parse_dtype(*dtype);
+  if (const auto kv_dtype = args.text("kv-dtype")) {
+    // The pool and the attention kernels hold and read these two only.
+    SHARDLM_CHECK(*kv_dtype == "f32" || *kv_dtype == "bf16", "--kv-dtype expects f32 or bf16, got '{}'", *kv_dtype);
+    flags.kv_dtype = parse_dtype(*kv_dtype);
+  }
   return flags;
 }
 
@@ -140,7 +146,7 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
   return session;
 }
 
-int64_t kv_blocks_from_flag(Args& args, const Decoder& decoder, int64_t block_size, int64_t batch,
+int64_t kv_blocks_from_flag(Args& args, const Decoder& decoder, DType kv_dtype, int64_t block_size, int64_t batch,
                             int64_t fallback_tokens) {
   const auto flag = args.text("kv-cache-memory");
   if (!flag) return blocks_for_sequences(batch, fallback_tokens, block_size);
@@ -158,7 +164,7 @@ int64_t kv_blocks_from_flag(Args& args, const Decoder& decoder, int64_t block_si
                   text);
     bytes = number * unit;
   }
-  const KvFootprint footprint = KvFootprint::of_model(decoder.spec(), DType::f32);  // the pool holds f32
+  const KvFootprint footprint = KvFootprint::of_model(decoder.spec(), kv_dtype);
   const int64_t blocks = blocks_for_budget(static_cast<size_t>(bytes), footprint.bytes_per_token(), block_size);
   SHARDLM_CHECK(blocks > 0, "--kv-cache-memory {} holds no block of {} tokens ({} bytes each)", text, block_size,
                 footprint.bytes_per_block(block_size));

@@ -25,6 +25,7 @@ struct ModelFlags {
   std::optional<DType> weight_dtype;
   int tp = 1, pp = 1;
   std::vector<int64_t> pp_layers;  // layers per stage; empty = balanced
+  DType kv_dtype = DType::f32;     // what the engine's KV pool stores (--kv-dtype f32|bf16)
 };
 ModelFlags read_model_flags(Args& args);
 // --temperature (default_temperature when absent), --top-k, --top-p, --seed.
@@ -49,9 +50,9 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint);
 
 // --kv-cache-memory: a byte count (with an optional K, M, G suffix, powers of 1024) or a fraction in
 // (0, 1] of the memory available now; returns the number of KV blocks of block_size tokens it buys for
-// `decoder`'s share of the model (the planner's formula, runtime/plan/kv_budget.h). Absent: enough
-// for `fallback_tokens` positions per sequence of a batch of `batch`.
-int64_t kv_blocks_from_flag(Args& args, const Decoder& decoder, int64_t block_size, int64_t batch,
+// `decoder`'s share of the model in kv_dtype (the planner's formula, runtime/plan/kv_budget.h).
+// Absent: enough for `fallback_tokens` positions per sequence of a batch of `batch`.
+int64_t kv_blocks_from_flag(Args& args, const Decoder& decoder, DType kv_dtype, int64_t block_size, int64_t batch,
                             int64_t fallback_tokens);
 
 // Text as it streams out, without C0 control characters other than whitespace (run.c likewise drops

@@ -10,12 +10,14 @@ namespace shardlm {
 
 namespace {
 
-// Rank 0's pool size, on every rank: the block tables it decides must be valid everywhere.
+// Rank 0's pool size and KV dtype, on every rank: the block tables it decides must be valid everywhere,
+// and every rank's share of the cache must round alike.
 EngineOptions agreed(EngineOptions options, const RankLinks& links) {
   if (links.world.world > 1) {
     SHARDLM_CHECK(links.world_comm != nullptr, "an engine over {} ranks needs a communicator", links.world.world);
     links.world_comm->broadcast(&options.num_blocks, sizeof(options.num_blocks), 0);
     links.world_comm->broadcast(&options.block_size, sizeof(options.block_size), 0);
+    links.world_comm->broadcast(&options.kv_dtype, sizeof(options.kv_dtype), 0);
   }
   return options;
 }
@@ -26,7 +28,7 @@ Engine::Engine(Decoder& model, EngineOptions options, RankLinks links)
     : model_(model),
       links_(links),
       options_(agreed(options, links)),
-      pool_(model.spec(), options_.num_blocks, options_.block_size),
+      pool_(model.spec(), options_.num_blocks, options_.block_size, options_.kv_dtype),
       blocks_(options_.num_blocks, options_.block_size, options_.prefix_cache) {
   SHARDLM_CHECK(options_.max_batch >= 1, "the batch must hold at least one sequence, got {}", options_.max_batch);
 }

@@ -42,6 +42,7 @@ struct EngineOptions {
   int64_t block_size = 16;     // tokens per block
   bool prefix_cache = true;    // reuse cached blocks of equal prefixes
   int64_t max_step_tokens = 0; // tokens one step may compute (chunked prefill); 0 = whole prompts
+  DType kv_dtype = DType::f32; // what the KV pool stores: f32, or bf16 at half the bytes
 };
 
 // Why a request ended.

@@ -17,7 +17,8 @@ void StepPlan::broadcast(Communicator& world, bool sender) {
     }
   }
   int64_t length = static_cast<int64_t>(flat.size());
-  world.broadcast(&length, sizeof(length), 0);
+  // The next plan may be long in coming (an idle server): its length is waited for politely.
+  world.broadcast_after_wait(&length, sizeof(length), 0);
   flat.resize(length);
   world.broadcast(flat.data(), flat.size() * sizeof(int64_t), 0);
   if (sender) return;

@@ -319,7 +319,7 @@ void Decoder::attention(const LayerWeights& layer, int64_t l, std::span<const Se
     }
     AttentionShape shape{T, seq.start_pos, spec_.heads, spec_.kv_heads, spec_.head_dim, KV, scale};
     shape.alibi_slopes = alibi_slopes_.empty() ? nullptr : alibi_slopes_.data();
-    const float *keys, *values;
+    const void *keys, *values;
     if (seq.cache != nullptr) {
       std::memcpy(seq.cache->keys(l) + seq.start_pos * KV, k_.data() + r0 * KV, T * KV * sizeof(float));
       std::memcpy(seq.cache->values(l) + seq.start_pos * KV, v_.data() + r0 * KV, T * KV * sizeof(float));
@@ -329,6 +329,7 @@ void Decoder::attention(const LayerWeights& layer, int64_t l, std::span<const Se
       seq.pool->write(l, k_.data() + r0 * KV, v_.data() + r0 * KV, T, seq.start_pos, seq.block_table);
       shape.block_table = seq.block_table.data();
       shape.block_size = seq.pool->block_size();
+      shape.kv_dtype = seq.pool->dtype();
       keys = seq.pool->keys(l);
       values = seq.pool->values(l);
     }

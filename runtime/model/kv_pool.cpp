@@ -1,20 +1,22 @@
 #include "runtime/model/kv_pool.h"
 
-#include <cstring>
-
 #include "runtime/backend/backend.h"
 #include "runtime/core/check.h"
 
 namespace shardlm {
 
-KvPool::KvPool(const ModelSpec& spec, int64_t num_blocks, int64_t block_size)
-    : num_blocks_(num_blocks), block_size_(block_size), kv_heads_(spec.kv_heads), head_dim_(spec.head_dim) {
+KvPool::KvPool(const ModelSpec& spec, int64_t num_blocks, int64_t block_size, DType dtype)
+    : num_blocks_(num_blocks), block_size_(block_size), kv_heads_(spec.kv_heads), head_dim_(spec.head_dim),
+      dtype_(dtype) {
   SHARDLM_CHECK(num_blocks > 0 && block_size > 0, "a KV pool needs blocks and a block size (got {} of {})", num_blocks,
                 block_size);
+  // The attention kernels read these two; f16 would lose range (keys of some models exceed 65504).
+  SHARDLM_CHECK(dtype == DType::f32 || dtype == DType::bf16, "a KV pool holds f32 or bf16, not {}",
+                dtype_name(dtype));
   for (int64_t layer = 0; layer < spec.layers; ++layer) {
     // Uninitialised: attention reads only positions a forward pass has written.
-    keys_.push_back(cpu_backend().empty({num_blocks, kv_heads_, block_size, head_dim_}, DType::f32));
-    values_.push_back(cpu_backend().empty({num_blocks, kv_heads_, block_size, head_dim_}, DType::f32));
+    keys_.push_back(cpu_backend().empty({num_blocks, kv_heads_, block_size, head_dim_}, dtype));
+    values_.push_back(cpu_backend().empty({num_blocks, kv_heads_, block_size, head_dim_}, dtype));
   }
 }
 
@@ -23,22 +25,28 @@ void KvPool::write(int64_t layer, const float* k, const float* v, int64_t tokens
   SHARDLM_CHECK(start_pos + tokens <= static_cast<int64_t>(block_table.size()) * block_size_,
                 "positions {}..{} are beyond the {} blocks of the sequence's table", start_pos, start_pos + tokens - 1,
                 block_table.size());
-  float* key_pool = keys(layer);
-  float* value_pool = values(layer);
+  const size_t element = dtype_size(dtype_);
+  auto* key_pool = static_cast<uint8_t*>(keys_[layer].data());
+  auto* value_pool = static_cast<uint8_t*>(values_[layer].data());
   for (int64_t t = 0; t < tokens; ++t) {
     const int64_t position = start_pos + t;
     const int64_t block = block_table[position / block_size_];
     SHARDLM_CHECK(block >= 0 && block < num_blocks_, "block {} is outside the pool of {}", block, num_blocks_);
     for (int64_t h = 0; h < kv_heads_; ++h) {
       const int64_t at = ((block * kv_heads_ + h) * block_size_ + position % block_size_) * head_dim_;
-      std::memcpy(key_pool + at, k + (t * kv_heads_ + h) * head_dim_, head_dim_ * sizeof(float));
-      std::memcpy(value_pool + at, v + (t * kv_heads_ + h) * head_dim_, head_dim_ * sizeof(float));
+      const int64_t from = (t * kv_heads_ + h) * head_dim_;
+      // A copy for f32; bf16 rounds to nearest even, as runtime/core's conversion does everywhere.
+      convert_from_f32(k + from, key_pool + at * element, dtype_, head_dim_);
+      convert_from_f32(v + from, value_pool + at * element, dtype_, head_dim_);
     }
   }
 }
 
 size_t KvPool::bytes() const {
-  return 2 * keys_.size() * static_cast<size_t>(num_blocks_ * kv_heads_ * block_size_ * head_dim_) * sizeof(float);
+  size_t total = 0;
+  for (const Tensor& tensor : keys_) total += tensor.bytes();
+  for (const Tensor& tensor : values_) total += tensor.bytes();
+  return total;
 }
 
 }  // namespace shardlm

@@ -1,13 +1,15 @@
 // The paged K/V storage of one rank: per layer, K and V pools of
-// [num_blocks][kv_heads_local][block_size][head_dim] in f32. Which block holds which positions of a
-// sequence is the block manager's business (runtime/engine/block_manager.h): the same block tables
-// on every rank, each rank storing only its own KV heads.
+// [num_blocks][kv_heads_local][block_size][head_dim] in the KV dtype (f32, or bf16 at half the bytes).
+// Which block holds which positions of a sequence is the block manager's business
+// (runtime/engine/block_manager.h): the same block tables on every rank, each rank storing only its own
+// KV heads.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "runtime/core/dtype.h"
 #include "runtime/core/tensor.h"
 #include "runtime/model/model_spec.h"
 
@@ -15,21 +17,25 @@ namespace shardlm {
 
 class KvPool {
  public:
-  // spec: this rank's share (its layers and KV heads).
-  KvPool(const ModelSpec& spec, int64_t num_blocks, int64_t block_size);
+  // spec: this rank's share (its layers and KV heads). dtype: f32 or bf16 (throws otherwise).
+  KvPool(const ModelSpec& spec, int64_t num_blocks, int64_t block_size, DType dtype = DType::f32);
 
   int64_t num_blocks() const { return num_blocks_; }
   int64_t block_size() const { return block_size_; }
-  float* keys(int64_t layer) { return keys_[layer].data_as<float>(); }
-  float* values(int64_t layer) { return values_[layer].data_as<float>(); }
-  // Stores `tokens` rows of k and v ([tokens][kv_heads * head_dim] each) at positions start_pos..,
-  // in the blocks `block_table` names.
+  DType dtype() const { return dtype_; }
+  // The layer's pools, in dtype(): what attention reads (AttentionShape::kv_dtype says how).
+  const void* keys(int64_t layer) const { return keys_[layer].data(); }
+  const void* values(int64_t layer) const { return values_[layer].data(); }
+  // Stores `tokens` rows of k and v ([tokens][kv_heads * head_dim] each, f32) at positions start_pos..,
+  // in the blocks `block_table` names, rounded to the pool's dtype (bf16: to nearest even).
   void write(int64_t layer, const float* k, const float* v, int64_t tokens, int64_t start_pos,
              std::span<const int32_t> block_table);
+  // Bytes of K and V over all layers, as allocated.
   size_t bytes() const;
 
  private:
   int64_t num_blocks_, block_size_, kv_heads_, head_dim_;
+  DType dtype_;
   std::vector<Tensor> keys_, values_;
 };
 

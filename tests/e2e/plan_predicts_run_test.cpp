@@ -96,10 +96,12 @@ TEST_P(PlanPredictsRun, PeakMemoryWithin5PercentAndDecodeSpeedWithin25Percent) {
   const Case c = GetParam();
   if (c.model == kSmolLm2)
     ASSERT_TRUE(std::filesystem::exists(kSmolLm2)) << kSmolLm2 << " is missing: run ./launch/fetch-models.sh";
-  // The machine is shared and noisy: noise only ever slows a run down, so the fastest of three runs is
-  // the one to compare; memory is the same in every run.
+  // The machine is shared and noisy: noise only ever slows a run down, so the fastest of several runs
+  // is the one to compare (more for stories260K, whose 50-microsecond steps any hiccup disturbs);
+  // memory is the same in every run.
   Measured best;
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  const int attempts = c.model == kStories ? 7 : 3;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
     Measured m = run_generate(c.model, c.tp);
     if (attempt == 0 || m.decode_tokens_per_s > best.decode_tokens_per_s) best = m;
   }

@@ -1,6 +1,9 @@
 // The softmax pieces of attention on every SIMD level, against libm in double: exp_shifted (the
-// polynomial exp of the AVX levels) and max, at every length 0..40 (full registers and every tail).
+// polynomial exp of the AVX levels) and max, at every length 0..40 (full registers and every tail);
+// and widen_bf16 (a bf16 value cache's tiles) bit for bit, at every length 0..70.
+#include <bit>
 #include <cfloat>
+#include <cstdint>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -59,6 +62,30 @@ TEST(AttentionSimd, ExpShiftedInPlace) {
     const float in_place = kernels.exp_shifted(x.data(), 37, 5.0f, x.data());
     EXPECT_EQ(apart, in_place) << level;
     EXPECT_EQ(x, y) << level;
+  }
+}
+
+// Widening is exact: each result's bits are the bf16's bits followed by 16 zero bits, for every
+// pattern (normal, subnormal, zero, infinity, NaN), and nothing past n is written.
+TEST(AttentionSimd, WidenBf16IsExact) {
+  std::mt19937 rng(23);
+  std::uniform_int_distribution<uint32_t> bits(0, 0xffff);
+  constexpr float kSentinel = 12345.0f;
+  for (std::string_view level : cpu::simd::supported_levels()) {
+    test::ScopedSimdLevel forced(level);
+    const cpu::simd::Kernels& kernels = cpu::simd::active_kernels();
+    for (int64_t n = 0; n <= 70; ++n) {
+      SCOPED_TRACE(testing::Message() << "simd=" << level << " n=" << n);
+      std::vector<uint16_t> x(n);
+      for (uint16_t& value : x) value = static_cast<uint16_t>(bits(rng));
+      if (n > 4) x[0] = 0x0001, x[1] = 0x8000, x[2] = 0x7f80, x[3] = 0xffc1;  // subnormal, -0, inf, NaN
+      std::vector<float> y(n + 8, kSentinel);
+      kernels.widen_bf16(x.data(), n, y.data());
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_EQ(std::bit_cast<uint32_t>(y[i]), static_cast<uint32_t>(x[i]) << 16) << "element " << i;
+      }
+      for (int64_t i = n; i < n + 8; ++i) ASSERT_EQ(y[i], kSentinel) << "widen_bf16 wrote past n at " << i;
+    }
   }
 }
 

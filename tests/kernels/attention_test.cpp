@@ -1,6 +1,6 @@
 // cpu::attention (the flash-attention recurrence) against ref::attention (scores, softmax, weighted
-// sum), for MHA, GQA and MQA, decode and prefill, padded kv rows, contiguous and paged K/V, on every
-// SIMD level and with 1 and 2 threads.
+// sum), for MHA, GQA and MQA, decode and prefill, padded kv rows, contiguous and paged K/V, f32 and
+// bf16 K/V, on every SIMD level and with 1 and 2 threads.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include "kernels/cpu/ops.h"
 #include "kernels/ref/ops.h"
 #include "runtime/core/check.h"
+#include "runtime/core/dtype.h"
 #include "tests/kernels/kernel_test_support.h"
 
 namespace shardlm {
@@ -123,7 +124,7 @@ testing::Message describe(const AttentionCase& c) {
 }
 
 // Runs cpu::attention on every kernel configuration and checks each element against expected.
-void expect_cpu_within(const Inputs& in, const float* k, const float* v, const AttentionShape& s,
+void expect_cpu_within(const Inputs& in, const void* k, const void* v, const AttentionShape& s,
                        const std::vector<float>& expected, const std::vector<double>& tolerances) {
   const int64_t size = s.tokens * s.heads * s.head_dim;
   test::for_each_kernel_config([&](ThreadPool& pool) {
@@ -314,6 +315,93 @@ TEST(CpuAttention, PagedRejectsBadBlockTable) {
   table[4] = 4;
   EXPECT_NO_THROW(cpu::attention(threads, q.data(), pool.data(), pool.data(), out.data(), shape));
   EXPECT_FLOAT_EQ(out[0], 1.0f);  // every value row is 1
+}
+
+// A bf16 K/V cache. The f32 inputs are first rounded to bf16 (round to nearest even, runtime/core's
+// conversion), so the f32 copy holds exactly the values the bf16 copy stores: the reference on the f32
+// copy is then the exact answer for the bf16 data, and the f32 tolerances above, which depend only on
+// the values, hold unchanged (widening bf16 to f32 is exact, so the kernel rounds no more than with
+// f32 K/V). What is tested is that the bf16 path reads the right elements, strides and blocks.
+std::vector<uint16_t> to_bf16(const std::vector<float>& values) {
+  std::vector<uint16_t> out(values.size());
+  convert_from_f32(values.data(), out.data(), DType::bf16, values.size());
+  return out;
+}
+
+void round_to_bf16(std::vector<float>& values) {
+  for (float& value : values) value = bf16_to_f32(f32_to_bf16(value));
+}
+
+// Contiguous (with the case's padded rows) and paged through shuffled tables at block sizes that do
+// and do not line up with the kernel's 64-key tiles: ref on the bf16 data equals ref on the rounded
+// f32 data exactly, and cpu on the bf16 data is within the tolerances of that.
+void expect_bf16_matches_reference(const AttentionCase& c, std::mt19937& rng) {
+  SCOPED_TRACE(describe(c));
+  Inputs in = make_inputs(c, rng);
+  round_to_bf16(in.k);
+  round_to_bf16(in.v);
+  const int64_t size = in.shape.tokens * in.shape.heads * in.shape.head_dim;
+  std::vector<float> expected(size);
+  ref::attention(in.q.data(), in.k.data(), in.v.data(), expected.data(), in.shape);
+  const std::vector<double> tolerances = output_tolerances(in);
+
+  AttentionShape shape = in.shape;
+  shape.kv_dtype = DType::bf16;
+  const std::vector<uint16_t> k = to_bf16(in.k), v = to_bf16(in.v);
+  std::vector<float> ref_bf16(size, NAN);
+  ref::attention(in.q.data(), k.data(), v.data(), ref_bf16.data(), shape);
+  for (int64_t j = 0; j < size; ++j) ASSERT_EQ(ref_bf16[j], expected[j]) << "contiguous, element " << j;
+  expect_cpu_within(in, k.data(), v.data(), shape, expected, tolerances);
+
+  for (int64_t block_size : {1, 5, 16, 64}) {
+    SCOPED_TRACE(testing::Message() << "block_size=" << block_size);
+    PagedKv paged = scatter_into_pool(in, block_size, rng);  // NaN outside the sequence: still NaN in bf16
+    paged.shape.kv_dtype = DType::bf16;
+    const std::vector<uint16_t> paged_k = to_bf16(paged.k), paged_v = to_bf16(paged.v);
+    std::vector<float> ref_paged(size, NAN);
+    ref::attention(in.q.data(), paged_k.data(), paged_v.data(), ref_paged.data(), paged.shape);
+    for (int64_t j = 0; j < size; ++j) ASSERT_EQ(ref_paged[j], expected[j]) << "paged, element " << j;
+    expect_cpu_within(in, paged_k.data(), paged_v.data(), paged.shape, expected, tolerances);
+  }
+}
+
+TEST(CpuAttentionBf16, Decode) {
+  std::mt19937 rng(31);
+  expect_bf16_matches_reference({1, 0, 4, 4, 64, 0, 1.0f, false}, rng);     // MHA, one key
+  expect_bf16_matches_reference({1, 200, 9, 3, 64, 5, 1.0f, false}, rng);   // SmolLM2's GQA, padded rows
+  expect_bf16_matches_reference({1, 768, 6, 1, 65, 3, 4.0f, true}, rng);    // MQA, 769 keys, odd head_dim
+  expect_bf16_matches_reference({1, 4096, 2, 2, 7, 1, 1.0f, false}, rng);   // 4097 keys, head_dim 7
+  expect_bf16_matches_reference({1, 1023, 8, 2, 63, 0, 1.0f, false}, rng);  // GQA, enough work for 2 threads
+}
+
+TEST(CpuAttentionBf16, PrefillAndQueryTiles) {
+  std::mt19937 rng(32);
+  for (int64_t keys : {1, 7, 63, 64, 65, 769}) {
+    for (int64_t tokens : {1, 2, 9, 17}) {
+      if (tokens > keys) continue;
+      expect_bf16_matches_reference({tokens, keys - tokens, 9, 3, 64, 0, 2.0f, false}, rng);  // SmolLM2's GQA
+    }
+  }
+  expect_bf16_matches_reference({7, 0, 16, 2, 63, 1, 1.0f, false}, rng);   // GQA, 8 per kv head, padded
+  expect_bf16_matches_reference({65, 63, 6, 1, 33, 0, 2.0f, false}, rng);  // MQA, 2 threads, tiles straddled
+  expect_bf16_matches_reference({17, 5, 4, 4, 1, 0, 1.0f, false}, rng);    // head_dim 1
+}
+
+TEST(CpuAttentionBf16, RescalingAndAlibi) {
+  std::mt19937 rng(33);
+  expect_bf16_matches_reference({9, 200, 8, 8, 64, 4, 8.0f, true}, rng);          // running max keeps rising
+  expect_bf16_matches_reference({1, 150, 8, 8, 64, 0, 1.0f, false, true}, rng);   // ALiBi decode
+  expect_bf16_matches_reference({9, 200, 12, 4, 32, 3, 2.0f, false, true}, rng);  // ALiBi GQA prefill
+}
+
+// The pool and kernels hold f32 and bf16 only; f16 K/V would be read as the wrong values.
+TEST(CpuAttentionBf16, RejectsOtherKvDtypes) {
+  std::vector<float> q(8, 0.5f), out(8);
+  std::vector<uint16_t> kv(8, 0);
+  AttentionShape shape{1, 0, 2, 2, 4, 8, 0.5f};
+  shape.kv_dtype = DType::f16;
+  ThreadPool threads(1);
+  EXPECT_THROW(cpu::attention(threads, q.data(), kv.data(), kv.data(), out.data(), shape), Error);
 }
 
 }  // namespace
