@@ -6,25 +6,23 @@
 #include <cstdlib>
 #include <string>
 
+#include "bench/bench_model.h"
 #include "runtime/engine/batch_generator.h"
 #include "runtime/model/model_loader.h"
 
 using namespace shardlm;
 
 int main(int argc, char** argv) {
-  const std::string path = argc > 1 ? argv[1] : std::string(SHARDLM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
-  const int threads = argc > 2 ? std::atoi(argv[2]) : default_thread_count();
-  LoadedModel model = load_model(path, std::nullopt);
-  const auto tokenizer = load_tokenizer(path, "", model.spec);
-  ThreadPool pool(threads);
-  Decoder decoder(model.spec, model.weights, pool);
-  std::printf("continuous batching throughput: %s, %d threads, 32 new tokens per sequence\n", path.c_str(), threads);
+  BenchModel bench = load_bench_model(argc, argv);
+  Decoder& decoder = *bench.decoder;
+  const Tokenizer& tokenizer = *bench.tokenizer;
+  std::printf("continuous batching throughput: %s, %d threads, 32 new tokens per sequence\n", bench.path.c_str(), bench.threads);
   double single = 0;
   for (int concurrency : {1, 4, 16, 64}) {
     std::vector<GenerationRequest> requests;
     for (int i = 0; i < concurrency; ++i) {
       GenerationRequest r;
-      r.prompt = tokenizer->encode("Story number " + std::to_string(i) + ": Once upon a time", true);
+      r.prompt = tokenizer.encode("Story number " + std::to_string(i) + ": Once upon a time", true);
       r.max_new_tokens = 32;
       r.sampling.temperature = 0;
       requests.push_back(r);

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "bench/bench_model.h"
 #include "runtime/engine/engine.h"
 #include "runtime/model/model_loader.h"
 #include "runtime/tokenizer/chat_template.h"
@@ -55,17 +56,14 @@ std::pair<double, int64_t> round_two_ttft(Decoder& decoder, const Tokenizer& tok
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string path = argc > 1 ? argv[1] : std::string(SHARDLM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
-  const int threads = argc > 2 ? std::atoi(argv[2]) : default_thread_count();
-  LoadedModel model = load_model(path, std::nullopt);
-  const auto tokenizer = load_tokenizer(path, "", model.spec);
-  const ChatTemplate chat = ChatTemplate::from_jinja(read_chat_template_source(path));
+  BenchModel bench = load_bench_model(argc, argv);
+  Decoder& decoder = *bench.decoder;
+  const Tokenizer& tokenizer = *bench.tokenizer;
+  const ChatTemplate chat = ChatTemplate::from_jinja(read_chat_template_source(bench.path));
   const std::string system = read_text(std::string(SHARDLM_BENCH_DIR) + "/guide_system_prompt.txt");
-  ThreadPool pool(threads);
-  Decoder decoder(model.spec, model.weights, pool);
-  const auto [without, computed_without] = round_two_ttft(decoder, *tokenizer, chat, system, false);
-  const auto [with, computed_with] = round_two_ttft(decoder, *tokenizer, chat, system, true);
-  std::printf("two-round chat, round two's time to first token (%s, %d threads)\n", path.c_str(), threads);
+  const auto [without, computed_without] = round_two_ttft(decoder, tokenizer, chat, system, false);
+  const auto [with, computed_with] = round_two_ttft(decoder, tokenizer, chat, system, true);
+  std::printf("two-round chat, round two's time to first token (%s, %d threads)\n", bench.path.c_str(), bench.threads);
   std::printf("  recomputed: %8.1f ms (%lld prompt tokens computed)\n", without * 1e3,
               static_cast<long long>(computed_without));
   std::printf("  reused:     %8.1f ms (%lld prompt tokens computed)\n", with * 1e3,

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "rpc/client/inference_client.h"
+#include "bench/bench_model.h"
 #include "runtime/engine/engine.h"
 #include "runtime/model/model_loader.h"
 #include "runtime/plan/kv_budget.h"
@@ -55,7 +56,9 @@ Figures in_process(Decoder& decoder, const Tokenizer& tokenizer, int clients) {
   const Clock::time_point start = Clock::now();
   std::vector<double> ttft(clients, -1);
   for (int i = 0; i < clients; ++i) {
-    GenerationRequest request{tokenizer.encode(prompt_of(i), true), kNewTokens};
+    GenerationRequest request;
+    request.prompt = tokenizer.encode(prompt_of(i), true);
+    request.max_new_tokens = kNewTokens;
     request.sampling.temperature = 0;
     engine.submit(std::move(request));
   }
@@ -78,7 +81,9 @@ Figures over_grpc(const std::string& address, int clients) {
   Clock::time_point start;
   for (int i = 0; i < clients; ++i) {
     threads.emplace_back([&, i] {
-      rpc::InferenceClient client({address});
+      rpc::ClientOptions options;
+      options.address = address;
+      rpc::InferenceClient client(options);
       shardlm::v1::HealthResponse health;
       client.health(health);
       ++connected;
@@ -139,22 +144,20 @@ int start_server(const std::string& model, int threads, size_t kv_bytes, std::st
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string path = argc > 1 ? argv[1] : std::string(SHARDLM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
-  const int threads = argc > 2 ? std::atoi(argv[2]) : default_thread_count();
-  LoadedModel model = load_model(path, std::nullopt);
-  const auto tokenizer = load_tokenizer(path, "", model.spec);
-  ThreadPool pool(threads);
-  Decoder decoder(model.spec, model.weights, pool);
+  BenchModel bench = load_bench_model(argc, argv);
+  Decoder& decoder = *bench.decoder;
+  const Tokenizer& tokenizer = *bench.tokenizer;
+  const ModelSpec& spec = bench.model.spec;
   std::string address;
   // The server's pool: the same number of blocks as the in-process engine's.
-  const size_t kv_bytes = KvFootprint::of_model(model.spec, DType::f32).bytes_per_block(kBlockSize) * kBlocks;
-  const int server = start_server(path, threads, kv_bytes, address);
+  const size_t kv_bytes = KvFootprint::of_model(spec, DType::f32).bytes_per_block(kBlockSize) * kBlocks;
+  const int server = start_server(bench.path, bench.threads, kv_bytes, address);
   std::printf("gRPC serving vs in-process: %s, %d threads, %d new tokens per client, greedy, server at %s\n",
-              path.c_str(), threads, kNewTokens, address.c_str());
+              bench.path.c_str(), bench.threads, kNewTokens, address.c_str());
   std::printf("  clients | in-process tok/s  TTFT mean/max ms | gRPC tok/s  TTFT mean/max ms | gRPC / in-process\n");
   over_grpc(address, 1);  // warm-up: first connection, page faults
   for (int clients : {1, 8, 32}) {
-    const Figures local = in_process(decoder, *tokenizer, clients);
+    const Figures local = in_process(decoder, tokenizer, clients);
     const Figures remote = over_grpc(address, clients);
     std::printf("  %7d | %16.1f  %7.1f / %7.1f | %10.1f  %7.1f / %7.1f | %5.2f\n", clients, local.tokens_per_second,
                 local.mean_ttft_ms, local.max_ttft_ms, remote.tokens_per_second, remote.mean_ttft_ms,

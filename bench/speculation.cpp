@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "bench/bench_model.h"
 #include "runtime/engine/draft_model.h"
 #include "runtime/engine/generator.h"
 #include "runtime/engine/speculative.h"
@@ -18,8 +19,10 @@
 using namespace shardlm;
 
 int main(int argc, char** argv) {
-  const std::string path = argc > 1 ? argv[1] : std::string(SHARDLM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
-  const int threads = argc > 2 ? std::atoi(argv[2]) : default_thread_count();
+  BenchModel bench = load_bench_model(argc, argv);
+  Decoder& decoder = *bench.decoder;
+  const Tokenizer& tokenizer = *bench.tokenizer;
+  const ModelSpec& spec = bench.model.spec;
   const int64_t draft_tokens = argc > 3 ? std::atoll(argv[3]) : 8;
   const std::string draft_path = argc > 4 ? argv[4] : "";
   std::ifstream in(std::string(SHARDLM_BENCH_DIR) + "/guide_system_prompt.txt");
@@ -29,11 +32,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 10; ++i) prompt_text += system.str();
   prompt_text += "Question: Please write a function in Python that transforms bytes to Giga bytes.\n\nAnswer:";
 
-  LoadedModel model = load_model(path, std::nullopt);
-  const auto tokenizer = load_tokenizer(path, "", model.spec);
-  ThreadPool pool(threads);
-  Decoder decoder(model.spec, model.weights, pool);
-  const auto prompt = tokenizer->encode(prompt_text, true);
+  const auto prompt = tokenizer.encode(prompt_text, true);
   constexpr int64_t kNewTokens = 60;
   const SamplingParams greedy_params{0.0f, 0, 1.0f, 0};
 
@@ -44,7 +43,7 @@ int main(int argc, char** argv) {
     return true;
   });
   std::printf("speculative decoding: %s, %zu prompt tokens, %zu new tokens, %d threads, drafts of up to %lld\n",
-              path.c_str(), prompt.size(), plain.size(), threads, static_cast<long long>(draft_tokens));
+              bench.path.c_str(), prompt.size(), plain.size(), bench.threads, static_cast<long long>(draft_tokens));
   std::printf("  %-25s %7.2f s decoding, %6.1f tokens/s, %3zu passes\n", "plain:", base.decode_seconds,
               (plain.size() - 1) / base.decode_seconds, plain.size() - 1);
   bool all_same = true;
@@ -68,8 +67,8 @@ int main(int argc, char** argv) {
   report("prompt lookup, adaptive:", adaptive);
   if (!draft_path.empty()) {
     LoadedModel draft_model = load_model(draft_path, std::nullopt);
-    Decoder draft_decoder(draft_model.spec, draft_model.weights, pool);
-    DraftModelDrafter drafter(draft_decoder, model.spec, static_cast<int64_t>(prompt.size()) + kNewTokens + draft_tokens,
+    Decoder draft_decoder(draft_model.spec, draft_model.weights, *bench.pool);
+    DraftModelDrafter drafter(draft_decoder, spec, static_cast<int64_t>(prompt.size()) + kNewTokens + draft_tokens,
                               greedy_params);
     // The draft model's prefill of the prompt happens in its first draft, so it counts as decoding.
     report("draft model:", drafter);
