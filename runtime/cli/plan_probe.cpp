@@ -61,7 +61,9 @@ Tensor filled(std::vector<int64_t> shape, float value) {
 // Seconds per decode step of a synthetic Llama-style decoder (weights f32, heads of 64), and its
 // weight bytes. Tiny ones cost nothing but their ops' fixed costs (thread hand-offs, loops); large
 // ones stream their weights from memory as a real model's decode does, through the same kernels.
-std::pair<double, size_t> decoder_step_seconds(int64_t hidden, int64_t ffn, int layers, int threads, int steps) {
+// `sustained`: the median round rather than the fastest (see below).
+std::pair<double, size_t> decoder_step_seconds(int64_t hidden, int64_t ffn, int layers, int threads, int steps,
+                                               bool sustained = false) {
   ModelSpec s;
   s.family = "llama";
   s.vocab_size = 256;
@@ -98,7 +100,10 @@ std::pair<double, size_t> decoder_step_seconds(int64_t hidden, int64_t ffn, int 
     rounds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / steps);
   }
   // Other work on the machine only ever slows a round down: the fastest is the machine's own figure.
-  return {*std::min_element(rounds.begin(), rounds.end()), decoder.weight_bytes()};
+  // Memory bandwidth, though, also varies with what the machine's other cores and the host do, both
+  // ways; a decode of many steps averages over that, so a sustained rate is the median round's.
+  std::sort(rounds.begin(), rounds.end());
+  return {sustained ? rounds[rounds.size() / 2] : rounds.front(), decoder.weight_bytes()};
 }
 
 std::string find_mpirun() {
@@ -179,6 +184,10 @@ plan::Hardware probe_hardware() {
   h.cpu = true;
   h.threads = default_thread_count();
   h.memory_bytes = static_cast<int64_t>(total_memory_bytes());
+  h.cache_bytes = last_level_cache_bytes();
+  // Every decoder below whose rate stands for memory holds this much, so that each step streams its
+  // weights from memory rather than from the last-level cache.
+  const int64_t streamed_bytes = std::max<int64_t>(int64_t{256} << 20, 8 * h.cache_bytes);
   for (int threads = 1; threads <= h.threads; ++threads) {
     const double one = decoder_step_seconds(16, 32, 1, threads, 200).first;
     const double nine = decoder_step_seconds(16, 32, 9, threads, 200).first;
@@ -190,8 +199,21 @@ plan::Hardware probe_hardware() {
     const auto [cached_seconds, cached_bytes] = decoder_step_seconds(96, 256, 4, threads, 400);
     h.cache_bandwidth_by_threads[threads] =
         cached_bytes / std::max(1e-9, cached_seconds - 4 * h.step_overhead_by_threads[threads]);
+    // The rate by matrix size: decoders whose FFN is as wide as their hidden size, so that all seven
+    // matrices of a layer are the same square, from 256 KiB (hidden 256) to 64 MiB (hidden 4096, the
+    // size of a small model's LM head), each with layers enough to stream from memory, at the rate a
+    // decode sustains.
+    for (int64_t hidden = 256; hidden <= 4096; hidden *= 2) {
+      const int64_t matrix = hidden * hidden * static_cast<int64_t>(sizeof(float));
+      const int layers = static_cast<int>((streamed_bytes + 7 * matrix - 1) / (7 * matrix));
+      // About 1 GiB streamed a round, so that a round lasts tens of milliseconds.
+      const int steps = static_cast<int>(std::clamp<int64_t>((int64_t{1} << 30) / (7 * matrix * layers), 3, 20));
+      const auto [matrix_seconds, matrix_bytes] =
+          decoder_step_seconds(hidden, hidden, layers, threads, steps, /*sustained=*/true);
+      h.bandwidth_by_matrix[threads][matrix] =
+          matrix_bytes / std::max(1e-9, matrix_seconds - layers * h.step_overhead_by_threads[threads]);
+    }
   }
-  h.cache_bytes = last_level_cache_bytes();
   // The baseline once the decoder's code has run and its thread pools have come and gone: what a
   // `generate` process holds before its model.
   ::malloc_trim(0);

@@ -1,6 +1,6 @@
 // `shardlm plan --probe-hardware`: measures this machine as the runtime uses it and describes it as a
-// cpu hardware file: memory, the weight-streaming bandwidth and matmul FLOP/s of the CPU kernels at
-// each thread count, a decoder layer's fixed cost, this binary's resident baseline, and (when
+// cpu hardware file: memory, the weight-streaming bandwidth (by weight-matrix size) and matmul FLOP/s
+// of the CPU kernels at each thread count, a decoder layer's fixed cost, this binary's resident baseline, and (when
 // mpirun is at hand) what a rank adds under MPI and how long an all-reduce takes.
 #pragma once
 

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
+#include "kernels/cpu/work_split.h"
 #include "runtime/core/check.h"
 #include "runtime/plan/kv_budget.h"
 
@@ -205,6 +207,25 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
                          hw.bandwidth_for(threads * ranks_per_node, cached) / ranks_per_node);
     flops_scale = std::min(1.0, static_cast<double>(threads) / std::max(1, hw.threads));
   }
+  // The rate a rank streams one [n x k] weight matrix of `bytes` at in a step of `tokens` rows, from a
+  // CPU file measured by matrix size: cpu::matmul gives a thread no fewer than kMinMacsPerThread
+  // multiply-adds (kernels/cpu/work_split.h), so a small matrix runs on fewer threads than the rank
+  // has, at the rate measured for those. Ranks sharing the machine stream at the same time: together
+  // they get no more than all its threads stream the largest matrices at.
+  const bool by_matrix = hw.cpu && !cached && !hw.bandwidth_by_matrix.empty();
+  const double machine_share =
+      by_matrix ? hw.matrix_bandwidth_for(threads * ranks_per_node, std::numeric_limits<double>::max()) / ranks_per_node
+                : bandwidth;
+  auto matrix_bandwidth = [&](double bytes, int64_t n, int64_t k, int64_t tokens) {
+    if (!by_matrix) return bandwidth;
+    const int64_t macs_threads = std::max<int64_t>(1, tokens * n * k / cpu::kMinMacsPerThread);
+    const int matmul_threads = static_cast<int>(std::min<int64_t>(threads, macs_threads));
+    return std::min(hw.matrix_bandwidth_for(matmul_threads, bytes), machine_share);
+  };
+  // What streams at the largest matrices' rate: norms, biases and the K/V cache, long contiguous reads.
+  const double stream_bandwidth =
+      by_matrix ? std::min(hw.matrix_bandwidth_for(threads, std::numeric_limits<double>::max()), machine_share)
+                : bandwidth;
   NumberFormat compute = layout.weights == NumberFormat::int8 || layout.weights == NumberFormat::int4
                              ? NumberFormat::bf16
                              : layout.weights;
@@ -228,15 +249,29 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
       const double head = s.place.last_stage ? (tied_here ? r.weights.embeddings : r.weights.lm_head) : 0;
       const double kv_read = prefill ? 0 : sequences * context * r.kv_bytes_per_token;
       int64_t matmul_params = 0;
+      // Seconds to stream the matrices a decode step multiplies by, each at the rate for its size; a
+      // model that fuses q, k and v multiplies by them as one matrix where tp is 1 (the loader splits
+      // them for tp > 1).
+      const bool fused_qkv = layout.tp == 1 && spec.qkv_layout != QkvLayout::separate;
+      const int64_t fused_qkv_rows = (spec.heads + 2 * spec.kv_heads) * spec.head_dim;
+      const int64_t fused_qkv_bytes = fused_qkv ? matrix_bytes(fused_qkv_rows, spec.hidden, layout.weights) : 0;
+      double matrix_bytes_read = 0, matrix_s = 0;
       for_each_tensor(spec, s.place, [&](const TensorShape& t) {
-        if (t.matrix && t.role != TensorRole::embedding && t.role != TensorRole::position)
-          matmul_params += t.rows * t.cols;
+        const bool head_matrix = t.role == TensorRole::embedding && tied_here;
+        if (!t.matrix || ((t.role == TensorRole::embedding || t.role == TensorRole::position) && !head_matrix)) return;
+        matmul_params += t.rows * t.cols;
+        const double bytes = static_cast<double>(tensor_bytes(t, layout.weights));
+        matrix_bytes_read += bytes;
+        matrix_s += bytes / (fused_qkv && t.qkv ? matrix_bandwidth(fused_qkv_bytes, fused_qkv_rows, t.cols, rows)
+                                                : matrix_bandwidth(bytes, t.rows, t.cols, rows));
       });
-      if (tied_here) matmul_params += spec.vocab_size * spec.hidden;
+      // The rest of what the step reads (norms, biases, K/V) streams.
+      const double other_bytes = r.weights.layers + head - matrix_bytes_read + kv_read;
       // Attention: q.k and p.v over `context` positions (half the square for a causal prompt).
       const double attention = 4.0 * rows * context * s.heads * spec.head_dim * r.layers * (prefill ? 0.5 : 1.0);
       StageTime t;
-      t.memory_s = (r.weights.layers + head + kv_read) / bandwidth;
+      t.memory_s =
+          by_matrix ? matrix_s + other_bytes / stream_bandwidth : (r.weights.layers + head + kv_read) / bandwidth;
       t.compute_s = (2.0 * rows * matmul_params + attention) / peak;
       t.overhead_s = overhead_per_layer * r.layers;
       if (layout.tp > 1) {

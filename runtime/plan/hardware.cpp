@@ -22,6 +22,7 @@ const std::set<std::string> kKeys = {"name",
                                      "rank_overhead",
                                      "memory_bandwidth_gb_s",
                                      "bandwidth_by_threads_gb_s",
+                                     "bandwidth_by_matrix_gb_s",
                                      "cache",
                                      "cache_bandwidth_by_threads_gb_s",
                                      "flops_tflops",
@@ -45,6 +46,22 @@ double positive_number(const YAML::Node& node, const std::string& key, const std
   return value;
 }
 
+// The entry for the largest measured thread count not above `threads` (more threads than measured
+// gain nothing), or the smallest measured when all are above it.
+template <typename Value>
+const Value& at_threads(const std::map<int, Value>& table, int threads) {
+  auto at = table.upper_bound(threads);
+  if (at == table.begin()) return at->second;
+  return std::prev(at)->second;
+}
+
+// "256KiB", "1MiB", or plain bytes: what parse_size reads back exactly.
+std::string size_text(int64_t bytes) {
+  if (bytes > 0 && bytes % (1 << 20) == 0) return fmt::format("{}MiB", bytes >> 20);
+  if (bytes > 0 && bytes % (1 << 10) == 0) return fmt::format("{}KiB", bytes >> 10);
+  return fmt::format("{}B", bytes);
+}
+
 }  // namespace
 
 double Hardware::flops_for(NumberFormat format) const {
@@ -57,17 +74,28 @@ double Hardware::bandwidth_for(int thread_count, bool cached) const {
   const std::map<int, double>& table =
       cached && !cache_bandwidth_by_threads.empty() ? cache_bandwidth_by_threads : bandwidth_by_threads;
   if (table.empty()) return memory_bandwidth;
-  // The largest measured count not above the one asked for: more threads than measured gain nothing.
-  auto at = table.upper_bound(thread_count);
-  if (at == table.begin()) return at->second;
-  return std::prev(at)->second;
+  return at_threads(table, thread_count);
+}
+
+double Hardware::matrix_bandwidth_for(int thread_count, double matrix_bytes) const {
+  if (bandwidth_by_matrix.empty()) return bandwidth_for(thread_count);
+  const std::map<int64_t, double>& sizes = at_threads(bandwidth_by_matrix, thread_count);
+  // Beyond the measured sizes the rate stays at the nearest one's: the smallest already pays the
+  // fixed costs in full, the largest already streams at the memory's rate.
+  if (matrix_bytes <= static_cast<double>(sizes.begin()->first)) return sizes.begin()->second;
+  if (matrix_bytes >= static_cast<double>(sizes.rbegin()->first)) return sizes.rbegin()->second;
+  const auto above = sizes.upper_bound(static_cast<int64_t>(matrix_bytes));
+  const auto below = std::prev(above);
+  // Matrix sizes span orders of magnitude and the fixed costs shrink relative to the bytes as they
+  // grow, so the rate is interpolated in the logarithm of the size.
+  const double f = std::log(matrix_bytes / static_cast<double>(below->first)) /
+                   std::log(static_cast<double>(above->first) / static_cast<double>(below->first));
+  return below->second + f * (above->second - below->second);
 }
 
 double Hardware::step_overhead_for(int thread_count) const {
   if (step_overhead_by_threads.empty()) return step_overhead_s;
-  auto at = step_overhead_by_threads.upper_bound(thread_count);
-  if (at == step_overhead_by_threads.begin()) return at->second;
-  return std::prev(at)->second;
+  return at_threads(step_overhead_by_threads, thread_count);
 }
 
 int64_t parse_size(const std::string& text, const std::string& what) {
@@ -153,6 +181,31 @@ Hardware read_hardware(const std::string& path) {
   h.bandwidth_by_threads = by_threads("bandwidth_by_threads_gb_s", kGB, false);
   h.step_overhead_by_threads = by_threads("step_overhead_us_by_threads", 1e-6, true);
   h.cache_bandwidth_by_threads = by_threads("cache_bandwidth_by_threads_gb_s", kGB, false);
+  if (root["bandwidth_by_matrix_gb_s"].IsDefined()) {
+    const char* key = "bandwidth_by_matrix_gb_s";
+    const YAML::Node table = root[key];
+    SHARDLM_CHECK(table.IsMap() && table.size() > 0,
+                  "'{}': {} must map thread counts to maps of matrix sizes to GB/s, such as {{1: {{1MiB: 20}}}}", path,
+                  key);
+    for (const auto& row : table) {
+      const std::string threads = row.first.as<std::string>();
+      char* end = nullptr;
+      const long count = std::strtol(threads.c_str(), &end, 10);
+      SHARDLM_CHECK(*end == '\0' && count > 0, "'{}': {} has a key '{}' that is not a thread count", path, key,
+                    threads);
+      SHARDLM_CHECK(row.second.IsMap() && row.second.size() > 0,
+                    "'{}': {}.{} must map matrix sizes (such as 1MiB) to GB/s", path, key, threads);
+      std::map<int64_t, double>& sizes = h.bandwidth_by_matrix[static_cast<int>(count)];
+      for (const auto& entry : row.second) {
+        const std::string size_key = entry.first.as<std::string>();
+        const std::string name = fmt::format("{}.{}", key, threads);
+        const int64_t bytes = parse_size(size_key, fmt::format("'{}': {} key", path, name));
+        SHARDLM_CHECK(bytes > 0, "'{}': {} has a matrix size '{}' that is not positive", path, name, size_key);
+        SHARDLM_CHECK(sizes.count(bytes) == 0, "'{}': {} gives the matrix size '{}' twice", path, name, size_key);
+        sizes[bytes] = positive_number(entry.second, fmt::format("{}.{}", name, size_key), path, false) * kGB;
+      }
+    }
+  }
   h.cache_bytes = size("cache", false);
   const YAML::Node flops = required("flops_tflops");
   SHARDLM_CHECK(flops.IsMap() && flops.size() > 0, "'{}': flops_tflops must map dtypes (f32, bf16, ...) to TFLOP/s",
@@ -202,6 +255,16 @@ std::string hardware_yaml(const Hardware& h, const std::string& comment) {
     out << YAML::Key << "bandwidth_by_threads_gb_s" << YAML::Value << YAML::BeginMap;
     for (const auto& [threads, bandwidth] : h.bandwidth_by_threads)
       out << YAML::Key << threads << YAML::Value << fmt::format("{:.2f}", bandwidth / kGB);
+    out << YAML::EndMap;
+  }
+  if (!h.bandwidth_by_matrix.empty()) {
+    out << YAML::Key << "bandwidth_by_matrix_gb_s" << YAML::Value << YAML::BeginMap;
+    for (const auto& [threads, sizes] : h.bandwidth_by_matrix) {
+      out << YAML::Key << threads << YAML::Value << YAML::Flow << YAML::BeginMap;
+      for (const auto& [bytes, bandwidth] : sizes)
+        out << YAML::Key << size_text(bytes) << YAML::Value << fmt::format("{:.2f}", bandwidth / kGB);
+      out << YAML::EndMap;
+    }
     out << YAML::EndMap;
   }
   if (h.cache_bytes > 0) out << YAML::Key << "cache" << YAML::Value << fmt::format("{}B", h.cache_bytes);

@@ -30,12 +30,19 @@ struct Hardware {
   double intra_node_bandwidth = 0;  // bytes/s one device sends another in the same node
   double inter_node_bandwidth = 0;  // bytes/s one device sends one in another node
   double link_latency_s = 0;        // per message
+  // cpu: threads -> (matrix bytes -> bytes/s) a decode step streams weight matrices of that size with.
+  // Small matrices stream slower (each matmul's thread hand-off and prefetch ramp are paid on fewer
+  // bytes), so a model's decode speed depends on its matrices' sizes, not only on its total bytes.
+  std::map<int, std::map<int64_t, double>> bandwidth_by_matrix;
 
   // FLOP/s for a compute precision; throws naming the missing key.
   double flops_for(NumberFormat format) const;
   // Bandwidth one rank sees with `threads` threads (cpu), else the device's; `cached`: its working set
   // fits in the cache (cpu files that give cache figures).
   double bandwidth_for(int threads, bool cached = false) const;
+  // Bandwidth one rank streams a matrix of `matrix_bytes` with, interpolated log-linearly in the bytes
+  // between the sizes measured and clamped beyond them; bandwidth_for(threads) without a table.
+  double matrix_bandwidth_for(int threads, double matrix_bytes) const;
   // Per-layer fixed cost with `threads` threads (cpu), else the device's.
   double step_overhead_for(int threads) const;
 };

@@ -39,8 +39,8 @@ void for_each_tensor(const ModelSpec& s, const RankPlace& place, const std::func
   for (int64_t l = 0; l < layers; ++l) {
     norm();
     if (!s.shared_attention_norm) norm();
-    visit({TensorRole::column, section, heads * hd, h, s.heads * hd, true});
-    for (int i = 0; i < 2; ++i) visit({TensorRole::kv, section, kv * hd, h, s.kv_heads * hd, true});
+    visit({TensorRole::column, section, heads * hd, h, s.heads * hd, true, true});
+    for (int i = 0; i < 2; ++i) visit({TensorRole::kv, section, kv * hd, h, s.kv_heads * hd, true, true});
     visit({TensorRole::row, section, h, heads * hd, h, true});
     if (s.attention_bias) {
       vec(heads * hd);
@@ -64,15 +64,19 @@ void for_each_tensor(const ModelSpec& s, const RankPlace& place, const std::func
   }
 }
 
-WeightBytes rank_weight_bytes(const ModelSpec& spec, const RankPlace& place, NumberFormat weights) {
+int64_t tensor_bytes(const TensorShape& t, NumberFormat weights) {
+  if (!t.matrix) return 4 * t.rows;
   const bool quantized = weights == NumberFormat::int8 || weights == NumberFormat::int4;
-  const NumberFormat outer = quantized ? NumberFormat::bf16 : weights;
+  const bool embedding_like =
+      t.role == TensorRole::embedding || t.role == TensorRole::position || t.role == TensorRole::lm_head;
+  return matrix_bytes(t.rows, t.cols, quantized && embedding_like ? NumberFormat::bf16 : weights);
+}
+
+WeightBytes rank_weight_bytes(const ModelSpec& spec, const RankPlace& place, NumberFormat weights) {
   WeightBytes bytes;
   for_each_tensor(spec, place, [&](const TensorShape& t) {
     bytes.parameters += t.rows * t.cols;
-    const bool embedding_like =
-        t.role == TensorRole::embedding || t.role == TensorRole::position || t.role == TensorRole::lm_head;
-    const int64_t size = !t.matrix ? 4 * t.rows : matrix_bytes(t.rows, t.cols, embedding_like ? outer : weights);
+    const int64_t size = tensor_bytes(t, weights);
     (t.section == Section::embeddings ? bytes.embeddings
      : t.section == Section::layers   ? bytes.layers
                                       : bytes.lm_head) += size;

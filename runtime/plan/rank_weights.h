@@ -35,6 +35,7 @@ struct TensorShape {
   int64_t rows = 0, cols = 1;  // a vector has cols 1
   int64_t full_rows = 0;       // rows of the unsharded tensor (column / kv / lm_head)
   bool matrix = true;
+  bool qkv = false;  // a q, k or v projection: one fused matrix where the model fuses them and tp is 1
 };
 
 // Where a rank sits: its tensor-parallel shard and pipeline stage.
@@ -60,6 +61,8 @@ struct WeightBytes {
   int64_t parameters = 0;  // elements, for the record
   int64_t total() const { return embeddings + layers + lm_head; }
 };
+// Bytes of one tensor the rank holds, as rank_weight_bytes counts them.
+int64_t tensor_bytes(const TensorShape& t, NumberFormat weights);
 // Matrices in `weights`; embeddings and LM head stay 16-bit when the layers are int8 / int4 (as
 // load_in_8bit / load_in_4bit leave them); norms and biases f32, as the runtime keeps them.
 WeightBytes rank_weight_bytes(const ModelSpec& spec, const RankPlace& place, NumberFormat weights);

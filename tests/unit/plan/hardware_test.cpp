@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "runtime/cli/plan_model.h"
 #include "runtime/core/check.h"
+#include "runtime/plan/capacity.h"
 
 namespace shardlm::plan {
 namespace {
@@ -76,12 +78,86 @@ TEST(Hardware, CpuFiguresFollowTheThreadCount) {
   EXPECT_DOUBLE_EQ(cpu.bandwidth_for(8), 20e9);
 }
 
+const std::string kCpu = "kind: cpu\nmemory: 16GiB\nmemory_bandwidth_gb_s: 20\nflops_tflops: {f32: 0.2}\nthreads: 4\n";
+
+TEST(Hardware, MatrixBandwidthIsInterpolatedInTheLogOfTheSize) {
+  const Hardware cpu = read_hardware(write_yaml(
+      "cpu_matrix", kCpu + "bandwidth_by_threads_gb_s: {1: 12, 4: 20}\n"
+                           "bandwidth_by_matrix_gb_s:\n  1: {1MiB: 10, 4MiB: 20}\n  2: {256KiB: 8, 16MiB: 32}\n"));
+  const double mib = 1048576.0;
+  EXPECT_DOUBLE_EQ(cpu.matrix_bandwidth_for(1, 1 * mib), 10e9);
+  EXPECT_DOUBLE_EQ(cpu.matrix_bandwidth_for(1, 4 * mib), 20e9);
+  EXPECT_NEAR(cpu.matrix_bandwidth_for(1, 2 * mib), 15e9, 1e3);    // 2 MiB: halfway between 1 and 4 in the log
+  EXPECT_DOUBLE_EQ(cpu.matrix_bandwidth_for(1, 0.1 * mib), 10e9);  // below the smallest size: its rate
+  EXPECT_DOUBLE_EQ(cpu.matrix_bandwidth_for(1, 900 * mib), 20e9);  // above the largest: its rate
+  // 1 MiB is a third of the way from 256 KiB to 16 MiB in the log (factors 4 and 64).
+  EXPECT_NEAR(cpu.matrix_bandwidth_for(2, 1 * mib), 16e9, 1e3);
+  EXPECT_NEAR(cpu.matrix_bandwidth_for(3, 1 * mib), 16e9, 1e3);  // not measured: the nearest count below
+  // A file without the table (every GPU preset, older probed files) keeps one rate for every size.
+  const Hardware flat = read_hardware(write_yaml("cpu_flat", kCpu + "bandwidth_by_threads_gb_s: {1: 12, 4: 20}\n"));
+  EXPECT_DOUBLE_EQ(flat.matrix_bandwidth_for(1, 0.1 * mib), 12e9);
+  EXPECT_DOUBLE_EQ(flat.matrix_bandwidth_for(4, 900 * mib), 20e9);
+  EXPECT_DOUBLE_EQ(find_hardware("a100-80g").matrix_bandwidth_for(1, mib), 2039e9);
+}
+
+TEST(Hardware, BadMatrixBandwidthTablesAreErrorsNamingTheKey) {
+  expect_error(kCpu + "bandwidth_by_matrix_gb_s: 20\n", "bandwidth_by_matrix_gb_s must map thread counts");
+  expect_error(kCpu + "bandwidth_by_matrix_gb_s: {}\n", "bandwidth_by_matrix_gb_s must map thread counts");
+  expect_error(kCpu + "bandwidth_by_matrix_gb_s: {two: {1MiB: 3}}\n",
+               "bandwidth_by_matrix_gb_s has a key 'two' that is not a thread count");
+  expect_error(kCpu + "bandwidth_by_matrix_gb_s: {1: 3}\n", "bandwidth_by_matrix_gb_s.1 must map matrix sizes");
+  expect_error(kCpu + "bandwidth_by_matrix_gb_s: {1: {big: 3}}\n", "bandwidth_by_matrix_gb_s.1 key");
+  expect_error(kCpu + "bandwidth_by_matrix_gb_s: {1: {0MiB: 3}}\n", "bandwidth_by_matrix_gb_s.1 has a matrix size");
+  expect_error(kCpu + "bandwidth_by_matrix_gb_s: {1: {1MiB: 3, 1024KiB: 4}}\n",
+               "gives the matrix size '1024KiB' twice");
+  expect_error(kCpu + "bandwidth_by_matrix_gb_s: {1: {1MiB: -3}}\n",
+               "bandwidth_by_matrix_gb_s.1.1MiB must be positive");
+  expect_error(kCpu + "bandwidth_by_matrix_gb_s: {1: {1MiB: fast}}\n",
+               "bandwidth_by_matrix_gb_s.1.1MiB must be a number");
+}
+
+TEST(Hardware, DecodeTimeSumsEachMatrixAtTheRateForItsSize) {
+  const ModelSpec smollm2 = cli::read_plan_model("smollm2-135m").spec;
+  Workload w;
+  w.prompt_tokens = 8;
+  w.output_tokens = 100;
+  Layout layout;
+  layout.weights = NumberFormat::f32;
+  auto step = [&](const std::string& name, const std::string& extra, int tp) {
+    layout.tp = tp;
+    return make_plan(smollm2, read_hardware(write_yaml(name, kCpu + extra)), layout, w).speed.decode_step_s;
+  };
+  // A table that gives every size and thread count the same rate plans what the single rate does.
+  const std::string flat = "bandwidth_by_threads_gb_s: {1: 20}\n";
+  const std::string same = flat + "bandwidth_by_matrix_gb_s: {1: {64KiB: 20, 1GiB: 20}, 4: {4MiB: 20}}\n";
+  for (int tp : {1, 2}) EXPECT_NEAR(step("flat", flat, tp), step("same", same, tp), 1e-12 * step("flat", flat, tp));
+  // cpu::matmul gives a thread at least 64 K multiply-adds: SmolLM2's k and v ([192 x 576], 110,592)
+  // run on one of the 4 threads, every other matrix on all 4. At 10 GB/s on one thread instead of 20,
+  // its 60 k / v matrices of 442,368 bytes take 60 x 442,368 x (1/10 - 1/20) / 1e9 s longer.
+  const std::string one_slow = "bandwidth_by_matrix_gb_s: {1: {1MiB: 10}, 4: {1MiB: 20}}\n";
+  const std::string none_slow = "bandwidth_by_matrix_gb_s: {4: {1MiB: 20}}\n";
+  EXPECT_NEAR(step("one_slow", one_slow, 1) - step("none_slow", none_slow, 1), 60 * 442'368 * 0.05e-9, 1e-12);
+  // Slower small matrices: SmolLM2's 0.4 to 3.5 MB layer matrices lie between the two rates, its 113 MB
+  // LM head at the larger one, so the step takes longer than at the larger rate alone but not as long
+  // as at the smaller.
+  const std::string at20 = "bandwidth_by_threads_gb_s: {4: 20}\n";
+  const std::string at10 = "bandwidth_by_threads_gb_s: {4: 10}\n";
+  const std::string slow_small = at20 + "bandwidth_by_matrix_gb_s: {4: {256KiB: 10, 64MiB: 20}}\n";
+  EXPECT_GT(step("slow_small", slow_small, 1), 1.1 * step("at20", at20, 1));
+  EXPECT_LT(step("slow_small", slow_small, 1), 0.9 * step("at10", at10, 1));
+}
+
 TEST(Hardware, WrittenFilesReadBack) {
   Hardware h = find_hardware("a100-80g");
   const Hardware back = read_hardware(write_yaml("roundtrip", hardware_yaml(h, "test")));
   EXPECT_EQ(back.memory_bytes, h.memory_bytes);
   EXPECT_NEAR(back.memory_bandwidth, h.memory_bandwidth, 1e7);
   EXPECT_NEAR(back.flops_for(NumberFormat::bf16), h.flops_for(NumberFormat::bf16), 1e9);
+  h.cpu = true;
+  h.bandwidth_by_matrix[1] = {{262144, 11.5e9}, {3 << 20, 20.25e9}, {1000, 5e9}};
+  h.bandwidth_by_matrix[2] = {{67108864, 30e9}};
+  const Hardware cpu = read_hardware(write_yaml("roundtrip_cpu", hardware_yaml(h, "test")));
+  EXPECT_EQ(cpu.bandwidth_by_matrix, h.bandwidth_by_matrix);
 }
 
 }  // namespace
