@@ -49,6 +49,11 @@ struct Run {
 // the group exceeds kMaxRows), query tokens in blocks of token_block.
 struct Partition {
   int64_t group, chunks_per_group, heads_per_chunk, token_block, token_blocks, units;
+  // Split-K ("flash-decoding"): when there are fewer units than threads can share evenly (one decode
+  // token over 3 kv heads on 2 threads), each unit's keys are cut into key_splits ranges of
+  // keys_per_split (a multiple of kTile) that run as separate units; their partial maxima, sums and
+  // accumulators are merged at the end. work_items = units * key_splits.
+  int64_t key_splits = 1, keys_per_split = 0, work_items = 0;
 };
 
 Partition partition(const AttentionShape& s, int64_t threads) {
@@ -68,23 +73,47 @@ Partition partition(const AttentionShape& s, int64_t threads) {
   }
   p.token_blocks = (s.tokens + p.token_block - 1) / p.token_block;
   p.units = p.token_blocks * per_block;
+  // Split the keys only when units are too few to keep every thread streaming, and each range still
+  // holds several tiles (the merge costs a pass over the rows' accumulators per range).
+  const int64_t keys = s.start_pos + s.tokens;
+  const int64_t max_splits = keys / (4 * kTile);
+  if (threads > 1 && p.units < 2 * threads && max_splits >= 2) {
+    int64_t splits = (2 * threads + p.units - 1) / p.units;
+    while ((p.units * splits) % threads != 0 && splits < max_splits) ++splits;  // an even share per thread
+    p.key_splits = std::min(splits, max_splits);
+    const int64_t tiles = (keys + kTile - 1) / kTile;
+    p.keys_per_split = (tiles + p.key_splits - 1) / p.key_splits * kTile;
+    p.key_splits = (keys + p.keys_per_split - 1) / p.keys_per_split;  // no empty range at the end
+  }
+  if (p.key_splits == 1) p.keys_per_split = keys;
+  p.work_items = p.units * p.key_splits;
   return p;
 }
+
+// Where split-K units leave their partial results: per split and (token, head) row, the running max,
+// the running sum and the unnormalised accumulator [head_dim].
+struct Partials {
+  std::vector<float> max, sum, acc;
+  int64_t rows = 0;  // tokens * heads
+};
 
 class Attender {
  public:
   Attender(const float* q, const void* k, const void* v, float* out, const AttentionShape& shape,
-           const Partition& partition)
+           const Partition& partition, Partials* partials)
       : q_(q), k_(static_cast<const char*>(k)), v_(static_cast<const char*>(v)), out_(out), s_(shape), p_(partition),
         kernels_(simd::active_kernels()), dot_tile_(kernels_.dot_tile[static_cast<int>(shape.kv_dtype)]),
         kv_bytes_(static_cast<int64_t>(dtype_size(shape.kv_dtype))),
         row_stride_(shape.block_table != nullptr ? shape.head_dim : shape.kv_stride),
         queries_(kMaxRows * shape.head_dim), accumulators_(kMaxRows * shape.head_dim),
-        widened_values_(shape.kv_dtype == DType::bf16 ? kTile * shape.head_dim : 0) {}
+        widened_values_(shape.kv_dtype == DType::bf16 ? kTile * shape.head_dim : 0), partials_(partials) {}
 
   // Units are ordered with the token block outermost, so that consecutive units (and threads taking
   // every threads-th) share query tokens and causal work stays balanced.
   void run(int64_t index) {
+    // The key range is outermost: a thread taking every threads-th item gets whole ranges of units.
+    split_ = index / p_.units;
+    index %= p_.units;
     const int64_t chunk = index % p_.chunks_per_group;
     const int64_t kv_head = (index / p_.chunks_per_group) % s_.kv_heads;
     const int64_t block = index / (p_.chunks_per_group * s_.kv_heads);
@@ -138,8 +167,11 @@ class Attender {
     // Causal: token t sees keys 0 .. start_pos + t, so the block's last token sees the most.
     const int64_t first_visible = s_.start_pos + first_token + 1;
     const int64_t last_visible = first_visible + tokens - 1;
-    for (int64_t tile = 0; tile < last_visible; tile += kTile) {
-      const int64_t tile_keys = std::min(kTile, last_visible - tile);
+    // This item's keys: [range_first, range_end), whole tiles apart from the causal end.
+    const int64_t range_first = split_ * p_.keys_per_split;
+    const int64_t range_end = std::min(last_visible, range_first + p_.keys_per_split);
+    for (int64_t tile = range_first; tile < range_end; tile += kTile) {
+      const int64_t tile_keys = std::min(kTile, range_end - tile);
       const int run_count = split_tile(kv_head, tile, tile_keys);
       const int value_runs = s_.kv_dtype == DType::bf16 ? widen_values(run_count, tile_keys) : run_count;
       // Tokens that see none of this tile are done; they are the block's first ones.
@@ -166,6 +198,15 @@ class Attender {
       const float* acc = accumulators_.data() + r * d;
       const int64_t t = first_token + r / heads, h = first_head + r % heads;
       float* result = out_ + (t * s_.heads + h) * d;
+      if (partials_ != nullptr) {
+        // Split-K: the merge after all items normalises; a row that saw none of this range keeps
+        // max -inf and sum 0, and so weighs nothing there.
+        const int64_t row = split_ * partials_->rows + t * s_.heads + h;
+        partials_->max[row] = running_max_[r];
+        partials_->sum[row] = running_sum_[r];
+        std::copy(acc, acc + d, partials_->acc.begin() + row * d);
+        continue;
+      }
       const float inv_sum = 1.0f / running_sum_[r];
       for (int64_t i = 0; i < d; ++i) result[i] = acc[i] * inv_sum;
     }
@@ -241,7 +282,31 @@ class Attender {
   float scores_[kMaxRows][kTile];  // then the weights exp(score - running max)
   Run runs_[kTile];                // the current tile's runs: one per key at worst (block_size 1)
   Run value_runs_[1];              // bf16: the widened values of the current tile, as one run
+  Partials* partials_;             // split-K: where the rows' partial results go; null otherwise
+  int64_t split_ = 0;              // the key range of the item being run
 };
+
+// out = the split ranges' partial softmax results combined: with m the largest range max, each range
+// weighs exp(m_s - m), as the flash-attention recurrence would have rescaled it.
+void merge_partials(const Partials& partials, int64_t splits, int64_t head_dim, float* out) {
+  for (int64_t row = 0; row < partials.rows; ++row) {
+    float m = -INFINITY;
+    for (int64_t s = 0; s < splits; ++s) m = std::max(m, partials.max[s * partials.rows + row]);
+    float* result = out + row * head_dim;
+    std::fill_n(result, head_dim, 0.0f);
+    float sum = 0.0f;
+    for (int64_t s = 0; s < splits; ++s) {
+      const int64_t at = s * partials.rows + row;
+      if (partials.sum[at] == 0.0f) continue;
+      const float weight = std::exp(partials.max[at] - m);
+      sum += partials.sum[at] * weight;
+      const float* acc = partials.acc.data() + at * head_dim;
+      for (int64_t i = 0; i < head_dim; ++i) result[i] += acc[i] * weight;
+    }
+    const float inv_sum = 1.0f / sum;
+    for (int64_t i = 0; i < head_dim; ++i) result[i] *= inv_sum;
+  }
+}
 
 }  // namespace
 
@@ -276,17 +341,25 @@ void attention(ThreadPool& pool, const float* q, const void* k, const void* v, f
   const int64_t macs = 2 * shape.tokens * shape.heads * shape.head_dim * (shape.start_pos + shape.tokens);
   const int64_t wanted = std::clamp<int64_t>(macs / kMinMacsPerThread, 1, pool.size());
   const Partition parts = partition(shape, wanted);
-  const int64_t items = parts.units;
+  const int64_t items = parts.work_items;
   const int64_t threads = std::min(wanted, items);
+  Partials partials;
+  if (parts.key_splits > 1) {
+    partials.rows = shape.tokens * shape.heads;
+    partials.max.assign(parts.key_splits * partials.rows, -INFINITY);
+    partials.sum.assign(parts.key_splits * partials.rows, 0.0f);
+    partials.acc.assign(parts.key_splits * partials.rows * shape.head_dim, 0.0f);
+  }
 
   // Causal prefill gives later tokens more keys, so each thread takes every threads-th unit rather
   // than a contiguous run: the work then balances whatever the token count.
   pool.parallel_for(threads, 1, [&](int64_t begin, int64_t end) {
-    Attender attender(q, k, v, out, shape, parts);
+    Attender attender(q, k, v, out, shape, parts, parts.key_splits > 1 ? &partials : nullptr);
     for (int64_t slot = begin; slot < end; ++slot) {
       for (int64_t index = slot; index < items; index += threads) attender.run(index);
     }
   });
+  if (parts.key_splits > 1) merge_partials(partials, parts.key_splits, shape.head_dim, out);
 }
 
 }  // namespace shardlm::cpu

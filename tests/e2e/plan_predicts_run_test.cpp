@@ -100,8 +100,9 @@ class PlanPredictsRun : public ::testing::TestWithParam<Case> {};
 
 TEST_P(PlanPredictsRun, PeakMemoryWithin5PercentAndDecodeSpeedWithin25Percent) {
   const Case c = GetParam();
-  if (c.model == kSmolLm2)
+  if (c.model == kSmolLm2) {
     ASSERT_TRUE(std::filesystem::exists(kSmolLm2)) << kSmolLm2 << " is missing: run ./launch/fetch-models.sh";
+  }
   // The machine is a shared VM whose speed drifts both ways, run to run and minute to minute: the
   // median of several runs is compared; memory is the same in every run.
   const std::string hardware = probe_hardware_now();
