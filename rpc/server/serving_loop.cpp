@@ -159,6 +159,7 @@ void ServingLoop::take_incoming() {
     std::lock_guard lock(mutex_);
     taken.swap(incoming_);
   }
+  if (taken.empty()) return;  // the usual case between steps: nothing to publish either
   for (Incoming& in : taken) {
     const std::vector<int32_t> prompt = in.request.generation.prompt;
     const bool logprobs = in.request.generation.logprobs;
