@@ -308,7 +308,21 @@ void merge_partials(const Partials& partials, int64_t splits, int64_t head_dim, 
   }
 }
 
+// Threads worth handing the call to: its work, counted in multiply-adds (two per visible key, head and
+// dimension, at most, plus each score's softmax cost), over what one thread should get.
+int64_t wanted_threads(const AttentionShape& shape, int64_t pool_threads) {
+  const int64_t scores = shape.tokens * shape.heads * (shape.start_pos + shape.tokens);
+  const int64_t work = scores * (2 * shape.head_dim + kScoreCostInMacs);
+  return std::clamp<int64_t>(work / kMinMacsPerThread, 1, pool_threads);
+}
+
 }  // namespace
+
+int64_t attention_threads(const AttentionShape& shape, int64_t pool_threads) {
+  if (shape.tokens == 0) return 0;
+  const int64_t wanted = wanted_threads(shape, pool_threads);
+  return std::min(wanted, partition(shape, wanted).work_items);
+}
 
 void attention(ThreadPool& pool, const float* q, const void* k, const void* v, float* out,
                const AttentionShape& shape) {
@@ -337,9 +351,7 @@ void attention(ThreadPool& pool, const float* q, const void* k, const void* v, f
 
   if (shape.tokens == 0) return;
 
-  // Two multiply-adds (q.k and p*v) per visible key, head and dimension, at most.
-  const int64_t macs = 2 * shape.tokens * shape.heads * shape.head_dim * (shape.start_pos + shape.tokens);
-  const int64_t wanted = std::clamp<int64_t>(macs / kMinMacsPerThread, 1, pool.size());
+  const int64_t wanted = wanted_threads(shape, pool.size());
   const Partition parts = partition(shape, wanted);
   const int64_t items = parts.work_items;
   const int64_t threads = std::min(wanted, items);

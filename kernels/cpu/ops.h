@@ -27,6 +27,9 @@ void silu_gate(ThreadPool& pool, const float* gate, const float* up, float* out,
 // K and V are in shape.kv_dtype (f32 or bf16).
 void attention(ThreadPool& pool, const float* q, const void* k, const void* v, float* out,
                const AttentionShape& shape);
+// The threads attention() runs a call of `shape` on, out of `pool_threads`: the capacity planner
+// asks this to know how a decode step's attention is spread.
+int64_t attention_threads(const AttentionShape& shape, int64_t pool_threads);
 
 // Which instruction set the dispatcher picked: "avx512", "avx2" or "generic".
 std::string_view simd_level();

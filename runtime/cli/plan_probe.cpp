@@ -20,8 +20,10 @@
 #include "runtime/core/check.h"
 #include "runtime/core/memory_usage.h"
 #include "runtime/core/thread_pool.h"
+#include "runtime/engine/engine.h"
 #include "runtime/model/decoder.h"
 #include "runtime/plan/hardware_probe.h"
+#include "runtime/plan/workload.h"
 
 namespace shardlm::cli {
 namespace {
@@ -58,13 +60,15 @@ Tensor filled(std::vector<int64_t> shape, float value) {
   return t;
 }
 
-// Seconds per decode step of a synthetic Llama-style decoder (weights f32, heads of 64), and its
-// weight bytes. Tiny ones cost nothing but their ops' fixed costs (thread hand-offs, loops); large
-// ones stream their weights from memory as a real model's decode does, through the same kernels.
-// `sustained`: the median round rather than the fastest (see below).
-std::pair<double, size_t> decoder_step_seconds(int64_t hidden, int64_t ffn, int layers, int threads, int steps,
-                                               bool sustained = false) {
-  ModelSpec s;
+// A synthetic Llama-style model (weights f32, heads of 64 or fewer) of the given width and depth.
+struct SyntheticModel {
+  ModelSpec spec;
+  ModelWeights weights;
+};
+
+SyntheticModel synthetic_model(int64_t hidden, int64_t ffn, int layers) {
+  SyntheticModel m;
+  ModelSpec& s = m.spec;
   s.family = "llama";
   s.vocab_size = 256;
   s.hidden = hidden;
@@ -74,7 +78,7 @@ std::pair<double, size_t> decoder_step_seconds(int64_t hidden, int64_t ffn, int 
   s.ffn_hidden = ffn;
   s.max_seq_len = 512;
   s.tied_embeddings = true;
-  ModelWeights w;
+  ModelWeights& w = m.weights;
   w.token_embedding = filled({s.vocab_size, s.hidden}, 0.01f);
   for (int l = 0; l < layers; ++l) {
     LayerWeights layer;
@@ -89,21 +93,67 @@ std::pair<double, size_t> decoder_step_seconds(int64_t hidden, int64_t ffn, int 
   }
   w.final_norm.weight = filled({s.hidden}, 1.0f);
   w.lm_head = w.token_embedding;
+  return m;
+}
+
+// Positions cycle through a short window: the attention over a growing context is measured apart
+// (attention_ns_per_key), and must not leak into the per-layer cost or the bandwidths.
+constexpr int kWindow = 16;
+
+// Other work on the machine only ever slows a round down: the fastest is the machine's own figure.
+// Memory bandwidth, though, also varies with what the machine's other cores and the host do, both
+// ways; a decode of many steps averages over that, so a sustained rate is the median round's.
+double pick_round(std::vector<double> rounds, bool sustained) {
+  std::sort(rounds.begin(), rounds.end());
+  return sustained ? rounds[rounds.size() / 2] : rounds.front();
+}
+
+// Seconds per decode step of a synthetic decoder, and its weight bytes. Tiny ones cost nothing but
+// their ops' fixed costs (thread hand-offs, loops); large ones stream their weights from memory as a
+// real model's decode does, through the same kernels. `sustained`: the median round, not the fastest.
+std::pair<double, size_t> decoder_step_seconds(int64_t hidden, int64_t ffn, int layers, int threads, int steps,
+                                               bool sustained = false) {
+  const SyntheticModel m = synthetic_model(hidden, ffn, layers);
   ThreadPool pool(threads);
-  Decoder decoder(s, w, pool);
+  Decoder decoder(m.spec, m.weights, pool);
   std::vector<double> rounds;
   for (int round = 0; round < 7; ++round) {
-    KvCache cache(s, steps + 1);
+    KvCache cache(m.spec, kWindow);
     const int32_t token = 1;
     const auto start = std::chrono::steady_clock::now();
-    for (int pos = 0; pos < steps; ++pos) decoder.forward({&token, 1}, pos, cache);
+    for (int step = 0; step < steps; ++step) decoder.forward({&token, 1}, step % kWindow, cache);
     rounds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / steps);
   }
-  // Other work on the machine only ever slows a round down: the fastest is the machine's own figure.
-  // Memory bandwidth, though, also varies with what the machine's other cores and the host do, both
-  // ways; a decode of many steps averages over that, so a sustained rate is the median round's.
-  std::sort(rounds.begin(), rounds.end());
-  return {sustained ? rounds[rounds.size() / 2] : rounds.front(), decoder.weight_bytes()};
+  return {pick_round(rounds, sustained), decoder.weight_bytes()};
+}
+
+// Seconds per decode step of the engine serving one greedy request at a time on the smallest
+// synthetic decoder (1 layer of hidden 16): the step's scheduling, paged K/V, sampling and
+// bookkeeping on top of the forward pass.
+double engine_step_seconds(int threads) {
+  const SyntheticModel m = synthetic_model(16, 32, 1);
+  ThreadPool pool(threads);
+  Decoder decoder(m.spec, m.weights, pool);
+  EngineOptions options;
+  options.max_batch = 1;
+  options.num_blocks = 4;
+  Engine engine(decoder, options);
+  std::vector<double> rounds;
+  for (int round = 0; round < 7; ++round) {
+    int64_t tokens = 0;
+    const auto start = std::chrono::steady_clock::now();
+    for (int request = 0; request < 20; ++request) {
+      GenerationRequest r;
+      r.prompt = {1};
+      r.max_new_tokens = kWindow - 1;
+      r.sampling.temperature = 0;
+      const int64_t id = engine.submit(std::move(r));
+      engine.run_to_completion([&](int64_t, int32_t) { return ++tokens > 0; });
+      engine.release(id);
+    }
+    rounds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / tokens);
+  }
+  return pick_round(rounds, /*sustained=*/true);
 }
 
 std::string find_mpirun() {
@@ -189,9 +239,14 @@ plan::Hardware probe_hardware() {
   // weights from memory rather than from the last-level cache.
   const int64_t streamed_bytes = std::max<int64_t>(int64_t{256} << 20, 8 * h.cache_bytes);
   for (int threads = 1; threads <= h.threads; ++threads) {
-    const double one = decoder_step_seconds(16, 32, 1, threads, 200).first;
-    const double nine = decoder_step_seconds(16, 32, 9, threads, 200).first;
+    const double one = decoder_step_seconds(16, 32, 1, threads, 200, /*sustained=*/true).first;
+    const double nine = decoder_step_seconds(16, 32, 9, threads, 200, /*sustained=*/true).first;
     h.step_overhead_by_threads[threads] = std::max(0.0, (nine - one) / 8);
+    // What a pass costs besides its layers: the embedding row, the final norm, the LM head's matmul
+    // and the logits, each paying its fixed cost (their few KB here stream in no time).
+    // The engine's step besides the forward pass, and the pass besides its layers, as one figure.
+    const double engine_step = engine_step_seconds(threads);
+    h.pass_overhead_by_threads[threads] = std::max(0.0, engine_step - h.step_overhead_by_threads[threads]);
     // 4 layers of hidden 1024 and FFN 4096: 256 MiB of f32 weights, far beyond the caches.
     const auto [seconds, bytes] = decoder_step_seconds(1024, 4096, 4, threads, 12);
     h.bandwidth_by_threads[threads] = bytes / std::max(1e-9, seconds - 4 * h.step_overhead_by_threads[threads]);
@@ -214,12 +269,27 @@ plan::Hardware probe_hardware() {
           matrix_bytes / std::max(1e-9, matrix_seconds - layers * h.step_overhead_by_threads[threads]);
     }
   }
+  // The same by matrix size for weights that sit in the cache (a model of a few MB): square decoders
+  // of hidden 32 to 512 (4 KiB to 1 MiB matrices), 2 to 16 layers, a few MiB in all.
+  for (int threads = 1; threads <= h.threads; ++threads) {
+    for (int64_t hidden = 32; hidden <= 512; hidden *= 2) {
+      const int64_t matrix = hidden * hidden * static_cast<int64_t>(sizeof(float));
+      const int layers = static_cast<int>(std::clamp<int64_t>((int64_t{2} << 20) / (7 * matrix), 2, 16));
+      const auto [seconds, bytes] = decoder_step_seconds(hidden, hidden, layers, threads, 200, /*sustained=*/true);
+      h.cache_bandwidth_by_matrix[threads][matrix] =
+          bytes / std::max(1e-9, seconds - layers * h.step_overhead_by_threads[threads] -
+                                     h.pass_overhead_by_threads[threads]);
+    }
+  }
   // The baseline once the decoder's code has run and its thread pools have come and gone: what a
   // `generate` process holds before its model.
   ::malloc_trim(0);
   h.runtime_overhead_bytes = static_cast<int64_t>(current_resident_bytes());
   h.memory_bandwidth = h.bandwidth_by_threads.rbegin()->second;
   h.step_overhead_s = h.step_overhead_by_threads.rbegin()->second;
+  // Head dims from stories260K's 8 to 256, at the engine's KV block size.
+  for (int64_t head_dim = 8; head_dim <= 256; head_dim *= 2)
+    h.attention_by_head_dim[head_dim] = plan::probe_attention_key_cost(head_dim, plan::Workload{}.block_size);
   h.flops[plan::NumberFormat::f32] = plan::probe_matmul_flops(h.threads, DType::f32);
   h.flops[plan::NumberFormat::bf16] = plan::probe_matmul_flops(h.threads, DType::bf16);
   h.flops[plan::NumberFormat::f16] = plan::probe_matmul_flops(h.threads, DType::f16);
@@ -236,8 +306,12 @@ plan::Hardware probe_hardware() {
       ::setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
     }
     const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-    const std::string out =
-        run_capture({mpirun, "-np", "2", "--oversubscribe", "--bind-to", "none", self, "plan", "--probe-ranks"});
+    // Started as launch/mpirun.sh starts ranks: unbound, oversubscribed only on a one-core machine
+    // (Open MPI's waits then yield the core at every poll, which slows every message).
+    std::vector<std::string> argv = {mpirun, "-np", "2", "--bind-to", "none"};
+    if (h.threads < 2) argv.push_back("--oversubscribe");
+    argv.insert(argv.end(), {self, "plan", "--probe-ranks"});
+    const std::string out = run_capture(argv);
     double rss = 0, latency = 0, bandwidth = 0;
     if (std::sscanf(out.c_str(), "probe-ranks %lf %lf %lf", &rss, &latency, &bandwidth) == 3) {
       h.rank_overhead_bytes = std::max<int64_t>(0, static_cast<int64_t>(rss) - h.runtime_overhead_bytes);

@@ -56,7 +56,8 @@ int64_t kv_blocks_from_flag(Args& args, const Decoder& decoder, DType kv_dtype, 
                             int64_t fallback_tokens);
 
 // Text as it streams out, without C0 control characters other than whitespace (run.c likewise drops
-// unprintable single-byte pieces): a model's output must not drive the user's terminal.
+// unprintable single-byte pieces): a model's output must not drive the user's terminal. Flushed at a
+// line's end and otherwise at most every 25 ms (see session.cpp).
 void print_text(const std::string& text);
 
 }  // namespace shardlm::cli

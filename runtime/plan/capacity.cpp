@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/cpu/ops.h"
 #include "kernels/cpu/work_split.h"
 #include "runtime/core/check.h"
 #include "runtime/plan/kv_budget.h"
@@ -94,8 +95,8 @@ double all_reduce_seconds(double bytes, int ranks, double bandwidth, double late
 }
 
 struct StageTime {
-  double compute_s = 0, memory_s = 0, overhead_s = 0, tp_comm_s = 0;
-  double total() const { return std::max(compute_s, memory_s) + overhead_s + tp_comm_s; }
+  double compute_s = 0, memory_s = 0, attention_s = 0, overhead_s = 0, tp_comm_s = 0;
+  double total() const { return std::max(compute_s, memory_s) + attention_s + overhead_s + tp_comm_s; }
 };
 
 }  // namespace
@@ -212,20 +213,23 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
   // multiply-adds (kernels/cpu/work_split.h), so a small matrix runs on fewer threads than the rank
   // has, at the rate measured for those. Ranks sharing the machine stream at the same time: together
   // they get no more than all its threads stream the largest matrices at.
-  const bool by_matrix = hw.cpu && !cached && !hw.bandwidth_by_matrix.empty();
+  // Each core reads its own caches: only ranks streaming from memory share a bus.
+  const bool by_matrix =
+      hw.cpu && !(cached ? hw.cache_bandwidth_by_matrix.empty() : hw.bandwidth_by_matrix.empty());
+  const double largest = std::numeric_limits<double>::max();
   const double machine_share =
-      by_matrix ? hw.matrix_bandwidth_for(threads * ranks_per_node, std::numeric_limits<double>::max()) / ranks_per_node
-                : bandwidth;
+      !by_matrix ? bandwidth
+      : cached   ? largest
+                 : hw.matrix_bandwidth_for(threads * ranks_per_node, largest) / ranks_per_node;
   auto matrix_bandwidth = [&](double bytes, int64_t n, int64_t k, int64_t tokens) {
     if (!by_matrix) return bandwidth;
     const int64_t macs_threads = std::max<int64_t>(1, tokens * n * k / cpu::kMinMacsPerThread);
     const int matmul_threads = static_cast<int>(std::min<int64_t>(threads, macs_threads));
-    return std::min(hw.matrix_bandwidth_for(matmul_threads, bytes), machine_share);
+    return std::min(hw.matrix_bandwidth_for(matmul_threads, bytes, cached), machine_share);
   };
   // What streams at the largest matrices' rate: norms, biases and the K/V cache, long contiguous reads.
   const double stream_bandwidth =
-      by_matrix ? std::min(hw.matrix_bandwidth_for(threads, std::numeric_limits<double>::max()), machine_share)
-                : bandwidth;
+      by_matrix ? std::min(hw.matrix_bandwidth_for(threads, largest, cached), machine_share) : bandwidth;
   NumberFormat compute = layout.weights == NumberFormat::int8 || layout.weights == NumberFormat::int4
                              ? NumberFormat::bf16
                              : layout.weights;
@@ -246,7 +250,8 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
       const Share s = share_of(spec, layout, r.tp_rank, r.pp_rank);
       // Decode reads every layer matrix and the LM head whole, but one embedding row per token.
       const bool tied_here = spec.tied_embeddings && layout.tp == 1 && s.place.first_stage && s.place.last_stage;
-      const double head = s.place.last_stage ? (tied_here ? r.weights.embeddings : r.weights.lm_head) : 0;
+      // The head section holds the final norm, and the LM head unless it is the tied embedding.
+      const double head = s.place.last_stage ? r.weights.lm_head + (tied_here ? r.weights.embeddings : 0) : 0;
       const double kv_read = prefill ? 0 : sequences * context * r.kv_bytes_per_token;
       int64_t matmul_params = 0;
       // Seconds to stream the matrices a decode step multiplies by, each at the rate for its size; a
@@ -265,15 +270,30 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
         matrix_s += bytes / (fused_qkv && t.qkv ? matrix_bandwidth(fused_qkv_bytes, fused_qkv_rows, t.cols, rows)
                                                 : matrix_bandwidth(bytes, t.rows, t.cols, rows));
       });
-      // The rest of what the step reads (norms, biases, K/V) streams.
-      const double other_bytes = r.weights.layers + head - matrix_bytes_read + kv_read;
-      // Attention: q.k and p.v over `context` positions (half the square for a causal prompt).
-      const double attention = 4.0 * rows * context * s.heads * spec.head_dim * r.layers * (prefill ? 0.5 : 1.0);
+      // A CPU file that measured the attention kernel's cost per key plans a decode step's attention by
+      // it: at small head dims its softmax, not its bytes or FLOPs, sets the time (stories260K's
+      // head_dim 8). It runs after the projections that feed it, so it adds to their time; its K/V
+      // still has to stream from memory, whichever is slower.
+      const bool attention_by_key = !prefill && !hw.attention_by_head_dim.empty();
+      double attention_flops = 4.0 * rows * context * s.heads * spec.head_dim * r.layers * (prefill ? 0.5 : 1.0);
       StageTime t;
+      if (attention_by_key) {
+        const AttentionKeyCost cost = hw.attention_cost_for(spec.head_dim);
+        AttentionShape call{1, static_cast<int64_t>(context) - 1, s.heads, s.kv_heads, spec.head_dim,
+                            s.kv_heads * spec.head_dim, 1.0f};
+        call.block_size = w.block_size;
+        const double one_call = context * (s.kv_heads * cost.per_kv_head + s.heads * cost.per_head) /
+                                static_cast<double>(cpu::attention_threads(call, threads));
+        t.attention_s = std::max(sequences * r.layers * one_call, kv_read / stream_bandwidth);
+        attention_flops = 0;
+      }
+      // The rest of what the step reads (norms, biases, and K/V unless planned above) streams.
+      const double kv_streamed = attention_by_key ? 0 : kv_read;
+      const double other_bytes = r.weights.layers + head - matrix_bytes_read + kv_streamed;
       t.memory_s =
-          by_matrix ? matrix_s + other_bytes / stream_bandwidth : (r.weights.layers + head + kv_read) / bandwidth;
-      t.compute_s = (2.0 * rows * matmul_params + attention) / peak;
-      t.overhead_s = overhead_per_layer * r.layers;
+          by_matrix ? matrix_s + other_bytes / stream_bandwidth : (r.weights.layers + head + kv_streamed) / bandwidth;
+      t.compute_s = (2.0 * rows * matmul_params + attention_flops) / peak;
+      t.overhead_s = overhead_per_layer * r.layers + hw.pass_overhead_for(threads);
       if (layout.tp > 1) {
         // Two row-parallel all-reduces a layer (attention output, MLP), and the vocab-parallel logits.
         t.tp_comm_s = 2.0 * r.layers * all_reduce_seconds(rows * spec.hidden * value, layout.tp, tp_link, latency);

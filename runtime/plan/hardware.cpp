@@ -23,16 +23,19 @@ const std::set<std::string> kKeys = {"name",
                                      "memory_bandwidth_gb_s",
                                      "bandwidth_by_threads_gb_s",
                                      "bandwidth_by_matrix_gb_s",
+                                     "cache_bandwidth_by_matrix_gb_s",
                                      "cache",
                                      "cache_bandwidth_by_threads_gb_s",
                                      "flops_tflops",
                                      "step_overhead_us",
                                      "step_overhead_us_by_threads",
+                                     "pass_overhead_us_by_threads",
                                      "devices_per_node",
                                      "threads",
                                      "intra_node_bandwidth_gb_s",
                                      "inter_node_bandwidth_gb_s",
-                                     "link_latency_us"};
+                                     "link_latency_us",
+                                     "attention_ns_per_key"};
 
 double positive_number(const YAML::Node& node, const std::string& key, const std::string& path, bool allow_zero) {
   double value = 0;
@@ -77,9 +80,10 @@ double Hardware::bandwidth_for(int thread_count, bool cached) const {
   return at_threads(table, thread_count);
 }
 
-double Hardware::matrix_bandwidth_for(int thread_count, double matrix_bytes) const {
-  if (bandwidth_by_matrix.empty()) return bandwidth_for(thread_count);
-  const std::map<int64_t, double>& sizes = at_threads(bandwidth_by_matrix, thread_count);
+double Hardware::matrix_bandwidth_for(int thread_count, double matrix_bytes, bool cached) const {
+  const auto& table = cached ? cache_bandwidth_by_matrix : bandwidth_by_matrix;
+  if (table.empty()) return bandwidth_for(thread_count, cached);
+  const std::map<int64_t, double>& sizes = at_threads(table, thread_count);
   // Beyond the measured sizes the rate stays at the nearest one's: the smallest already pays the
   // fixed costs in full, the largest already streams at the memory's rate.
   if (matrix_bytes <= static_cast<double>(sizes.begin()->first)) return sizes.begin()->second;
@@ -91,6 +95,21 @@ double Hardware::matrix_bandwidth_for(int thread_count, double matrix_bytes) con
   const double f = std::log(matrix_bytes / static_cast<double>(below->first)) /
                    std::log(static_cast<double>(above->first) / static_cast<double>(below->first));
   return below->second + f * (above->second - below->second);
+}
+
+AttentionKeyCost Hardware::attention_cost_for(int64_t head_dim) const {
+  if (attention_by_head_dim.empty()) return {};
+  if (head_dim <= attention_by_head_dim.begin()->first) return attention_by_head_dim.begin()->second;
+  if (head_dim >= attention_by_head_dim.rbegin()->first) return attention_by_head_dim.rbegin()->second;
+  const auto above = attention_by_head_dim.upper_bound(head_dim);
+  const auto below = std::prev(above);
+  const double f = static_cast<double>(head_dim - below->first) / static_cast<double>(above->first - below->first);
+  return {below->second.per_kv_head + f * (above->second.per_kv_head - below->second.per_kv_head),
+          below->second.per_head + f * (above->second.per_head - below->second.per_head)};
+}
+
+double Hardware::pass_overhead_for(int thread_count) const {
+  return pass_overhead_by_threads.empty() ? 0.0 : at_threads(pass_overhead_by_threads, thread_count);
 }
 
 double Hardware::step_overhead_for(int thread_count) const {
@@ -180,9 +199,12 @@ Hardware read_hardware(const std::string& path) {
   };
   h.bandwidth_by_threads = by_threads("bandwidth_by_threads_gb_s", kGB, false);
   h.step_overhead_by_threads = by_threads("step_overhead_us_by_threads", 1e-6, true);
+  h.pass_overhead_by_threads = by_threads("pass_overhead_us_by_threads", 1e-6, true);
   h.cache_bandwidth_by_threads = by_threads("cache_bandwidth_by_threads_gb_s", kGB, false);
-  if (root["bandwidth_by_matrix_gb_s"].IsDefined()) {
-    const char* key = "bandwidth_by_matrix_gb_s";
+  // Maps from a thread count to maps from a matrix size to GB/s.
+  auto by_matrix = [&](const char* key) {
+    std::map<int, std::map<int64_t, double>> rates;
+    if (!root[key].IsDefined()) return rates;
     const YAML::Node table = root[key];
     SHARDLM_CHECK(table.IsMap() && table.size() > 0,
                   "'{}': {} must map thread counts to maps of matrix sizes to GB/s, such as {{1: {{1MiB: 20}}}}", path,
@@ -195,7 +217,7 @@ Hardware read_hardware(const std::string& path) {
                     threads);
       SHARDLM_CHECK(row.second.IsMap() && row.second.size() > 0,
                     "'{}': {}.{} must map matrix sizes (such as 1MiB) to GB/s", path, key, threads);
-      std::map<int64_t, double>& sizes = h.bandwidth_by_matrix[static_cast<int>(count)];
+      std::map<int64_t, double>& sizes = rates[static_cast<int>(count)];
       for (const auto& entry : row.second) {
         const std::string size_key = entry.first.as<std::string>();
         const std::string name = fmt::format("{}.{}", key, threads);
@@ -204,6 +226,27 @@ Hardware read_hardware(const std::string& path) {
         SHARDLM_CHECK(sizes.count(bytes) == 0, "'{}': {} gives the matrix size '{}' twice", path, name, size_key);
         sizes[bytes] = positive_number(entry.second, fmt::format("{}.{}", name, size_key), path, false) * kGB;
       }
+    }
+    return rates;
+  };
+  h.bandwidth_by_matrix = by_matrix("bandwidth_by_matrix_gb_s");
+  h.cache_bandwidth_by_matrix = by_matrix("cache_bandwidth_by_matrix_gb_s");
+  if (root["attention_ns_per_key"].IsDefined()) {
+    const char* key = "attention_ns_per_key";
+    const YAML::Node table = root[key];
+    SHARDLM_CHECK(table.IsMap() && table.size() > 0,
+                  "'{}': {} must map head dims to [per kv head, per query head] nanoseconds, such as {{64: [0.5, 4.0]}}",
+                  path, key);
+    for (const auto& entry : table) {
+      const std::string head_dim = entry.first.as<std::string>();
+      char* end = nullptr;
+      const long dim = std::strtol(head_dim.c_str(), &end, 10);
+      SHARDLM_CHECK(*end == '\0' && dim > 0, "'{}': {} has a key '{}' that is not a head dim", path, key, head_dim);
+      const std::string name = fmt::format("{}.{}", key, head_dim);
+      SHARDLM_CHECK(entry.second.IsSequence() && entry.second.size() == 2,
+                    "'{}': {} must be [per kv head, per query head] nanoseconds", path, name);
+      h.attention_by_head_dim[dim] = {positive_number(entry.second[0], name + "[0]", path, true) * 1e-9,
+                                      positive_number(entry.second[1], name + "[1]", path, true) * 1e-9};
     }
   }
   h.cache_bytes = size("cache", false);
@@ -257,16 +300,18 @@ std::string hardware_yaml(const Hardware& h, const std::string& comment) {
       out << YAML::Key << threads << YAML::Value << fmt::format("{:.2f}", bandwidth / kGB);
     out << YAML::EndMap;
   }
-  if (!h.bandwidth_by_matrix.empty()) {
-    out << YAML::Key << "bandwidth_by_matrix_gb_s" << YAML::Value << YAML::BeginMap;
-    for (const auto& [threads, sizes] : h.bandwidth_by_matrix) {
+  auto matrix_table = [&](const char* key, const std::map<int, std::map<int64_t, double>>& table) {
+    if (table.empty()) return;
+    out << YAML::Key << key << YAML::Value << YAML::BeginMap;
+    for (const auto& [threads, sizes] : table) {
       out << YAML::Key << threads << YAML::Value << YAML::Flow << YAML::BeginMap;
       for (const auto& [bytes, bandwidth] : sizes)
         out << YAML::Key << size_text(bytes) << YAML::Value << fmt::format("{:.2f}", bandwidth / kGB);
       out << YAML::EndMap;
     }
     out << YAML::EndMap;
-  }
+  };
+  matrix_table("bandwidth_by_matrix_gb_s", h.bandwidth_by_matrix);
   if (h.cache_bytes > 0) out << YAML::Key << "cache" << YAML::Value << fmt::format("{}B", h.cache_bytes);
   if (!h.cache_bandwidth_by_threads.empty()) {
     out << YAML::Key << "cache_bandwidth_by_threads_gb_s" << YAML::Value << YAML::BeginMap;
@@ -274,6 +319,7 @@ std::string hardware_yaml(const Hardware& h, const std::string& comment) {
       out << YAML::Key << threads << YAML::Value << fmt::format("{:.2f}", bandwidth / kGB);
     out << YAML::EndMap;
   }
+  matrix_table("cache_bandwidth_by_matrix_gb_s", h.cache_bandwidth_by_matrix);
   out << YAML::Key << "flops_tflops" << YAML::Value << YAML::BeginMap;
   for (const auto& [format, flops] : h.flops)
     out << YAML::Key << std::string(format_name(format)) << YAML::Value << fmt::format("{:.4f}", flops / 1e12);
@@ -282,6 +328,20 @@ std::string hardware_yaml(const Hardware& h, const std::string& comment) {
   if (!h.step_overhead_by_threads.empty()) {
     out << YAML::Key << "step_overhead_us_by_threads" << YAML::Value << YAML::BeginMap;
     for (const auto& [threads, seconds] : h.step_overhead_by_threads)
+      out << YAML::Key << threads << YAML::Value << fmt::format("{:.2f}", seconds * 1e6);
+    out << YAML::EndMap;
+  }
+  if (!h.attention_by_head_dim.empty()) {
+    out << YAML::Key << "attention_ns_per_key" << YAML::Value << YAML::BeginMap;
+    for (const auto& [head_dim, cost] : h.attention_by_head_dim) {
+      out << YAML::Key << head_dim << YAML::Value << YAML::Flow << YAML::BeginSeq
+          << fmt::format("{:.3f}", cost.per_kv_head * 1e9) << fmt::format("{:.3f}", cost.per_head * 1e9) << YAML::EndSeq;
+    }
+    out << YAML::EndMap;
+  }
+  if (!h.pass_overhead_by_threads.empty()) {
+    out << YAML::Key << "pass_overhead_us_by_threads" << YAML::Value << YAML::BeginMap;
+    for (const auto& [threads, seconds] : h.pass_overhead_by_threads)
       out << YAML::Key << threads << YAML::Value << fmt::format("{:.2f}", seconds * 1e6);
     out << YAML::EndMap;
   }

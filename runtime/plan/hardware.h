@@ -11,6 +11,12 @@
 
 namespace shardlm::plan {
 
+// cpu: seconds one thread spends per key of context in a decode step's attention, for each kv head
+// and for each query head (see configs/hardware/README.md, attention_ns_per_key).
+struct AttentionKeyCost {
+  double per_kv_head = 0, per_head = 0;
+};
+
 struct Hardware {
   std::string name;
   bool cpu = false;                                  // kind: cpu (ranks are processes sharing one machine's memory)
@@ -25,6 +31,7 @@ struct Hardware {
   std::map<NumberFormat, double> flops;              // dense matmul FLOP/s by compute precision
   double step_overhead_s = 0;                      // fixed cost of one decoder layer's ops (launches, thread wake-ups)
   std::map<int, double> step_overhead_by_threads;  // cpu: the same, measured with this many threads
+  std::map<int, double> pass_overhead_by_threads;  // cpu: fixed cost of a forward pass besides its layers'
   int devices_per_node = 1;
   int threads = 1;                  // cpu: cores one machine has
   double intra_node_bandwidth = 0;  // bytes/s one device sends another in the same node
@@ -34,6 +41,11 @@ struct Hardware {
   // Small matrices stream slower (each matmul's thread hand-off and prefetch ramp are paid on fewer
   // bytes), so a model's decode speed depends on its matrices' sizes, not only on its total bytes.
   std::map<int, std::map<int64_t, double>> bandwidth_by_matrix;
+  // cpu: the same for matrices read from the last-level cache (every rank's weights fit in it),
+  // where a small matrix's per-row costs, not the memory, set the rate.
+  std::map<int, std::map<int64_t, double>> cache_bandwidth_by_matrix;
+  // cpu: head_dim -> attention cost per key; empty where attention is planned by bytes and FLOPs.
+  std::map<int64_t, AttentionKeyCost> attention_by_head_dim;
 
   // FLOP/s for a compute precision; throws naming the missing key.
   double flops_for(NumberFormat format) const;
@@ -41,10 +53,16 @@ struct Hardware {
   // fits in the cache (cpu files that give cache figures).
   double bandwidth_for(int threads, bool cached = false) const;
   // Bandwidth one rank streams a matrix of `matrix_bytes` with, interpolated log-linearly in the bytes
-  // between the sizes measured and clamped beyond them; bandwidth_for(threads) without a table.
-  double matrix_bandwidth_for(int threads, double matrix_bytes) const;
+  // between the sizes measured and clamped beyond them; bandwidth_for(threads, cached) without a table.
+  // `cached`: from cache_bandwidth_by_matrix.
+  double matrix_bandwidth_for(int threads, double matrix_bytes, bool cached = false) const;
+  // Attention cost per key at `head_dim`, interpolated linearly between the head dims measured and
+  // held at the end values beyond them; zeros without a table.
+  AttentionKeyCost attention_cost_for(int64_t head_dim) const;
   // Per-layer fixed cost with `threads` threads (cpu), else the device's.
   double step_overhead_for(int threads) const;
+  // A forward pass's fixed cost outside its layers with `threads` threads (cpu); 0 without a table.
+  double pass_overhead_for(int threads) const;
 };
 
 // Reads and validates a hardware YAML file; every error names the file and the key.

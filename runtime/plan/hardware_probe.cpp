@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <vector>
 
 #include "kernels/cpu/ops.h"
@@ -26,6 +27,33 @@ double fastest_seconds(int runs, Body&& body) {
 }
 
 }  // namespace
+
+AttentionKeyCost probe_attention_key_cost(int64_t head_dim, int64_t block_size) {
+  constexpr int64_t kShortContext = 64, kLongContext = 576, kHeads = 8;
+  ThreadPool pool(1);
+  const int64_t blocks = (kLongContext + block_size - 1) / block_size;
+  std::vector<float> q(kHeads * head_dim, 0.1f), out(kHeads * head_dim);
+  std::vector<float> keys(blocks * kHeads * block_size * head_dim, 0.01f), values(keys.size(), 0.02f);
+  std::vector<int32_t> table(blocks);
+  for (int64_t b = 0; b < blocks; ++b) table[b] = static_cast<int32_t>(b);
+  // Seconds per key beyond the short context's, for kv_heads kv heads under the same query heads.
+  auto per_key = [&](int64_t kv_heads) {
+    auto seconds = [&](int64_t context) {
+      AttentionShape shape{1, context - 1, kHeads, kv_heads, head_dim, kv_heads * head_dim,
+                           1.0f / std::sqrt(static_cast<float>(head_dim))};
+      shape.block_table = table.data();
+      shape.block_size = block_size;
+      return fastest_seconds(200, [&] { cpu::attention(pool, q.data(), keys.data(), values.data(), out.data(), shape); });
+    };
+    return std::max(0.0, seconds(kLongContext) - seconds(kShortContext)) / (kLongContext - kShortContext);
+  };
+  // Grouped query heads share their kv head's tiles: eight query heads over 8 kv heads, then over 2.
+  const double all_kv = per_key(kHeads), grouped = per_key(2);
+  AttentionKeyCost cost;
+  cost.per_kv_head = std::max(0.0, (all_kv - grouped) / (kHeads - 2));
+  cost.per_head = std::max(0.0, (all_kv - kHeads * cost.per_kv_head) / kHeads);
+  return cost;
+}
 
 double probe_matmul_flops(int threads, DType dtype) {
   constexpr int64_t kM = 256, kN = 1024, kK = 1024;

@@ -154,6 +154,19 @@ TEST(CpuAttention, DecodeOneToken) {
   expect_matches_reference({1, 768, 6, 1, 65, 3, 4.0f, true}, rng);     // MQA, 769 keys
   expect_matches_reference({1, 4096, 2, 2, 7, 1, 1.0f, false}, rng);    // 4097 keys, odd head_dim
   expect_matches_reference({1, 2047, 8, 2, 64, 0, 1.0f, false}, rng);   // GQA, enough work for 2 threads
+  expect_matches_reference({1, 599, 8, 4, 8, 0, 1.0f, false}, rng);     // stories260K's heads, 2 threads
+}
+
+TEST(CpuAttention, ThreadsFollowTheWorkIncludingTheSoftmax) {
+  AttentionShape shape{1, 15, 8, 4, 8, 32, 1.0f};
+  EXPECT_EQ(cpu::attention_threads(shape, 2), 1);  // 16 keys: not worth a hand-off
+  // stories260K's heads (8 over 4 kv heads of 8) at 600 keys: 76,800 multiply-adds alone would
+  // stay on one thread, but each of the 4,800 scores also pays its softmax, as much again and more.
+  shape.start_pos = 599;
+  EXPECT_EQ(cpu::attention_threads(shape, 2), 2);
+  EXPECT_EQ(cpu::attention_threads(shape, 1), 1);
+  shape.tokens = 0;
+  EXPECT_EQ(cpu::attention_threads(shape, 2), 0);
 }
 
 TEST(CpuAttention, PrefillSeveralTokens) {

@@ -147,6 +147,56 @@ TEST(Hardware, DecodeTimeSumsEachMatrixAtTheRateForItsSize) {
   EXPECT_LT(step("slow_small", slow_small, 1), 0.9 * step("at10", at10, 1));
 }
 
+TEST(Hardware, AttentionCostIsInterpolatedInTheHeadDim) {
+  const Hardware cpu = read_hardware(write_yaml("cpu_attention", kCpu + "attention_ns_per_key: {8: [1, 3], 64: [5, 7]}\n"));
+  EXPECT_DOUBLE_EQ(cpu.attention_cost_for(8).per_kv_head, 1e-9);
+  EXPECT_DOUBLE_EQ(cpu.attention_cost_for(8).per_head, 3e-9);
+  EXPECT_NEAR(cpu.attention_cost_for(36).per_kv_head, 3e-9, 1e-18);  // halfway from 8 to 64
+  EXPECT_NEAR(cpu.attention_cost_for(36).per_head, 5e-9, 1e-18);
+  EXPECT_DOUBLE_EQ(cpu.attention_cost_for(4).per_head, 3e-9);    // below the smallest: its cost
+  EXPECT_DOUBLE_EQ(cpu.attention_cost_for(256).per_head, 7e-9);  // above the largest: its cost
+  expect_error(kCpu + "attention_ns_per_key: 3\n", "attention_ns_per_key must map head dims");
+  expect_error(kCpu + "attention_ns_per_key: {eight: [1, 2]}\n", "has a key 'eight' that is not a head dim");
+  expect_error(kCpu + "attention_ns_per_key: {8: 2}\n", "attention_ns_per_key.8 must be [per kv head, per query head]");
+  expect_error(kCpu + "attention_ns_per_key: {8: [1, 2, 3]}\n", "attention_ns_per_key.8 must be");
+  expect_error(kCpu + "attention_ns_per_key: {8: [1, -2]}\n", "attention_ns_per_key.8[1] must be zero or more");
+  expect_error(kCpu + "pass_overhead_us_by_threads: {1: -1}\n", "pass_overhead_us_by_threads.1 must be zero or more");
+}
+
+// stories260K (5 layers, 8 heads over 4 kv heads of 8, 1,280 K/V bytes a token) decoding on one thread.
+const std::string kOneThread = "kind: cpu\nmemory: 16GiB\nmemory_bandwidth_gb_s: 20\nflops_tflops: {f32: 0.2}\nthreads: 1\n";
+
+double stories_step(const std::string& name, const std::string& hardware, int64_t prompt_tokens) {
+  Workload w;
+  w.prompt_tokens = prompt_tokens;
+  w.output_tokens = 2;  // the decode context is the prompt and half the output: prompt + 1
+  Layout layout;
+  layout.weights = NumberFormat::f32;
+  layout.kv = NumberFormat::f32;
+  return make_plan(cli::read_plan_model("stories260k").spec, read_hardware(write_yaml(name, hardware)), layout, w)
+      .speed.decode_step_s;
+}
+
+TEST(Hardware, DecodeAttentionCostsItsMeasuredTimePerKey) {
+  // 200 more keys cost each of 5 layers 200 x (4 kv heads x 1 ns + 8 heads x 3 ns): 28 us in all.
+  const std::string costly = kOneThread + "attention_ns_per_key: {8: [1, 3]}\n";
+  EXPECT_NEAR(stories_step("costly", costly, 300) - stories_step("costly", costly, 100), 5 * 200 * 28e-9, 1e-12);
+  // Where the kernel costs next to nothing, the K/V still has to stream: 200 x 1,280 bytes at 20 GB/s.
+  const std::string cheap = kOneThread + "attention_ns_per_key: {8: [0.0001, 0.0001]}\n";
+  EXPECT_NEAR(stories_step("cheap", cheap, 300) - stories_step("cheap", cheap, 100), 200 * 1280 / 20e9, 1e-12);
+}
+
+TEST(Hardware, CachedWeightsStreamAtTheCacheRateForTheirSize) {
+  // Every weight stories260K's decode reads (5 layers of 181,248 matrix bytes and 512 norm bytes, the
+  // tied 131,072-byte head, a 256-byte final norm) and the K/V of a 2-token context (2,560 bytes), at
+  // 25 GB/s rather than 50.
+  const std::string cached = kOneThread + "cache: 32MiB\ncache_bandwidth_by_threads_gb_s: {1: 50}\n";
+  const std::string table = cached + "cache_bandwidth_by_matrix_gb_s: {1: {4KiB: 25, 1MiB: 25}}\n";
+  const double bytes = 5 * (181'248 + 512) + 131'072 + 256 + 2'560;
+  EXPECT_NEAR(stories_step("table", table, 1) - stories_step("cached", cached, 1), bytes * (1 / 25e9 - 1 / 50e9),
+              1e-12);
+}
+
 TEST(Hardware, WrittenFilesReadBack) {
   Hardware h = find_hardware("a100-80g");
   const Hardware back = read_hardware(write_yaml("roundtrip", hardware_yaml(h, "test")));
@@ -158,6 +208,14 @@ TEST(Hardware, WrittenFilesReadBack) {
   h.bandwidth_by_matrix[2] = {{67108864, 30e9}};
   const Hardware cpu = read_hardware(write_yaml("roundtrip_cpu", hardware_yaml(h, "test")));
   EXPECT_EQ(cpu.bandwidth_by_matrix, h.bandwidth_by_matrix);
+  h.cache_bandwidth_by_matrix[1] = {{4096, 60e9}, {1 << 20, 40e9}};
+  h.attention_by_head_dim[8] = {0.75e-9, 3.25e-9};
+  h.pass_overhead_by_threads[2] = 0.5e-6;
+  const Hardware more = read_hardware(write_yaml("roundtrip_more", hardware_yaml(h, "test")));
+  EXPECT_EQ(more.cache_bandwidth_by_matrix, h.cache_bandwidth_by_matrix);
+  EXPECT_DOUBLE_EQ(more.attention_cost_for(8).per_kv_head, 0.75e-9);
+  EXPECT_DOUBLE_EQ(more.attention_cost_for(8).per_head, 3.25e-9);
+  EXPECT_DOUBLE_EQ(more.pass_overhead_for(2), 0.5e-6);
 }
 
 }  // namespace
