@@ -153,7 +153,7 @@ double engine_step_seconds(int threads) {
     }
     rounds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / tokens);
   }
-  return pick_round(rounds, /*sustained=*/true);
+  return pick_round(rounds, /*sustained=*/false);
 }
 
 std::string find_mpirun() {
@@ -239,8 +239,8 @@ plan::Hardware probe_hardware() {
   // weights from memory rather than from the last-level cache.
   const int64_t streamed_bytes = std::max<int64_t>(int64_t{256} << 20, 8 * h.cache_bytes);
   for (int threads = 1; threads <= h.threads; ++threads) {
-    const double one = decoder_step_seconds(16, 32, 1, threads, 200, /*sustained=*/true).first;
-    const double nine = decoder_step_seconds(16, 32, 9, threads, 200, /*sustained=*/true).first;
+    const double one = decoder_step_seconds(16, 32, 1, threads, 200).first;
+    const double nine = decoder_step_seconds(16, 32, 9, threads, 200).first;
     h.step_overhead_by_threads[threads] = std::max(0.0, (nine - one) / 8);
     // What a pass costs besides its layers: the embedding row, the final norm, the LM head's matmul
     // and the logits, each paying its fixed cost (their few KB here stream in no time).
@@ -275,7 +275,7 @@ plan::Hardware probe_hardware() {
     for (int64_t hidden = 32; hidden <= 512; hidden *= 2) {
       const int64_t matrix = hidden * hidden * static_cast<int64_t>(sizeof(float));
       const int layers = static_cast<int>(std::clamp<int64_t>((int64_t{2} << 20) / (7 * matrix), 2, 16));
-      const auto [seconds, bytes] = decoder_step_seconds(hidden, hidden, layers, threads, 200, /*sustained=*/true);
+      const auto [seconds, bytes] = decoder_step_seconds(hidden, hidden, layers, threads, 200);
       h.cache_bandwidth_by_matrix[threads][matrix] =
           bytes / std::max(1e-9, seconds - layers * h.step_overhead_by_threads[threads] -
                                      h.pass_overhead_by_threads[threads]);
