@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   system << in.rdbuf();
   std::string prompt_text;
   for (int i = 0; i < 10; ++i) prompt_text += system.str();
-  prompt_text += "Question: Please write a function in Python that transforms bytes to Giga bytes.\n\nAnswer:";
+  // As the guide's long-prompt experiment has it (../shared/GUIDE.md): the question, ending "Answer: Here".
+  prompt_text += "Question: Please write a function in Python that transforms bytes to Giga bytes.\n\nAnswer: Here";
 
   const auto prompt = tokenizer.encode(prompt_text, true);
   constexpr int64_t kNewTokens = 60;
@@ -44,6 +45,9 @@ int main(int argc, char** argv) {
   });
   std::printf("speculative decoding: %s, %zu prompt tokens, %zu new tokens, %d threads, drafts of up to %lld\n",
               bench.path.c_str(), prompt.size(), plain.size(), bench.threads, static_cast<long long>(draft_tokens));
+  std::string output;
+  for (size_t i = 0; i < plain.size(); ++i) output += tokenizer.decode(i == 0 ? prompt.back() : plain[i - 1], plain[i]);
+  std::printf("  output: %s\n", output.c_str());
   std::printf("  %-25s %7.2f s decoding, %6.1f tokens/s, %3zu passes\n", "plain:", base.decode_seconds,
               (plain.size() - 1) / base.decode_seconds, plain.size() - 1);
   bool all_same = true;

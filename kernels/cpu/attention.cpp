@@ -190,7 +190,20 @@ class Attender {
       for (int64_t r = first_row; r < rows; ++r) {
         const int64_t t = r / heads;
         const int64_t visible = std::min(tile_keys, first_visible + t - tile);  // of this tile, >= 1
-        update_row(r, first_head + r % heads, s_.start_pos + first_token + t, tile, visible, value_runs);
+        weigh_row(r, first_head + r % heads, s_.start_pos + first_token + t, tile, visible, tile_keys);
+      }
+      // The weighted sums of the values, kMaxTileRows rows at a time: each value row loaded serves
+      // all of them. Keys a row does not see weigh zero (weigh_row), so every row takes whole runs.
+      const bool widened = s_.kv_dtype == DType::bf16;
+      const Run* runs = widened ? value_runs_ : runs_;
+      const int64_t stride = widened ? d : row_stride_;
+      for (int64_t r = first_row; r < rows; r += simd::kMaxTileRows) {
+        const int count = static_cast<int>(std::min<int64_t>(simd::kMaxTileRows, rows - r));
+        for (int i = 0; i < value_runs; ++i) {
+          const Run& run = runs[i];
+          kernels_.weighted_sum(&scores_[r][run.first], kTile, count, run.count, static_cast<const float*>(run.values),
+                                stride, accumulators_.data() + r * d, d, d);
+        }
       }
     }
 
@@ -233,9 +246,10 @@ class Attender {
     return 1;
   }
 
-  // Folds keys [tile, tile + visible) into row r's running max, sum and accumulator, reading the
-  // values through value_runs runs (the cache's own f32 rows, or the widened tile).
-  void update_row(int64_t r, int64_t head, int64_t query_position, int64_t tile, int64_t visible, int value_runs) {
+  // Turns row r's scores for keys [tile, tile + visible) into softmax weights against its running
+  // max, rescaling its sum and accumulator when the max rises, and adds them to its sum; the scores of
+  // keys [visible, tile_keys), beyond its causal end, become weights of zero.
+  void weigh_row(int64_t r, int64_t head, int64_t query_position, int64_t tile, int64_t visible, int64_t tile_keys) {
     const int64_t d = s_.head_dim;
     float* scores = scores_[r];
     if (s_.alibi_slopes != nullptr) {
@@ -255,15 +269,7 @@ class Attender {
       running_max_[r] = tile_max;
     }
     running_sum_[r] += kernels_.exp_shifted(scores, visible, running_max_[r], scores);
-    const bool widened = s_.kv_dtype == DType::bf16;
-    const Run* runs = widened ? value_runs_ : runs_;
-    const int64_t stride = widened ? d : row_stride_;
-    for (int i = 0; i < value_runs; ++i) {
-      const Run& run = runs[i];
-      const int64_t count = std::min(run.count, visible - run.first);
-      if (count <= 0) break;
-      kernels_.weighted_sum(scores + run.first, count, static_cast<const float*>(run.values), stride, acc, d);
-    }
+    std::fill(scores + visible, scores + tile_keys, 0.0f);
   }
 
   const float* q_;

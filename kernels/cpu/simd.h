@@ -28,10 +28,12 @@ struct Kernels {
   const char* name;  // "generic", "avx2" or "avx512"
   // Indexed by static_cast<int>(DType): f32, f16, bf16 (simd_dispatch.cpp checks that order).
   DotTileFn dot_tile[3];
-  // y[i] += sum_j a[j] * x[j * x_stride + i] for i < n, j < count: attention's weighted sum of value
-  // rows. Blocks of y stay in registers while all count rows are added, rather than being loaded and
-  // stored once per row.
-  void (*weighted_sum)(const float* a, int64_t count, const float* x, int64_t x_stride, float* y, int64_t n);
+  // y[r * y_stride + i] += sum_j a[r * a_stride + j] * x[j * x_stride + i] for r < rows (1 <= rows <=
+  // kMaxTileRows), i < n, j < count: attention's weighted sums of value rows for several query rows.
+  // Blocks of y stay in registers while all count value rows are added, and each value row, once
+  // loaded, serves every query row: one query row alone would spend a load per multiply-add.
+  void (*weighted_sum)(const float* a, int64_t a_stride, int rows, int64_t count, const float* x, int64_t x_stride,
+                       float* y, int64_t y_stride, int64_t n);
   // y[i] = x[i] for i < n, x in bf16 (exact: a bf16 is the top half of an f32). Attention widens a
   // tile of a bf16 value cache once and then runs weighted_sum over it for every query row of its unit.
   void (*widen_bf16)(const uint16_t* x, int64_t n, float* y);

@@ -146,29 +146,58 @@ void dot_tile(const float* x, int64_t x_stride, int rows, const void* w, int64_t
   }
 }
 
-// Adds the count weighted rows into Regs registers of y at offset i, each row read once along
-// contiguous memory; Regs independent FMA chains hide the FMA latency.
-template <int Regs>
-void weighted_sum_block(const float* a, int64_t count, const float* x, int64_t x_stride, float* y) {
-  __m256 sums[Regs];
-  for (int b = 0; b < Regs; ++b) sums[b] = _mm256_loadu_ps(y + b * kWidth);
+// Adds the count weighted value rows into Regs registers of each of Rows rows of y, at offset i. Each
+// value row is read once, along contiguous memory, and serves all Rows rows; Rows x Regs independent
+// FMA chains hide the FMA latency. Rows x Regs sums, Regs values and a weight fit the 16 registers.
+template <int Rows, int Regs>
+void weighted_sum_block(const float* a, int64_t a_stride, int64_t count, const float* x, int64_t x_stride, float* y,
+                        int64_t y_stride) {
+  // Fully unrolled, so that the sums live in registers only (a loop over an array of them that the
+  // compiler leaves rolled stores every sum back to the stack on every value row).
+  __m256 sums[Rows * Regs];
+#pragma GCC unroll 16
+  for (int s = 0; s < Rows * Regs; ++s) sums[s] = _mm256_loadu_ps(y + (s / Regs) * y_stride + (s % Regs) * kWidth);
   for (int64_t j = 0; j < count; ++j) {
-    const __m256 factor = _mm256_set1_ps(a[j]);
     const float* row = x + j * x_stride;
-    for (int b = 0; b < Regs; ++b) sums[b] = _mm256_fmadd_ps(factor, _mm256_loadu_ps(row + b * kWidth), sums[b]);
+    __m256 values[Regs];
+#pragma GCC unroll 16
+    for (int b = 0; b < Regs; ++b) values[b] = _mm256_loadu_ps(row + b * kWidth);
+#pragma GCC unroll 16
+    for (int r = 0; r < Rows; ++r) {
+      const __m256 factor = _mm256_set1_ps(a[r * a_stride + j]);
+#pragma GCC unroll 16
+      for (int b = 0; b < Regs; ++b) sums[r * Regs + b] = _mm256_fmadd_ps(factor, values[b], sums[r * Regs + b]);
+    }
   }
-  for (int b = 0; b < Regs; ++b) _mm256_storeu_ps(y + b * kWidth, sums[b]);
+#pragma GCC unroll 16
+  for (int s = 0; s < Rows * Regs; ++s) _mm256_storeu_ps(y + (s / Regs) * y_stride + (s % Regs) * kWidth, sums[s]);
 }
 
-void weighted_sum(const float* a, int64_t count, const float* x, int64_t x_stride, float* y, int64_t n) {
+// Block widths by row count: one row takes 8 registers of sums (64 floats), several rows 2 each.
+template <int Rows>
+void weighted_sum_rows(const float* a, int64_t a_stride, int64_t count, const float* x, int64_t x_stride, float* y,
+                       int64_t y_stride, int64_t n) {
+  constexpr int kRegs = Rows == 1 ? 8 : 2;
   int64_t i = 0;
-  // 8 registers of sums, leaving the other 8 for the broadcast weight and the loads.
-  for (; i + 8 * kWidth <= n; i += 8 * kWidth) weighted_sum_block<8>(a, count, x + i, x_stride, y + i);
-  for (; i + kWidth <= n; i += kWidth) weighted_sum_block<1>(a, count, x + i, x_stride, y + i);
+  for (; i + kRegs * kWidth <= n; i += kRegs * kWidth)
+    weighted_sum_block<Rows, kRegs>(a, a_stride, count, x + i, x_stride, y + i, y_stride);
+  for (; i + kWidth <= n; i += kWidth) weighted_sum_block<Rows, 1>(a, a_stride, count, x + i, x_stride, y + i, y_stride);
   for (; i < n; ++i) {
-    float sum = y[i];
-    for (int64_t j = 0; j < count; ++j) sum += a[j] * x[j * x_stride + i];
-    y[i] = sum;
+    for (int r = 0; r < Rows; ++r) {
+      float sum = y[r * y_stride + i];
+      for (int64_t j = 0; j < count; ++j) sum += a[r * a_stride + j] * x[j * x_stride + i];
+      y[r * y_stride + i] = sum;
+    }
+  }
+}
+
+void weighted_sum(const float* a, int64_t a_stride, int rows, int64_t count, const float* x, int64_t x_stride,
+                  float* y, int64_t y_stride, int64_t n) {
+  switch (rows) {
+    case 1: return weighted_sum_rows<1>(a, a_stride, count, x, x_stride, y, y_stride, n);
+    case 2: return weighted_sum_rows<2>(a, a_stride, count, x, x_stride, y, y_stride, n);
+    case 3: return weighted_sum_rows<3>(a, a_stride, count, x, x_stride, y, y_stride, n);
+    default: return weighted_sum_rows<4>(a, a_stride, count, x, x_stride, y, y_stride, n);
   }
 }
 

@@ -140,50 +140,70 @@ void dot_tile(const float* x, int64_t x_stride, int rows, const void* w, int64_t
   }
 }
 
-// Adds the count weighted rows into Regs registers of y at offset i. Each row is read once, along
-// contiguous memory; rows go round-robin to Chains sets of accumulators, so that Regs * Chains
-// independent FMA chains hide the FMA latency.
-template <int Regs, int Chains>
-void weighted_sum_block(const float* a, int64_t count, const float* x, int64_t x_stride, float* y) {
-  __m512 sums[Chains][Regs];
-  for (int b = 0; b < Regs; ++b) {
-    sums[0][b] = _mm512_loadu_ps(y + b * kWidth);
-    for (int c = 1; c < Chains; ++c) sums[c][b] = _mm512_setzero_ps();
-  }
-  int64_t j = 0;
-  for (; j + Chains <= count; j += Chains) {
-    for (int c = 0; c < Chains; ++c) {
-      const __m512 factor = _mm512_set1_ps(a[j + c]);
-      const float* row = x + (j + c) * x_stride;
-      for (int b = 0; b < Regs; ++b) {
-        sums[c][b] = _mm512_fmadd_ps(factor, _mm512_loadu_ps(row + b * kWidth), sums[c][b]);
-      }
+// Adds the count weighted value rows into Regs registers of each of Rows query rows of y, at offset
+// i, each value row read once, along contiguous memory, for all Rows rows. Rows x Regs sums (16 at
+// most), Regs values and a weight fit the 32 registers, and are independent chains enough to hide the
+// FMA latency. The loops are fully unrolled, so that the sums live in registers only: left rolled,
+// the compiler stores every sum back to the stack on every value row, and the stores, not the FMAs,
+// set the speed (twice as slow, measured).
+template <int Rows, int Regs>
+void weighted_sum_rows_block(const float* a, int64_t a_stride, int64_t count, const float* x, int64_t x_stride,
+                             float* y, int64_t y_stride) {
+  __m512 sums[Rows * Regs];
+#pragma GCC unroll 16
+  for (int s = 0; s < Rows * Regs; ++s) sums[s] = _mm512_loadu_ps(y + (s / Regs) * y_stride + (s % Regs) * kWidth);
+  for (int64_t j = 0; j < count; ++j) {
+    const float* row = x + j * x_stride;
+    __m512 values[Regs];
+#pragma GCC unroll 16
+    for (int b = 0; b < Regs; ++b) values[b] = _mm512_loadu_ps(row + b * kWidth);
+#pragma GCC unroll 16
+    for (int r = 0; r < Rows; ++r) {
+      const __m512 factor = _mm512_set1_ps(a[r * a_stride + j]);
+#pragma GCC unroll 16
+      for (int b = 0; b < Regs; ++b) sums[r * Regs + b] = _mm512_fmadd_ps(factor, values[b], sums[r * Regs + b]);
     }
   }
-  for (; j < count; ++j) {
-    const __m512 factor = _mm512_set1_ps(a[j]);
-    const float* row = x + j * x_stride;
-    for (int b = 0; b < Regs; ++b) sums[0][b] = _mm512_fmadd_ps(factor, _mm512_loadu_ps(row + b * kWidth), sums[0][b]);
-  }
-  for (int b = 0; b < Regs; ++b) {
-    for (int c = 1; c < Chains; ++c) sums[0][b] = _mm512_add_ps(sums[0][b], sums[c][b]);
-    _mm512_storeu_ps(y + b * kWidth, sums[0][b]);
+#pragma GCC unroll 16
+  for (int s = 0; s < Rows * Regs; ++s) _mm512_storeu_ps(y + (s / Regs) * y_stride + (s % Regs) * kWidth, sums[s]);
+}
+
+// The last, partial register of Rows rows, masked.
+template <int Rows>
+void weighted_sum_rows_tail(const float* a, int64_t a_stride, int64_t count, const float* x, int64_t x_stride,
+                            float* y, int64_t y_stride, __mmask16 mask) {
+  for (int r = 0; r < Rows; ++r) {
+    __m512 sum = _mm512_maskz_loadu_ps(mask, y + r * y_stride);
+    for (int64_t j = 0; j < count; ++j)
+      sum = _mm512_fmadd_ps(_mm512_set1_ps(a[r * a_stride + j]), _mm512_maskz_loadu_ps(mask, x + j * x_stride), sum);
+    _mm512_mask_storeu_ps(y + r * y_stride, mask, sum);
   }
 }
 
-void weighted_sum(const float* a, int64_t count, const float* x, int64_t x_stride, float* y, int64_t n) {
+template <int Rows>
+void weighted_sum_rows(const float* a, int64_t a_stride, int64_t count, const float* x, int64_t x_stride, float* y,
+                       int64_t y_stride, int64_t n) {
   int64_t i = 0;
-  // 128 floats (a whole head of the usual size) stay in 8 registers while every row is added.
-  for (; i + 8 * kWidth <= n; i += 8 * kWidth) weighted_sum_block<8, 1>(a, count, x + i, x_stride, y + i);
-  for (; i + 4 * kWidth <= n; i += 4 * kWidth) weighted_sum_block<4, 2>(a, count, x + i, x_stride, y + i);
-  // The rest, a register at a time, the last one masked.
-  for (; i < n; i += kWidth) {
-    const __mmask16 mask = n - i >= kWidth ? kAllLanes : tail_mask(n - i);
-    __m512 sum = _mm512_maskz_loadu_ps(mask, y + i);
-    for (int64_t j = 0; j < count; ++j) {
-      sum = _mm512_fmadd_ps(_mm512_set1_ps(a[j]), _mm512_maskz_loadu_ps(mask, x + j * x_stride + i), sum);
-    }
-    _mm512_mask_storeu_ps(y + i, mask, sum);
+  // One or two rows take blocks of 8 registers (a head of 128 at once), so that a lone row still has
+  // 8 independent chains; more rows take 4 each.
+  if constexpr (Rows <= 2) {
+    for (; i + 8 * kWidth <= n; i += 8 * kWidth)
+      weighted_sum_rows_block<Rows, 8>(a, a_stride, count, x + i, x_stride, y + i, y_stride);
+  }
+  for (; i + 4 * kWidth <= n; i += 4 * kWidth)
+    weighted_sum_rows_block<Rows, 4>(a, a_stride, count, x + i, x_stride, y + i, y_stride);
+  for (; i + kWidth <= n; i += kWidth)
+    weighted_sum_rows_block<Rows, 1>(a, a_stride, count, x + i, x_stride, y + i, y_stride);
+  if (i < n) weighted_sum_rows_tail<Rows>(a, a_stride, count, x + i, x_stride, y + i, y_stride, tail_mask(n - i));
+}
+
+void weighted_sum(const float* a, int64_t a_stride, int rows, int64_t count, const float* x, int64_t x_stride,
+                  float* y, int64_t y_stride, int64_t n) {
+  switch (rows) {
+    case 1: return weighted_sum_rows<1>(a, a_stride, count, x, x_stride, y, y_stride, n);
+    case 2: return weighted_sum_rows<2>(a, a_stride, count, x, x_stride, y, y_stride, n);
+    case 3: return weighted_sum_rows<3>(a, a_stride, count, x, x_stride, y, y_stride, n);
+    default: return weighted_sum_rows<4>(a, a_stride, count, x, x_stride, y, y_stride, n);
   }
 }
 

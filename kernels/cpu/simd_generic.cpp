@@ -80,11 +80,15 @@ void dot_tile(const float* x, int64_t x_stride, int rows, const void* w, int64_t
   }
 }
 
-void weighted_sum(const float* a, int64_t count, const float* x, int64_t x_stride, float* y, int64_t n) {
-  // Row by row: the inner loop runs along contiguous memory, which the compiler vectorises.
-  for (int64_t j = 0; j < count; ++j) {
-    const float* row = x + j * x_stride;
-    for (int64_t i = 0; i < n; ++i) y[i] += a[j] * row[i];
+void weighted_sum(const float* a, int64_t a_stride, int rows, int64_t count, const float* x, int64_t x_stride,
+                  float* y, int64_t y_stride, int64_t n) {
+  // Value row by value row: the inner loop runs along contiguous memory, which the compiler vectorises.
+  for (int r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < count; ++j) {
+      const float weight = a[r * a_stride + j];
+      const float* row = x + j * x_stride;
+      for (int64_t i = 0; i < n; ++i) y[r * y_stride + i] += weight * row[i];
+    }
   }
 }
 

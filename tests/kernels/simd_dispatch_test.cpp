@@ -119,36 +119,45 @@ TEST(SimdPrimitives, EveryHalfPrecisionBitPatternConverts) {
   }
 }
 
-// weighted_sum and scale at every length 0..160 (past AVX-512's 8-register blocks), with sentinels
-// after the end to catch a tail written too far.
+// weighted_sum for 1 to 4 query rows and scale at every length 0..160 (past AVX-512's 8-register
+// blocks), with sentinels after each row's end to catch a tail written too far.
 TEST(SimdPrimitives, WeightedSumAndScaleAtEveryLength) {
   constexpr int64_t kMaxLength = 160;
   constexpr int64_t kStride = kMaxLength + 3;
   constexpr int64_t kMaxCount = 9;
+  constexpr int64_t kWeightStride = kMaxCount + 2;
+  constexpr int64_t kRowStride = kMaxLength + 16;  // between query rows of y, sentinels in between
   constexpr float kSentinel = 12345.0f;
   std::mt19937 rng(2);
-  const std::vector<float> a = test::random_floats(rng, kMaxCount, -1, 1);
+  const std::vector<float> a = test::random_floats(rng, 4 * kWeightStride, -1, 1);
   const std::vector<float> x = test::random_floats(rng, kMaxCount * kStride, -1, 1);
-  const std::vector<float> y0 = test::random_floats(rng, kMaxLength, -1, 1);
+  const std::vector<float> y0 = test::random_floats(rng, 4 * kMaxLength, -1, 1);
   for (std::string_view level : cpu::simd::supported_levels()) {
     test::ScopedSimdLevel forced(level);
     const cpu::simd::Kernels& kernels = cpu::simd::active_kernels();
-    for (int64_t count : {0, 1, 2, 3, 8, 9}) {
-      for (int64_t n = 0; n <= kMaxLength; ++n) {
-        SCOPED_TRACE(testing::Message() << "simd=" << level << " count=" << count << " n=" << n);
-        std::vector<float> y(y0.begin(), y0.begin() + n);
-        y.resize(kMaxLength + 16, kSentinel);
-        kernels.weighted_sum(a.data(), count, x.data(), kStride, y.data(), n);
-        for (int64_t i = 0; i < n; ++i) {
-          double expected = y0[i], abs_sum = std::abs(y0[i]);
-          for (int64_t j = 0; j < count; ++j) {
-            expected += static_cast<double>(a[j]) * x[j * kStride + i];
-            abs_sum += std::abs(static_cast<double>(a[j]) * x[j * kStride + i]);
+    for (int rows = 1; rows <= cpu::simd::kMaxTileRows; ++rows) {
+      for (int64_t count : {0, 1, 2, 3, 8, 9}) {
+        for (int64_t n = 0; n <= kMaxLength; ++n) {
+          SCOPED_TRACE(testing::Message() << "simd=" << level << " rows=" << rows << " count=" << count << " n=" << n);
+          std::vector<float> y(rows * kRowStride, kSentinel);
+          for (int r = 0; r < rows; ++r) std::copy_n(y0.begin() + r * kMaxLength, n, y.begin() + r * kRowStride);
+          kernels.weighted_sum(a.data(), kWeightStride, rows, count, x.data(), kStride, y.data(), kRowStride, n);
+          for (int r = 0; r < rows; ++r) {
+            for (int64_t i = 0; i < n; ++i) {
+              double expected = y0[r * kMaxLength + i], abs_sum = std::abs(expected);
+              for (int64_t j = 0; j < count; ++j) {
+                const double term = static_cast<double>(a[r * kWeightStride + j]) * x[j * kStride + i];
+                expected += term;
+                abs_sum += std::abs(term);
+              }
+              // An f32 sum of count + 1 terms (see kernel_test_support.h).
+              EXPECT_NEAR(y[r * kRowStride + i], expected, test::sum_error_bound(count + 1, abs_sum))
+                  << "row " << r << " element " << i;
+            }
+            for (int64_t i = n; i < kRowStride; ++i)
+              ASSERT_EQ(y[r * kRowStride + i], kSentinel) << "row " << r << " wrote past n at " << i;
           }
-          // An f32 sum of count + 1 terms (see kernel_test_support.h).
-          EXPECT_NEAR(y[i], expected, test::sum_error_bound(count + 1, abs_sum)) << "element " << i;
         }
-        for (size_t i = n; i < y.size(); ++i) ASSERT_EQ(y[i], kSentinel) << "wrote past n at " << i;
       }
     }
     for (int64_t n = 0; n <= kMaxLength; ++n) {
