@@ -176,13 +176,15 @@ class Attender {
       const int value_runs = s_.kv_dtype == DType::bf16 ? widen_values(run_count, tile_keys) : run_count;
       // Tokens that see none of this tile are done; they are the block's first ones.
       const int64_t first_row = std::max<int64_t>(0, tile - first_visible + 1) * heads;
-      for (int64_t r = first_row; r < rows; r += simd::kMaxTileRows) {
-        const int count = static_cast<int>(std::min<int64_t>(simd::kMaxTileRows, rows - r));
-        for (int i = 0; i < run_count; ++i) {
-          const Run& run = runs_[i];
-          for (int64_t j = 0; j < run.count; j += simd::kMaxTileCols) {
-            const int cols = static_cast<int>(std::min<int64_t>(simd::kMaxTileCols, run.count - j));
-            const char* keys = static_cast<const char*>(run.keys) + j * row_stride_ * kv_bytes_;
+      // Keys outermost: a few keys' rows stay in L1 while every query row meets them, where rows
+      // outermost would bring the whole tile's keys back from L2 for each block of rows.
+      for (int i = 0; i < run_count; ++i) {
+        const Run& run = runs_[i];
+        for (int64_t j = 0; j < run.count; j += simd::kMaxTileCols) {
+          const int cols = static_cast<int>(std::min<int64_t>(simd::kMaxTileCols, run.count - j));
+          const char* keys = static_cast<const char*>(run.keys) + j * row_stride_ * kv_bytes_;
+          for (int64_t r = first_row; r < rows; r += simd::kMaxTileRows) {
+            const int count = static_cast<int>(std::min<int64_t>(simd::kMaxTileRows, rows - r));
             dot_tile_(queries_.data() + r * d, d, count, keys, row_stride_, cols, d, &scores_[r][run.first + j], kTile);
           }
         }
