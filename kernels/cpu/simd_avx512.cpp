@@ -76,20 +76,29 @@ constexpr int unroll_for(int tile_size) { return tile_size >= 8 ? 1 : tile_size 
 template <class Load, int Rows, int Cols>
 void dot_tile_fixed(const float* x, int64_t x_stride, const void* w, int64_t w_stride, int64_t k, float* out,
                     int64_t out_stride) {
+  // Every loop over the tile is fully unrolled, so that the sums live in registers only (left rolled,
+  // the compiler keeps the array on the stack and zeroes, stores and reloads it around the loop).
   constexpr int kUnroll = unroll_for(Rows * Cols);
   __m512 acc[Rows][Cols][kUnroll];
+#pragma GCC unroll 32
   for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 32
     for (int c = 0; c < Cols; ++c) {
+#pragma GCC unroll 32
       for (int u = 0; u < kUnroll; ++u) acc[r][c][u] = _mm512_setzero_ps();
     }
   }
   int64_t i = 0;
   for (; i + kWidth * kUnroll <= k; i += kWidth * kUnroll) {
+#pragma GCC unroll 32
     for (int u = 0; u < kUnroll; ++u) {
       __m512 weights[Cols];
+#pragma GCC unroll 32
       for (int c = 0; c < Cols; ++c) weights[c] = Load::full(w, c * w_stride + i + u * kWidth);
+#pragma GCC unroll 32
       for (int r = 0; r < Rows; ++r) {
         const __m512 inputs = _mm512_loadu_ps(x + r * x_stride + i + u * kWidth);
+#pragma GCC unroll 32
         for (int c = 0; c < Cols; ++c) acc[r][c][u] = _mm512_fmadd_ps(inputs, weights[c], acc[r][c][u]);
       }
     }
@@ -99,17 +108,23 @@ void dot_tile_fixed(const float* x, int64_t x_stride, const void* w, int64_t w_s
   for (; i < k; i += kWidth) {
     const __mmask16 mask = k - i >= kWidth ? kAllLanes : tail_mask(k - i);
     __m512 weights[Cols];
+#pragma GCC unroll 32
     for (int c = 0; c < Cols; ++c) weights[c] = Load::masked(w, c * w_stride + i, mask);
+#pragma GCC unroll 32
     for (int r = 0; r < Rows; ++r) {
       const __m512 inputs = _mm512_maskz_loadu_ps(mask, x + r * x_stride + i);
+#pragma GCC unroll 32
       for (int c = 0; c < Cols; ++c) acc[r][c][0] = _mm512_fmadd_ps(inputs, weights[c], acc[r][c][0]);
     }
   }
+#pragma GCC unroll 32
   for (int r = 0; r < Rows; ++r) {
     __m512 totals[4];
+#pragma GCC unroll 32
     for (int c = 0; c < 4; ++c) {
       totals[c] = _mm512_setzero_ps();
       if (c < Cols) {
+#pragma GCC unroll 32
         for (int u = 0; u < kUnroll; ++u) totals[c] = _mm512_add_ps(totals[c], acc[r][c][u]);
       }
     }
