@@ -13,6 +13,7 @@
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <regex>
 #include <thread>
 
@@ -99,6 +100,9 @@ struct Case {
   int new_tokens;
   int runs;  // the fastest of these is compared: more where a run is short and cheap
 };
+
+// Test names and failures show the case's name, not its bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 class PlanPredictsRun : public ::testing::TestWithParam<Case> {};
 
