@@ -12,10 +12,6 @@ namespace {
 using shardlm::v1::GenerationOptions;
 using shardlm::v1::SamplingOptions;
 
-std::string join_path(const std::string& path, const std::string& field) {
-  return path.empty() ? field : path + "." + field;
-}
-
 // A real number within [low, high]; open ends exclude the bound.
 void check_range(const std::string& field, double value, double low, double high, bool open_low = false,
                  bool open_high = false) {

@@ -44,31 +44,58 @@ std::span<const float> Sampler::penalized(std::span<const float> raw_logits, std
 }
 
 size_t Sampler::weigh(std::span<const float> logits) {
-  // Probabilities at this temperature, most likely first; top-k and top-p cut the tail.
-  candidates_.resize(logits.size());
-  for (size_t i = 0; i < logits.size(); ++i) candidates_[i] = {logits[i] / params_.temperature, static_cast<int32_t>(i)};
-  const size_t keep_k = params_.top_k > 0 ? std::min<size_t>(params_.top_k, logits.size()) : logits.size();
+  // Probabilities at this temperature, most likely first; top-k, min-p and top-p cut the tail.
+  const size_t n = logits.size();
+  candidates_.resize(n);
+  for (size_t i = 0; i < n; ++i) candidates_[i] = {logits[i] / params_.temperature, static_cast<int32_t>(i)};
   auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+  const size_t keep_k = params_.top_k > 0 ? std::min<size_t>(params_.top_k, n) : n;
+  if (keep_k == n && (params_.top_p < 1.0f || params_.min_p > 0.0f)) return weigh_head(by_logit);
   std::partial_sort(candidates_.begin(), candidates_.begin() + keep_k, candidates_.end(), by_logit);
   candidates_.resize(keep_k);
   const float max_logit = candidates_.front().first;
   double total = 0.0;
   for (auto& [value, id] : candidates_) total += (value = std::exp(value - max_logit));
-  size_t keep = candidates_.size();
-  if (params_.min_p > 0.0f) {  // candidates are sorted: the first is the most likely (weight 1)
-    while (keep > 1 && candidates_[keep - 1].first < params_.min_p) --keep;
+  const size_t keep = tail_cut(candidates_.size(), [&](size_t i) { return candidates_[i].first; }, total);
+  return keep == 0 ? candidates_.size() : keep;
+}
+
+template <typename Order>
+size_t Sampler::weigh_head(const Order& by_logit) {
+  // Top-p and min-p keep only the most likely tokens, usually a few dozen of tens of thousands: only
+  // that head needs sorting, where sorting the whole vocabulary would cost milliseconds a token. The
+  // head is sorted in prefixes of growing length until the cut falls inside one; the probabilities'
+  // normaliser is every token's weight, summed unsorted.
+  const size_t n = candidates_.size();
+  float max_logit = candidates_.front().first;
+  for (const auto& candidate : candidates_) max_logit = std::max(max_logit, candidate.first);
+  double total = 0.0;
+  for (const auto& candidate : candidates_) total += std::exp(candidate.first - max_logit);
+  auto weight = [&](size_t i) { return std::exp(candidates_[i].first - max_logit); };
+  size_t keep = 0;
+  for (size_t head = std::min<size_t>(n, 64); keep == 0; head = std::min(n, head * 4)) {
+    if (head < n) std::nth_element(candidates_.begin(), candidates_.begin() + head, candidates_.end(), by_logit);
+    std::sort(candidates_.begin(), candidates_.begin() + head, by_logit);
+    keep = tail_cut(head, weight, total);
+    if (keep == 0 && head == n) keep = n;
   }
-  if (params_.top_p < 1.0f) {
-    double cumulative = 0.0;
-    for (size_t i = 0; i < candidates_.size(); ++i) {
-      cumulative += candidates_[i].first / total;
-      if (cumulative >= params_.top_p) {
-        keep = std::min(keep, i + 1);
-        break;
-      }
-    }
-  }
+  for (size_t i = 0; i < keep; ++i) candidates_[i].first = weight(i);
+  candidates_.resize(keep);
   return keep;
+}
+
+template <typename Weight>
+size_t Sampler::tail_cut(size_t sorted, const Weight& weight, double total) const {
+  // Candidates are sorted, the first the most likely (weight 1): min-p drops the weights below min_p,
+  // top-p keeps the shortest prefix whose probability reaches top_p. 0: neither cuts within `sorted`.
+  double cumulative = 0.0;
+  for (size_t i = 0; i < sorted; ++i) {
+    const float w = weight(i);
+    if (params_.min_p > 0.0f && i > 0 && w < params_.min_p) return i;
+    cumulative += w / total;
+    if (params_.top_p < 1.0f && cumulative >= params_.top_p) return i + 1;
+  }
+  return 0;
 }
 
 int32_t Sampler::sample(std::span<const float> raw_logits, std::span<const int32_t> context) {

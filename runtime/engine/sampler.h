@@ -45,6 +45,13 @@ class Sampler {
   // Fills candidates_ with exp((logit - max) / temperature) of the tokens top-k keeps, most likely
   // first, and returns how many of them min-p and top-p keep. Not for greedy sampling.
   size_t weigh(std::span<const float> logits);
+  // weigh() without top-k, when min-p or top-p cut the tail: sorts only the head they keep.
+  template <typename Order>
+  size_t weigh_head(const Order& by_logit);
+  // How many of the `sorted` leading candidates (weights by weight(i), normaliser total) min-p and
+  // top-p keep; 0 when neither cuts within them.
+  template <typename Weight>
+  size_t tail_cut(size_t sorted, const Weight& weight, double total) const;
   SamplingParams params_;
   UniformSource random_;
   std::vector<std::pair<float, int32_t>> candidates_;

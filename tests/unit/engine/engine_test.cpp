@@ -112,8 +112,12 @@ TEST_F(EngineTest, RequestsWithOneSystemPromptShareItsBlocks) {
 TEST_F(EngineTest, PreemptionChangesNoToken) {
   std::vector<GenerationRequest> requests;
   int seed = 0;
-  for (const char* text : {"Lily had a big", "The dog ran", "Tom saw a bird", "One day, a little", "She was happy"})
-    requests.push_back(request(text, 40, seed % 2 ? 0.9f : 0.0f, ++seed));
+  for (const char* text : {"Lily had a big", "The dog ran", "Tom saw a bird", "One day, a little", "She was happy"}) {
+    // Every other request samples; each has its own seed (1, 2, ...).
+    const float temperature = seed % 2 ? 0.9f : 0.0f;
+    ++seed;
+    requests.push_back(request(text, 40, temperature, seed));
+  }
   EngineCounters tight;
   // 14 blocks of 4 tokens: enough for any one sequence (~48 positions = 12 blocks), not for five.
   const auto squeezed = run(requests, options(14, true), &tight);

@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <limits>
+#include <numeric>
+#include <random>
 #include <vector>
 
 #include "runtime/engine/sampler.h"
@@ -58,6 +61,45 @@ TEST(Sampler, TopPKeepsTheSmallestSetReachingP) {
   EXPECT_EQ(seen[0] + seen[2] + seen[4], 0.0);
   EXPECT_GT(seen[3], 0.0);
   EXPECT_NEAR(seen[1], p[1] / (p[1] + p[5] + p[3]), 0.015);
+}
+
+// A vocabulary of SmolLM2's size whose nucleus and min-p set need thousands of tokens: the sampler
+// sorts only the head it keeps, growing it until the cut falls inside; the distribution must be what
+// sorting everything gives (the reference here, in double precision).
+TEST(Sampler, TopPAndMinPOverALargeVocabularyMatchAFullSort) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> logits(49152);
+  for (float& l : logits) l = normal(rng);
+  for (const auto& [top_p, min_p] : {std::pair{0.5f, 0.0f}, {0.95f, 0.0f}, {1.0f, 0.01f}, {0.9f, 0.05f}}) {
+    SCOPED_TRACE(testing::Message() << "top_p " << top_p << " min_p " << min_p);
+    const auto p = softmax(logits, 0.8);
+    std::vector<size_t> order(p.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
+    std::vector<double> expected(p.size(), 0.0);
+    double cumulative = 0, kept = 0;
+    for (size_t i = 0; i < order.size(); ++i) {
+      if (i > 0 && p[order[i]] < min_p * p[order[0]]) break;
+      expected[order[i]] = p[order[i]];
+      kept += p[order[i]];
+      cumulative += p[order[i]];
+      if (top_p < 1.0f && cumulative >= top_p) break;
+    }
+    for (double& v : expected) v /= kept;
+    SamplingParams params{0.8f, 0, top_p, 1};
+    params.min_p = min_p;
+    Sampler sampler(params);
+    std::vector<float> probs;
+    sampler.distribution(logits, {}, probs);
+    ASSERT_EQ(probs.size(), logits.size());
+    size_t nonzero = 0;
+    for (size_t i = 0; i < probs.size(); ++i) {
+      nonzero += probs[i] > 0;
+      ASSERT_NEAR(probs[i], expected[i], 1e-6 + 1e-4 * expected[i]) << "token " << i;
+    }
+    if (min_p == 0.0f) EXPECT_GT(nonzero, 64u);  // the nucleus lies beyond the first head sorted
+  }
 }
 
 TEST(Sampler, SameSeedSameTokensOtherSeedOtherTokens) {
