@@ -63,11 +63,14 @@ Partition partition(const AttentionShape& s, int64_t threads) {
   // A group of 40 heads runs as 20 + 20 rather than 32 + 8, which would leave a chunk mostly idle.
   p.heads_per_chunk = (p.group + p.chunks_per_group - 1) / p.chunks_per_group;
   p.token_block = std::clamp<int64_t>(kMaxRows / p.heads_per_chunk, 1, s.tokens);
-  // A few query tokens over few kv heads (a verify pass: 9 tokens, 3 kv heads) would give fewer units
-  // than threads, or an uneven count; splitting the tokens into more blocks costs one more stream of
-  // the tile per block, which the threads then read in parallel.
+  // A few query tokens over few kv heads (a verify pass: 9 tokens, 3 kv heads) give fewer units than
+  // threads, or an uneven count. Over many keys the keys are split (below): each thread streams its
+  // own range of the K/V once. Over too few keys for that, the tokens are split into more blocks,
+  // each of which streams the K/V again (cheap while it is short).
   const int64_t per_block = s.kv_heads * p.chunks_per_group;
-  if (threads > 1) {
+  const int64_t keys = s.start_pos + s.tokens;
+  const int64_t max_splits = keys / (4 * kTile);
+  if (threads > 1 && max_splits < 2) {
     const int64_t wanted_blocks = (2 * threads + per_block - 1) / per_block;
     p.token_block = std::min(p.token_block, std::max<int64_t>(1, (s.tokens + wanted_blocks - 1) / wanted_blocks));
   }
@@ -75,8 +78,6 @@ Partition partition(const AttentionShape& s, int64_t threads) {
   p.units = p.token_blocks * per_block;
   // Split the keys only when units are too few to keep every thread streaming, and each range still
   // holds several tiles (the merge costs a pass over the rows' accumulators per range).
-  const int64_t keys = s.start_pos + s.tokens;
-  const int64_t max_splits = keys / (4 * kTile);
   if (threads > 1 && p.units < 2 * threads && max_splits >= 2) {
     int64_t splits = (2 * threads + p.units - 1) / p.units;
     while ((p.units * splits) % threads != 0 && splits < max_splits) ++splits;  // an even share per thread

@@ -175,6 +175,9 @@ TEST(CpuAttention, PrefillSeveralTokens) {
   expect_matches_reference({65, 63, 6, 1, 64, 0, 2.0f, false}, rng);   // MQA, 2 threads, tiles straddled
   expect_matches_reference({3, 130, 10, 2, 7, 2, 1.0f, false}, rng);   // GQA, 5 per kv head
   expect_matches_reference({17, 5, 4, 4, 1, 0, 1.0f, false}, rng);     // head_dim 1
+  // Verify passes over a long context: keys split across threads, causal rows within the last tile.
+  expect_matches_reference({2, 1200, 9, 3, 64, 0, 1.0f, false}, rng);   // 2 tokens, 3 kv heads
+  expect_matches_reference({9, 2000, 9, 3, 64, 0, 2.0f, true}, rng);    // 9 tokens, rising keys
 }
 
 // Scores spread over tens of units and keys that rise along the sequence: the running max grows in
