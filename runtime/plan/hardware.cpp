@@ -49,6 +49,15 @@ double positive_number(const YAML::Node& node, const std::string& key, const std
   return value;
 }
 
+// A map key that must be a positive integer (a thread count, a head dim); `what` names it in the error.
+int64_t positive_key(const std::string& text, const std::string& key, const std::string& path, const char* what) {
+  char* end = nullptr;
+  const long long value = std::strtoll(text.c_str(), &end, 10);
+  SHARDLM_CHECK(!text.empty() && *end == '\0' && value > 0, "'{}': {} has a key '{}' that is not {}", path, key, text,
+                what);
+  return value;
+}
+
 // The entry for the largest measured thread count not above `threads` (more threads than measured
 // gain nothing), or the smallest measured when all are above it.
 template <typename Value>
@@ -188,10 +197,7 @@ Hardware read_hardware(const std::string& path) {
     SHARDLM_CHECK(map.IsMap() && map.size() > 0, "'{}': {} must map thread counts to numbers", path, key);
     for (const auto& entry : map) {
       const std::string threads = entry.first.as<std::string>();
-      char* end = nullptr;
-      const long count = std::strtol(threads.c_str(), &end, 10);
-      SHARDLM_CHECK(*end == '\0' && count > 0, "'{}': {} has a key '{}' that is not a thread count", path, key,
-                    threads);
+      const auto count = positive_key(threads, key, path, "a thread count");
       values[static_cast<int>(count)] =
           positive_number(entry.second, fmt::format("{}.{}", key, threads), path, allow_zero) * unit;
     }
@@ -211,10 +217,7 @@ Hardware read_hardware(const std::string& path) {
                   key);
     for (const auto& row : table) {
       const std::string threads = row.first.as<std::string>();
-      char* end = nullptr;
-      const long count = std::strtol(threads.c_str(), &end, 10);
-      SHARDLM_CHECK(*end == '\0' && count > 0, "'{}': {} has a key '{}' that is not a thread count", path, key,
-                    threads);
+      const auto count = positive_key(threads, key, path, "a thread count");
       SHARDLM_CHECK(row.second.IsMap() && row.second.size() > 0,
                     "'{}': {}.{} must map matrix sizes (such as 1MiB) to GB/s", path, key, threads);
       std::map<int64_t, double>& sizes = rates[static_cast<int>(count)];
@@ -239,9 +242,7 @@ Hardware read_hardware(const std::string& path) {
                   path, key);
     for (const auto& entry : table) {
       const std::string head_dim = entry.first.as<std::string>();
-      char* end = nullptr;
-      const long dim = std::strtol(head_dim.c_str(), &end, 10);
-      SHARDLM_CHECK(*end == '\0' && dim > 0, "'{}': {} has a key '{}' that is not a head dim", path, key, head_dim);
+      const int64_t dim = positive_key(head_dim, key, path, "a head dim");
       const std::string name = fmt::format("{}.{}", key, head_dim);
       SHARDLM_CHECK(entry.second.IsSequence() && entry.second.size() == 2,
                     "'{}': {} must be [per kv head, per query head] nanoseconds", path, name);
