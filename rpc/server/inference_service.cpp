@@ -18,6 +18,7 @@ v1::FinishReason to_proto(FinishReason reason) {
     case FinishReason::length: return v1::FINISH_REASON_LENGTH;
     case FinishReason::stop: return v1::FINISH_REASON_STOP;
     case FinishReason::cancelled: return v1::FINISH_REASON_CANCELLED;
+    case FinishReason::error: return v1::FINISH_REASON_ERROR;
     default: return v1::FINISH_REASON_UNSPECIFIED;
   }
 }

@@ -1,6 +1,7 @@
 #include "rpc/server/serving_loop.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <fmt/format.h>
 
 #include "runtime/engine/stop_text.h"
@@ -18,6 +19,7 @@ ServingMetrics::Outcome outcome_of(FinishReason reason) {
   switch (reason) {
     case FinishReason::length: return ServingMetrics::Outcome::length;
     case FinishReason::stop: return ServingMetrics::Outcome::stop;
+    case FinishReason::error: return ServingMetrics::Outcome::error;
     default: return ServingMetrics::Outcome::cancelled;
   }
 }
@@ -164,14 +166,22 @@ void ServingLoop::take_incoming() {
     const std::vector<int32_t> prompt = in.request.generation.prompt;
     const bool logprobs = in.request.generation.logprobs;
     int64_t id = -1;
+    StreamEnding refused;
     try {
       id = engine_.submit(std::move(in.request.generation));
+    } catch (const Error& error) {
+      // The engine names what is wrong with the request itself (one larger than the whole KV pool):
+      // no retry can help. A full queue is refused earlier, in submit().
+      refused.error = StreamEnding::Error::invalid_argument;
+      refused.message = error.what();
     } catch (const std::exception& error) {
-      StreamEnding ending;
-      ending.error = StreamEnding::Error::resource_exhausted;
-      ending.message = error.what();
-      in.stream->end(ending);
-      metrics_.request_ended(ServingMetrics::Outcome::rejected);
+      refused.error = StreamEnding::Error::internal;
+      refused.message = fmt::format("the engine could not take the request: {}", error.what());
+    }
+    if (refused.error != StreamEnding::Error::none) {
+      const bool internal = refused.error == StreamEnding::Error::internal;
+      in.stream->end(std::move(refused));
+      metrics_.request_ended(internal ? ServingMetrics::Outcome::error : ServingMetrics::Outcome::rejected);
       std::lock_guard lock(mutex_);
       --in_flight_count_;
       continue;
@@ -205,7 +215,15 @@ void ServingLoop::drop_cancelled() {
 void ServingLoop::step() {
   const Clock::time_point start = Clock::now();
   set_busy(true);
-  engine_.step([this](int64_t id, int32_t token) { return on_token(id, token); });
+  try {
+    engine_.step([this](int64_t id, int32_t token) { return on_token(id, token); });
+  } catch (const std::exception& error) {
+    // The engine fails the requests a failure touches and goes on; what reaches here (ranks out of
+    // step, a broken invariant) leaves it unable to step again.
+    set_busy(false);
+    engine_failed(error.what());
+    return;
+  }
   set_busy(false);
   const Clock::time_point done = Clock::now();
   last_heartbeat_ = done;  // a step proves the ranks alive as well as a heartbeat does
@@ -250,6 +268,12 @@ void ServingLoop::end_finished() {
     Active& active = active_.at(id);
     StreamEnding ending;
     ending.reason = engine_.finish_reason(id);
+    if (ending.reason == FinishReason::error) {
+      ending.error = StreamEnding::Error::internal;
+      ending.message = fmt::format("generation failed: {}", engine_.error(id));
+      end(id, ending, ServingMetrics::Outcome::error);
+      continue;
+    }
     // on_token ended it for a client that had gone: the engine took that for a stop.
     if (ending.reason == FinishReason::stop && !active.stopped_by_text && active.stream->cancel_requested())
       ending.reason = FinishReason::cancelled;
@@ -279,6 +303,28 @@ void ServingLoop::end(int64_t id, StreamEnding ending, ServingMetrics::Outcome o
   active_.erase(id);
   std::lock_guard lock(mutex_);
   --in_flight_count_;
+}
+
+void ServingLoop::engine_failed(const std::string& cause) {
+  const std::string reason = fmt::format("the engine failed and cannot go on: {}", cause);
+  std::fprintf(stderr, "error: %s; not serving\n", reason.c_str());
+  std::fflush(stderr);
+  std::vector<int64_t> ids;
+  for (const auto& [id, active] : active_) ids.push_back(id);
+  for (int64_t id : ids) {
+    Active& active = active_.at(id);
+    StreamEnding ending;
+    ending.error = StreamEnding::Error::internal;
+    ending.message = reason;
+    ending.prompt_tokens = active.prompt_tokens;
+    ending.completion_tokens = active.generated;
+    metrics_.request_ended(ServingMetrics::Outcome::error);
+    active.stream->end(std::move(ending));
+    active_.erase(id);
+    std::lock_guard lock(mutex_);
+    --in_flight_count_;
+  }
+  fail(reason);  // what is queued ends UNAVAILABLE; Health turns NOT_SERVING
 }
 
 void ServingLoop::publish_gauges() {

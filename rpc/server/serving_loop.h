@@ -52,7 +52,7 @@ class ServingLoop {
   ServingLoop(Engine& engine, const Tokenizer& tokenizer, ServingMetrics& metrics, ServingOptions options);
 
   // Any thread. The request must already be valid (rpc/server/request_validation.h); what the engine
-  // still refuses (a request larger than the whole KV pool) ends its stream with an error.
+  // still refuses (a request larger than the whole KV pool) ends its stream with INVALID_ARGUMENT.
   std::shared_ptr<RequestStream> submit(ServingRequest request);
 
   // The main thread: steps the engine until shut_down() has drained every request.
@@ -95,6 +95,8 @@ class ServingLoop {
   bool on_token(int64_t id, int32_t token);
   void end_finished();
   void end(int64_t id, StreamEnding ending, ServingMetrics::Outcome outcome);
+  // Engine::step threw: the engine cannot step again. Ends every request with INTERNAL and fails.
+  void engine_failed(const std::string& cause);
   void publish_gauges();
   void set_busy(bool busy);
 

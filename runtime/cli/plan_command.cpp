@@ -4,6 +4,7 @@
 // machine and writes the cpu hardware file the plan of a local run reads.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <limits>
@@ -80,6 +81,31 @@ int probe_command(Args& args) {
   return 0;
 }
 
+// --prompt-tokens and --output-tokens default to 512 + 128, more than a small model's context holds
+// (stories260K's is 512). Defaults the user never typed shrink to fit, keeping their 4 : 1 split,
+// and a note says so; a length the user gave stays, and make_plan refuses it when it does not fit.
+void fit_default_lengths(plan::Workload& workload, int64_t model_context, bool prompt_given, bool output_given,
+                         const std::string& model_name) {
+  const int64_t context = workload.context > 0 ? workload.context : model_context;
+  if (context <= 1 || workload.prompt_tokens + workload.output_tokens <= context || (prompt_given && output_given))
+    return;
+  const int64_t prompt = workload.prompt_tokens, output = workload.output_tokens;
+  if ((prompt_given && prompt >= context) || (output_given && output >= context)) return;  // the user's own error
+  if (prompt_given) {
+    workload.output_tokens = context - prompt;
+  } else if (output_given) {
+    workload.prompt_tokens = context - output;
+  } else {
+    workload.prompt_tokens = std::max<int64_t>(1, context * prompt / (prompt + output));
+    workload.output_tokens = context - workload.prompt_tokens;
+  }
+  std::fprintf(stderr, "note: %lld prompt + %lld output tokens exceed %s's context of %lld; planning %lld + %lld "
+               "(set --prompt-tokens and --output-tokens to choose)\n",
+               static_cast<long long>(prompt), static_cast<long long>(output), model_name.c_str(),
+               static_cast<long long>(context), static_cast<long long>(workload.prompt_tokens),
+               static_cast<long long>(workload.output_tokens));
+}
+
 }  // namespace
 
 int plan_command(const std::vector<std::string>& argv) {
@@ -107,6 +133,8 @@ int plan_command(const std::vector<std::string>& argv) {
   if (const auto kv = args.text("kv-cache-memory"))
     workload.kv_cache_bytes = plan::parse_size(*kv, "--kv-cache-memory");
   if (workload.context == 0 && model.spec.max_seq_len <= 0) workload.context = 0;
+  fit_default_lengths(workload, model.spec.max_seq_len, args.text("prompt-tokens").has_value(),
+                      args.text("output-tokens").has_value(), model.name);
 
   const auto weights_flag = args.text("weights");
   const auto kv_flag = args.text("kv-dtype");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 #include <sched.h>
 
 #include "runtime/core/check.h"
@@ -60,8 +61,24 @@ void ThreadPool::parallel_for(int64_t count, int64_t min_chunk, const std::funct
   if (sleeping_.load(std::memory_order_acquire) > 0) work_ready_.notify_all();
   int64_t begin, end;
   chunk_bounds(count, parts, 0, begin, end);
-  body(begin, end);
+  run_chunk(body, begin, end);
+  // The workers must be done with `body` before it goes out of scope, even when a chunk threw.
   while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+  std::exception_ptr error;
+  {
+    std::lock_guard lock(error_mutex_);
+    error = std::exchange(first_error_, nullptr);
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+void ThreadPool::run_chunk(const std::function<void(int64_t, int64_t)>& body, int64_t begin, int64_t end) noexcept {
+  try {
+    body(begin, end);
+  } catch (...) {
+    std::lock_guard lock(error_mutex_);
+    if (!first_error_) first_error_ = std::current_exception();
+  }
 }
 
 bool ThreadPool::wait_for_work(uint64_t seen) {
@@ -95,7 +112,7 @@ void ThreadPool::worker_loop(int index) {
     if (index >= active) continue;
     int64_t begin, end;
     chunk_bounds(count, active, index, begin, end);
-    (*body)(begin, end);
+    run_chunk(*body, begin, end);
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -23,12 +24,15 @@ class ThreadPool {
 
   // Calls body(begin, end) on disjoint chunks covering [0, count), at most one chunk per thread,
   // and returns when all are done. Ranges shorter than min_chunk per thread use fewer threads,
-  // because handing work to another thread costs time that small ops cannot repay.
+  // because handing work to another thread costs time that small ops cannot repay. When chunks
+  // throw, it still waits for every other chunk to finish, then rethrows the first exception.
   void parallel_for(int64_t count, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& body);
 
  private:
   void worker_loop(int index);
   bool wait_for_work(uint64_t seen);
+  // Runs one chunk; an exception is kept (the first one only) instead of escaping the thread.
+  void run_chunk(const std::function<void(int64_t, int64_t)>& body, int64_t begin, int64_t end) noexcept;
 
   std::vector<std::thread> workers_;
   // A decode step issues hundreds of parallel_for calls microseconds apart; waking a sleeping
@@ -42,6 +46,8 @@ class ThreadPool {
   const std::function<void(int64_t, int64_t)>* body_ = nullptr;
   int64_t count_ = 0;
   int active_threads_ = 0;
+  std::mutex error_mutex_;
+  std::exception_ptr first_error_;  // of the parallel_for in progress
 };
 
 // Threads to use when the user gives none: the cores this process may run on.

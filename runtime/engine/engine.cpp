@@ -177,8 +177,22 @@ void Engine::finish(size_t index, FinishReason reason) {
   running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(index));
 }
 
+void Engine::fail_running(size_t index, int64_t computed, const std::string& cause) {
+  const int64_t request = running_[index].request;
+  RequestState& state = requests_.at(request);
+  // Positions from `computed` on may hold half-written K/V: they must not stay in the prefix cache.
+  blocks_.free(request, computed);
+  running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(index));
+  state.finished = true;
+  state.finish_reason = FinishReason::error;
+  state.error = cause;
+  ++counters_.failed_requests;
+  last_failure_ = fmt::format("request {}: {}", request, cause);
+}
+
 bool Engine::step(const TokenCallback& on_token) {
   SHARDLM_CHECK(links_.world.is_coordinator(), "only rank 0 schedules steps; the other ranks follow()");
+  if (!broken_.empty()) throw EngineBroken(fmt::format("the engine cannot step any more: {}", broken_));
   // Admission: first come, first served, while there is room in the batch and in the pool. With a
   // token budget, prompts are prefilled in chunks, one at a time: a prompt's blocks are published
   // when it is admitted, so no other prompt may be admitted (and find them) until they are computed.
@@ -219,8 +233,22 @@ bool Engine::step(const TokenCallback& on_token) {
   const int64_t n = static_cast<int64_t>(scheduled.size());
   const int64_t parts = std::min<int64_t>(n, links_.world.pp);
   for (int64_t p = 1; p <= parts; ++p) plan.micro_batch_ends.push_back(n * p / parts);
-  if (links_.world.world > 1) plan.broadcast(*links_.world_comm, true);
-  const std::vector<float> logits = run_plan(plan);
+  std::vector<float> logits;
+  bool plan_sent = false;
+  try {
+    plan_sent = links_.world.world > 1;
+    if (plan_sent) plan.broadcast(*links_.world_comm, true);
+    logits = run_plan(plan);
+  } catch (const std::exception& error) {
+    if (plan_sent) {
+      broken_ = fmt::format("a step failed on rank 0 while {} ranks ran it: {}", links_.world.world, error.what());
+      throw EngineBroken(broken_);
+    }
+    // Every planned sequence was in the failed pass: it fails, and none of this step's K/V counts.
+    for (size_t k = scheduled.size(); k-- > 0;)
+      fail_running(scheduled[k], running_[scheduled[k]].position, fmt::format("the forward pass failed: {}", error.what()));
+    return true;
+  }
   ++counters_.steps;
   counters_.largest_batch = std::max<int64_t>(counters_.largest_batch, n);
   int64_t step_tokens = 0;
@@ -231,6 +259,7 @@ bool Engine::step(const TokenCallback& on_token) {
   const ModelSpec& spec = model_.spec();
   const int64_t V = spec.vocab_size;
   std::vector<int32_t> sampled(running_.size(), -1);
+  std::vector<std::string> failures(running_.size());  // a sequence's sampling error
   for (size_t k = 0; k < scheduled.size(); ++k) {
     Running& seq = running_[scheduled[k]];
     seq.position += take[scheduled[k]];
@@ -238,12 +267,21 @@ bool Engine::step(const TokenCallback& on_token) {
     if (!seq.pending.empty()) continue;  // mid-prefill: its next chunk comes next step
     RequestState& state = requests_.at(seq.request);
     const std::span<const float> row(logits.data() + k * V, V);
-    sampled[scheduled[k]] = state.sampler->sample(row, state.context);
-    if (state.request.logprobs) state.logprobs.push_back(Sampler::log_probability(row, sampled[scheduled[k]]));
+    try {
+      sampled[scheduled[k]] = state.sampler->sample(row, state.context);
+      if (state.request.logprobs) state.logprobs.push_back(Sampler::log_probability(row, sampled[scheduled[k]]));
+    } catch (const std::exception& error) {
+      failures[scheduled[k]] = fmt::format("sampling failed: {}", error.what());
+    }
   }
   // Bookkeeping in admission order; walking backwards keeps indices valid as sequences leave.
   std::vector<bool> fed_back(running_.size(), false);
   for (size_t i = running_.size(); i-- > 0;) {
+    if (!failures[i].empty()) {
+      fail_running(i, running_[i].position, failures[i]);
+      fed_back.erase(fed_back.begin() + static_cast<std::ptrdiff_t>(i));
+      continue;
+    }
     if (sampled[i] < 0) continue;
     Running& seq = running_[i];
     RequestState& state = requests_.at(seq.request);
@@ -260,7 +298,14 @@ bool Engine::step(const TokenCallback& on_token) {
     state.generated.push_back(token);
     state.context.push_back(token);
     ++counters_.generated_tokens;
-    const bool wanted = !on_token || on_token(seq.request, token);
+    bool wanted = true;
+    try {
+      wanted = !on_token || on_token(seq.request, token);
+    } catch (const std::exception& error) {
+      fail_running(i, seq.position, fmt::format("handing on token {} failed: {}", token, error.what()));
+      fed_back.erase(fed_back.begin() + static_cast<std::ptrdiff_t>(i));
+      continue;
+    }
     if (!wanted || static_cast<int64_t>(state.generated.size()) >= state.request.max_new_tokens ||
         seq.position >= spec.max_seq_len) {
       finish(i, wanted ? FinishReason::length : FinishReason::stop);
@@ -309,7 +354,9 @@ void Engine::release(int64_t request) {
 }
 
 void Engine::run_to_completion(const TokenCallback& on_token) {
+  const int64_t failed_before = counters_.failed_requests;
   while (step(on_token)) {
+    if (counters_.failed_requests > failed_before) SHARDLM_FAIL("{}", last_failure_);
   }
 }
 

@@ -16,9 +16,11 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "runtime/core/check.h"
 #include "runtime/engine/block_manager.h"
 #include "runtime/engine/rank_links.h"
 #include "runtime/engine/step_plan.h"
@@ -45,8 +47,14 @@ struct EngineOptions {
   DType kv_dtype = DType::f32; // what the KV pool stores: f32, or bf16 at half the bytes
 };
 
-// Why a request ended.
-enum class FinishReason { none, length, stop, cancelled };  // none: still queued or running
+// Why a request ended. none: still queued or running; error: its step failed (Engine::error says why).
+enum class FinishReason { none, length, stop, cancelled, error };
+
+// Thrown by step() when a step failed part-way through work shared with other ranks: they can no
+// longer be kept in step, so the engine refuses every later step.
+class EngineBroken : public Error {
+  using Error::Error;
+};
 
 struct EngineCounters {
   int64_t steps = 0;
@@ -56,6 +64,7 @@ struct EngineCounters {
   int64_t preemptions = 0;
   int64_t largest_batch = 0;
   int64_t largest_step_tokens = 0;
+  int64_t failed_requests = 0;  // ended with FinishReason::error
 };
 
 class Engine {
@@ -78,7 +87,12 @@ class Engine {
   // request that would not fit the KV pool even alone.
   int64_t submit(GenerationRequest request);
   // One scheduling step and forward pass. Returns false when nothing is queued or running.
+  // A failure ends only the requests it touches, with FinishReason::error, their blocks freed: an
+  // admission, sampling or on_token that throws, the request concerned; a forward pass that throws,
+  // every request in it. The others go on. Across ranks, a forward pass that throws leaves the other
+  // ranks mid-step: that throws EngineBroken.
   bool step(const TokenCallback& on_token = nullptr);
+  // Steps until every request has ended; throws naming the cause when one failed.
   void run_to_completion(const TokenCallback& on_token = nullptr);
 
   // Ends a queued or running request now, freeing its KV blocks (a client gone, a deadline passed);
@@ -92,6 +106,8 @@ class Engine {
   void heartbeat();
 
   bool finished(int64_t request) const { return requests_.at(request).finished; }
+  // Why the request failed (FinishReason::error); empty otherwise.
+  const std::string& error(int64_t request) const { return requests_.at(request).error; }
   FinishReason finish_reason(int64_t request) const { return requests_.at(request).finish_reason; }
   // Whether the request has been given KV blocks and a place in the batch (it has left the queue).
   bool admitted(int64_t request) const { return requests_.at(request).admitted; }
@@ -117,6 +133,7 @@ class Engine {
     bool admitted = false;
     int64_t cached_prompt_tokens = 0;
     FinishReason finish_reason = FinishReason::none;
+    std::string error;
   };
   struct Running {
     int64_t request;
@@ -129,10 +146,14 @@ class Engine {
   std::vector<float> run_plan(const StepPlan& plan);
   void preempt_newest();
   void finish(size_t running_index, FinishReason reason);
+  // Ends a running request with FinishReason::error; only its first `computed` positions hold K/V.
+  void fail_running(size_t running_index, int64_t computed, const std::string& cause);
 
   Decoder& model_;
   RankLinks links_;
   bool followers_stopped_ = false;
+  std::string broken_;        // why the ranks fell out of step; empty while they are in step
+  std::string last_failure_;  // the latest request failure, for run_to_completion
   EngineOptions options_;
   KvPool pool_;
   std::vector<float> hidden_;

@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runtime/core/temp_dir.h"
+
 namespace shardlm::testing {
 
 std::string read_file(const std::string& path) {
@@ -24,15 +26,7 @@ void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
-std::string temp_dir() {
-  static const std::string dir = [] {
-    std::string pattern = (std::filesystem::temp_directory_path() / "shardlm-e2e-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    std::atexit([] { std::filesystem::remove_all(temp_dir()); });
-    return pattern;
-  }();
-  return dir;
-}
+std::string temp_dir() { return process_temp_dir().path(); }
 
 CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text) {
   std::vector<std::string> argv = {SHARDLM_BINARY};

@@ -37,7 +37,8 @@ int pid_of_rank(int rank, int launcher, const std::string& binary = SHARDLM_BINA
 
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& bytes);
-// A fresh directory under the system temporary directory, removed at exit.
+// The process's own directory under the system temporary directory (runtime/core/temp_dir.h):
+// removed when the process ends, and nothing else with it.
 std::string temp_dir();
 
 }  // namespace shardlm::testing

@@ -1,17 +1,18 @@
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <fstream>
 #include <string>
 
 #include "runtime/core/check.h"
 #include "runtime/core/mapped_file.h"
+#include "runtime/core/temp_dir.h"
 
 namespace shardlm {
 namespace {
 
 TEST(MappedFile, ReadsLittleEndianValuesAndStopsAtTheEnd) {
-  const std::string path = ::testing::TempDir() + "/mapped_file_test.bin";
+  const TempDir scratch("mapped-file");
+  const std::string path = scratch.file("mapped_file_test.bin");
   {
     std::ofstream out(path, std::ios::binary);
     const unsigned char bytes[] = {0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x3F, 0xAA};
@@ -30,7 +31,6 @@ TEST(MappedFile, ReadsLittleEndianValuesAndStopsAtTheEnd) {
     EXPECT_NE(std::string(error.what()).find("third value needs 4 bytes at offset 8, only 1 remain"), std::string::npos)
         << error.what();
   }
-  std::remove(path.c_str());
 }
 
 TEST(MappedFile, MissingFileNamesThePath) {
@@ -42,7 +42,10 @@ TEST(MappedFile, MissingFileNamesThePath) {
   }
 }
 
-TEST(MappedFile, DirectoryIsRejected) { EXPECT_THROW(MappedFile::open(::testing::TempDir()), Error); }
+TEST(MappedFile, DirectoryIsRejected) {
+  const TempDir scratch("mapped-file");
+  EXPECT_THROW(MappedFile::open(scratch.path()), Error);
+}
 
 }  // namespace
 }  // namespace shardlm

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "runtime/core/thread_pool.h"
@@ -31,6 +34,48 @@ TEST(ThreadPool, UsesSeveralThreadsForLargeRanges) {
   chunks = 0;
   pool.parallel_for(10, 100, [&](int64_t, int64_t) { chunks++; });  // too small to be worth a second thread
   EXPECT_EQ(chunks.load(), 1);
+}
+
+// The caller's chunk throws while a worker's chunk is still running: parallel_for must wait for the
+// worker (its body refers to this frame) before the exception reaches the caller.
+TEST(ThreadPool, CallersExceptionWaitsForTheWorkers) {
+  ThreadPool pool(4);
+  const auto caller = std::this_thread::get_id();
+  std::atomic<int> workers_done{0};
+  try {
+    pool.parallel_for(4, 1, [&](int64_t, int64_t) {
+      if (std::this_thread::get_id() == caller) throw std::runtime_error("caller's chunk failed");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      workers_done++;
+    });
+    FAIL() << "the exception was lost";
+  } catch (const std::runtime_error& error) {
+    EXPECT_STREQ(error.what(), "caller's chunk failed");
+    EXPECT_EQ(workers_done.load(), 3) << "parallel_for returned while workers still ran its body";
+  }
+}
+
+// A worker's exception reaches the caller (instead of std::terminate), and when several chunks throw,
+// the first to throw wins.
+TEST(ThreadPool, WorkersExceptionReachesTheCallerFirstOneWins) {
+  ThreadPool pool(2);
+  const auto caller = std::this_thread::get_id();
+  try {
+    pool.parallel_for(2, 1, [&](int64_t, int64_t) {
+      if (std::this_thread::get_id() != caller) throw std::invalid_argument("worker's chunk failed");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      throw std::runtime_error("caller's chunk failed later");
+    });
+    FAIL() << "the exception was lost";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_STREQ(error.what(), "worker's chunk failed");
+  }
+  // The pool still works, and the old exception does not come back.
+  std::vector<std::atomic<int>> hits(100);
+  pool.parallel_for(100, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) hits[i]++;
+  });
+  for (auto& hit : hits) EXPECT_EQ(hit.load(), 1);
 }
 
 TEST(ThreadPool, RejectsZeroThreads) { EXPECT_THROW(ThreadPool(0), std::runtime_error); }

@@ -3,20 +3,20 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <fstream>
 
 #include "runtime/cli/plan_model.h"
 #include "runtime/core/check.h"
+#include "runtime/core/temp_dir.h"
 #include "runtime/plan/capacity.h"
 
 namespace shardlm::plan {
 namespace {
 
 std::string write_yaml(const std::string& name, const std::string& text) {
-  const auto path = std::filesystem::temp_directory_path() / ("shardlm_hw_" + name + ".yaml");
+  const std::string path = process_temp_dir().file("shardlm_hw_" + name + ".yaml");
   std::ofstream(path) << text;
-  return path.string();
+  return path;
 }
 
 void expect_error(const std::string& yaml, const std::string& part) {

@@ -1,19 +1,19 @@
 // Model presets read as the config.json they copy, and bad ones refused naming the key.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <fstream>
 
 #include "runtime/cli/plan_model.h"
 #include "runtime/core/check.h"
+#include "runtime/core/temp_dir.h"
 
 namespace shardlm::cli {
 namespace {
 
 std::string write_yaml(const std::string& name, const std::string& text) {
-  const auto path = std::filesystem::temp_directory_path() / ("shardlm_model_" + name + ".yaml");
+  const std::string path = process_temp_dir().file("shardlm_model_" + name + ".yaml");
   std::ofstream(path) << text;
-  return path.string();
+  return path;
 }
 
 TEST(ModelPreset, PublishedShapes) {

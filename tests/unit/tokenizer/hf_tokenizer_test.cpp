@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/core/check.h"
+#include "runtime/core/temp_dir.h"
 #include "runtime/tokenizer/hf_tokenizer.h"
 #include "runtime/tokenizer/utf8_streamer.h"
 
@@ -182,8 +183,8 @@ TEST(HfTokenizer, SpecialTokenTextBecomesItsId) {
 }
 
 TEST(HfTokenizer, BosAndEosComeFromTokenizerConfigWhenPresent) {
-  const fs::path dir = fs::temp_directory_path() / ("shardlm_tok_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const TempDir scratch("tokenizer-config");
+  const fs::path dir = scratch.path();
   fs::copy_file(variant_path("gpt2"), dir / "tokenizer.json", fs::copy_options::overwrite_existing);
   std::ofstream(dir / "tokenizer_config.json") << R"({"bos_token": {"content": "<|im_start|>"}, "eos_token": "<|im_end|>"})";
   const auto configured = load_hf_tokenizer((dir / "tokenizer.json").string());
@@ -195,7 +196,6 @@ TEST(HfTokenizer, BosAndEosComeFromTokenizerConfigWhenPresent) {
   const auto guessed = load_hf_tokenizer(variant_path("gpt2"));  // no config beside it: the well-known names
   EXPECT_EQ(guessed->bos(), guessed->token_id("<|endoftext|>"));
   EXPECT_EQ(guessed->eos(), guessed->token_id("<|endoftext|>"));
-  fs::remove_all(dir);
 }
 
 TEST(HfTokenizer, DecodeRefusesIdsOutsideTheVocabulary) {
