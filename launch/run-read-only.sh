@@ -49,7 +49,7 @@ done
 
 # The guard holds only if / refuses a write.
 probe="/.shardlm-read-only-probe-$$"
-if touch "$probe" 2>/dev/null; then
+if (set -C; : > "$probe") 2>/dev/null; then  # -C: made here, never an existing file
   rm -f -- "$probe"
   echo "run-read-only: / is still writable; the guard does not hold" >&2
   exit 125

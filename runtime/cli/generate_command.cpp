@@ -103,6 +103,9 @@ int generate_command(const std::vector<std::string>& argv) {
   // The speculative loop runs one sequence against a contiguous cache on this rank.
   SHARDLM_CHECK(speculate == 0 || !several, "--speculate and --draft-model take one prompt, not several");
   SHARDLM_CHECK(speculate == 0 || mpi().size() == 1, "--speculate and --draft-model run on one rank, not under mpirun");
+  // Its contiguous caches hold f32; a bf16 cache would be reported but not used.
+  SHARDLM_CHECK(speculate == 0 || model_flags.kv_dtype == DType::f32,
+                "--speculate and --draft-model keep their KV cache in f32; --kv-dtype bf16 cannot be used with them");
   for (const auto& prompt : prompts) SHARDLM_CHECK(!prompt.empty(), "--prompt is empty: give some text to continue");
 
   Session session = open_session(model_flags, fmt::format("generate {}", fmt::join(argv, "\x1f")));

@@ -139,7 +139,11 @@ int64_t Engine::submit(GenerationRequest request) {
                 blocks_.num_blocks(), blocks_.block_size());
   auto sampler = std::make_unique<Sampler>(request.sampling);
   std::vector<int32_t> context = request.prompt;
-  requests_.emplace(id, RequestState{std::move(request), std::move(sampler), {}, {}, std::move(context)});
+  RequestState state;
+  state.request = std::move(request);
+  state.sampler = std::move(sampler);
+  state.context = std::move(context);
+  requests_.emplace(id, std::move(state));
   ++next_request_;
   waiting_.push_back(id);
   return id;

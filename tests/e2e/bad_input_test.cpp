@@ -98,6 +98,9 @@ std::vector<BadCase> bad_cases() {
       {"top-p above one", generate_args(kModel, kTokenizer, {"--top-p", "1.5"}), "--top-p"},
       {"negative top-k", generate_args(kModel, kTokenizer, {"--top-k", "-3"}), "--top-k"},
       {"min-p above one", generate_args(kModel, kTokenizer, {"--min-p", "2"}), "--min-p"},
+      // Speculation's caches are f32: a bf16 cache would be reported while f32 ran.
+      {"speculation with a bf16 cache", generate_args(kModel, kTokenizer, {"--speculate", "4", "--kv-dtype", "bf16"}),
+       "--kv-dtype bf16 cannot be used with them"},
       {"zero repetition penalty", generate_args(kModel, kTokenizer, {"--repetition-penalty", "0"}), "--repetition-penalty"},
       {"NaN presence penalty", generate_args(kModel, kTokenizer, {"--presence-penalty", "nan"}), "--presence-penalty"},
       {"negative max new tokens", generate_args(kModel, kTokenizer, {"--max-new-tokens", "-1"}), "--max-new-tokens"},

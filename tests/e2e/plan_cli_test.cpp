@@ -25,6 +25,37 @@ std::vector<std::string> llama70b(std::vector<std::string> extra) {
   return args;
 }
 
+// stories260K's context is 512 tokens, less than the default 512 + 128: defaults the user never typed
+// shrink to fit (409 + 103: 512 x 512 / 640 = 409.6, the 4 : 1 split kept), a length typed stays
+// and the other fills the context, and typed lengths that cannot fit are errors naming them.
+TEST(PlanCli, DefaultLengthsShrinkToASmallContextTypedOnesDoNot) {
+  const std::vector<std::string> stories = {"plan", "--model", "stories260k", "--hardware", "a100-80g", "--gpus", "8"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = stories;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_cli(args);
+  };
+  const CliResult defaults = with({"--json"});
+  ASSERT_EQ(defaults.exit_code, 0) << defaults.err;
+  EXPECT_NE(defaults.err.find("note: 512 prompt + 128 output tokens exceed"), std::string::npos) << defaults.err;
+  EXPECT_NE(defaults.err.find("context of 512; planning 409 + 103"), std::string::npos) << defaults.err;
+  const auto json = nlohmann::json::parse(defaults.out);
+  EXPECT_TRUE(json["plan"]["fits"].get<bool>());
+
+  const CliResult typed_prompt = with({"--prompt-tokens", "500"});
+  ASSERT_EQ(typed_prompt.exit_code, 0) << typed_prompt.err;
+  EXPECT_NE(typed_prompt.err.find("planning 500 + 12"), std::string::npos) << typed_prompt.err;
+  const CliResult typed_output = with({"--output-tokens", "200"});
+  ASSERT_EQ(typed_output.exit_code, 0) << typed_output.err;
+  EXPECT_NE(typed_output.err.find("planning 312 + 200"), std::string::npos) << typed_output.err;
+  const CliResult fits = with({"--prompt-tokens", "100", "--output-tokens", "50"});
+  ASSERT_EQ(fits.exit_code, 0) << fits.err;
+  EXPECT_EQ(fits.err.find("note:"), std::string::npos) << fits.err;
+
+  expect_clean_failure(with({"--prompt-tokens", "600"}), "--prompt-tokens 600");
+  expect_clean_failure(with({"--prompt-tokens", "500", "--output-tokens", "100"}), "--prompt-tokens 500 + --output-tokens 100");
+}
+
 TEST(PlanCli, Llama70BOnOneA100DoesNotFitAndOnEightDoes) {
   const CliResult one = run_cli(llama70b({"--tp", "1"}));
   ASSERT_EQ(one.exit_code, 0) << one.err;

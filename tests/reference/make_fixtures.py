@@ -25,7 +25,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import sys
 import tempfile
 
@@ -697,13 +696,25 @@ def dynamic_base(theta: float, factor: float, max_pos: int, dim: int, seq_len: i
     return theta * ((factor * seq_len / max_pos) - (factor - 1)) ** (dim / (dim - 2))
 
 
+# What a fixture directory holds; an earlier run's copies are all this script ever removes.
+FIXTURE_FILES = ("config.json", "model.safetensors", "tokenizer.json", "expected.json", "generation_config.json")
+
+
+def clear_fixture_dir(out_dir: str) -> None:
+    """Removes the files an earlier run wrote into out_dir, and nothing else: --out may point anywhere,
+    and this may run as root, so no directory is ever removed whole."""
+    for name in FIXTURE_FILES:
+        path = os.path.join(out_dir, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            os.remove(path)
+
+
 def run_fixture(name: str, d: dict, tok: Tokenizer, out_root: str, vers: dict) -> dict:
     out_dir = os.path.join(out_root, name)
     tried = []
     for k in range(MAX_SEED_TRIES):
         seed = d["seed"] + k
-        if os.path.isdir(out_dir):
-            shutil.rmtree(out_dir)
+        clear_fixture_dir(out_dir)
         extra = {}
         clip = None
         if name == "mpt":
