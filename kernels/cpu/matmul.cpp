@@ -1,6 +1,7 @@
-// y = x w^T with w [n, k] in f32, f16 or bf16: threads split the output columns (weight rows), and
-// the SIMD tile computes up to 4 x 4 outputs at once, so every weight loaded serves up to 4 input
-// rows and every input loaded serves 4 weight rows.
+// y = x w^T with w [n, k] in f32, f16, bf16 or int8: threads split the output columns (weight rows),
+// and the SIMD tile computes up to 4 x 4 outputs at once, so every weight loaded serves up to 4 input
+// rows and every input loaded serves 4 weight rows. int8 weights are widened to f32 in registers and
+// each finished dot product is multiplied by its row's scale: decode reads a quarter of f32's bytes.
 #include <algorithm>
 
 #include "kernels/cpu/ops.h"
@@ -17,8 +18,10 @@ constexpr int64_t kBlockBytes = 128 * 1024;
 
 }  // namespace
 
-void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k) {
+void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k,
+            const float* row_scales) {
   SHARDLM_CHECK(m >= 0 && n >= 0 && k >= 0, "matmul: negative shape m={} n={} k={}", m, n, k);
+  SHARDLM_CHECK(w_dtype != DType::i8 || row_scales != nullptr, "matmul: int8 weights need their row scales");
   if (m == 0 || n == 0) return;
   if (k == 0) {
     std::fill(y, y + m * n, 0.0f);
@@ -42,6 +45,10 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
         for (int64_t col = block; col < block_end; col += kTileCols) {
           const int cols = static_cast<int>(std::min(kTileCols, block_end - col));
           dot_tile(x + row * k, k, rows, weights + col * row_bytes, k, cols, k, y + row * n + col, n);
+          if (w_dtype == DType::i8) {
+            for (int r = 0; r < rows; ++r)
+              for (int c = 0; c < cols; ++c) y[(row + r) * n + col + c] *= row_scales[col + c];
+          }
         }
       }
     }

@@ -11,7 +11,8 @@
 
 namespace shardlm::cpu {
 
-void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k);
+void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k,
+            const float* row_scales = nullptr);
 void rmsnorm(ThreadPool& pool, const float* x, const float* weight, float* y, int64_t rows, int64_t dim, float eps);
 void rope(ThreadPool& pool, float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim,
           float theta, float position_scale, RopeLayout layout);

@@ -26,8 +26,9 @@ inline constexpr int kMaxTileCols = 4;
 
 struct Kernels {
   const char* name;  // "generic", "avx2" or "avx512"
-  // Indexed by static_cast<int>(DType): f32, f16, bf16 (simd_dispatch.cpp checks that order).
-  DotTileFn dot_tile[3];
+  // Indexed by static_cast<int>(DType): f32, f16, bf16, i8 (simd_dispatch.cpp checks that order). The
+  // i8 tile sums unscaled bytes times inputs; the caller applies the row scales.
+  DotTileFn dot_tile[4];
   // y[r * y_stride + i] += sum_j a[r * a_stride + j] * x[j * x_stride + i] for r < rows (1 <= rows <=
   // kMaxTileRows), i < n, j < count: attention's weighted sums of value rows for several query rows.
   // Blocks of y stay in registers while all count value rows are added, and each value row, once

@@ -33,6 +33,15 @@ struct LoadBf16 {
   }
 };
 
+// int8 weights: 8 bytes sign-extended to 32 bits and converted (their scale is applied by the caller).
+struct LoadI8 {
+  using Element = int8_t;
+  static __m256 at(const void* w, int64_t i) {
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(static_cast<const int8_t*>(w) + i));
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+  }
+};
+
 // The sums of the 8 lanes of each of a, b, c, d, as [sum a, sum b, sum c, sum d]: pairs of registers
 // are interleaved and added, so four reductions share their shuffles and additions.
 __m128 sum_lanes_of_four(__m256 a, __m256 b, __m256 c, __m256 d) {
@@ -272,7 +281,7 @@ float max(const float* x, int64_t n) {
 }  // namespace
 
 const Kernels& avx2_kernels() {
-  static const Kernels table{"avx2", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>},
+  static const Kernels table{"avx2", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>, dot_tile<LoadI8>},
                              weighted_sum,
                              widen_bf16,
                              scale,

@@ -69,6 +69,19 @@ struct LoadBf16 {
   }
 };
 
+// int8 weights: sign-extended to 32 bits and converted to f32 (their scale is applied by the caller).
+struct LoadI8 {
+  static __m512 widen(__m128i bytes) {
+    return _mm512_maskz_cvtepi32_ps(kAllLanes, _mm512_maskz_cvtepi8_epi32(kAllLanes, bytes));
+  }
+  static __m512 full(const void* w, int64_t i) {
+    return widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const int8_t*>(w) + i)));
+  }
+  static __m512 masked(const void* w, int64_t i, __mmask16 mask) {
+    return widen(_mm_maskz_loadu_epi8(mask, static_cast<const int8_t*>(w) + i));
+  }
+};
+
 // FMA latency is 4 cycles at 2 per cycle, so about 8 independent sums keep the units busy: small tiles
 // unroll along k to get there. A 4 x 4 tile uses 16 accumulators plus 5 loaded registers of the 32.
 constexpr int unroll_for(int tile_size) { return tile_size >= 8 ? 1 : tile_size >= 4 ? 2 : 4; }
@@ -292,7 +305,7 @@ float max(const float* x, int64_t n) {
 }  // namespace
 
 const Kernels& avx512_kernels() {
-  static const Kernels table{"avx512", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>},
+  static const Kernels table{"avx512", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>, dot_tile<LoadI8>},
                              weighted_sum,
                              widen_bf16,
                              scale,

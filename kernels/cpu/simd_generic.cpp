@@ -39,6 +39,11 @@ struct LoadBf16 {
   static float at(const void* w, int64_t i) { return bf16_to_f32(static_cast<const uint16_t*>(w)[i]); }
 };
 
+struct LoadI8 {
+  static constexpr int64_t kBytes = 1;
+  static float at(const void* w, int64_t i) { return static_cast<float>(static_cast<const int8_t*>(w)[i]); }
+};
+
 template <class Load, int Rows>
 void dot_rows(const float* x, int64_t x_stride, const void* w, int64_t k, float* out) {
   float sums[Rows][kLanes] = {};
@@ -118,7 +123,7 @@ float max(const float* x, int64_t n) {
 }  // namespace
 
 const Kernels& generic_kernels() {
-  static const Kernels table{"generic", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>},
+  static const Kernels table{"generic", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>, dot_tile<LoadI8>},
                              weighted_sum,
                              widen_bf16,
                              scale,

@@ -1,17 +1,37 @@
 #include "kernels/ref/ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "runtime/core/check.h"
+
 namespace shardlm::ref {
 
-void matmul(const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k) {
+void matmul(const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k,
+            const float* row_scales) {
+  SHARDLM_CHECK(w_dtype != DType::i8 || row_scales != nullptr, "ref::matmul: int8 weights need their row scales");
   for (int64_t row = 0; row < m; ++row) {
     for (int64_t col = 0; col < n; ++col) {
-      double sum = 0.0;  // double so that the oracle's own rounding is negligible next to the kernel's
-      for (int64_t i = 0; i < k; ++i) sum += static_cast<double>(x[row * k + i]) * load_as_f32(w, w_dtype, col * k + i);
+      // Dequantized first, then multiplied; double so that the oracle's own rounding is negligible.
+      const double scale = w_dtype == DType::i8 ? row_scales[col] : 1.0;
+      double sum = 0.0;
+      for (int64_t i = 0; i < k; ++i)
+        sum += static_cast<double>(x[row * k + i]) * (load_as_f32(w, w_dtype, col * k + i) * scale);
       y[row * n + col] = static_cast<float>(sum);
     }
+  }
+}
+
+void quantize_rows_int8(const float* x, int64_t rows, int64_t k, int8_t* q, float* scales) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * k;
+    float absmax = 0.0f;
+    for (int64_t i = 0; i < k; ++i) absmax = std::max(absmax, std::fabs(row[i]));
+    scales[r] = absmax / 127.0f;
+    const float inverse = absmax > 0.0f ? 127.0f / absmax : 0.0f;
+    for (int64_t i = 0; i < k; ++i)
+      q[r * k + i] = static_cast<int8_t>(std::clamp(std::lround(row[i] * inverse), -127L, 127L));
   }
 }
 

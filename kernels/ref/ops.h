@@ -38,8 +38,13 @@ struct AttentionShape {
 
 namespace ref {
 
-// y[m, n] = sum_k x[m, k] * w[n, k]; w is [n, k] (PyTorch's Linear layout) in dtype w_dtype.
-void matmul(const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k);
+// y[m, n] = sum_k x[m, k] * w[n, k]; w is [n, k] (PyTorch's Linear layout) in dtype w_dtype. For
+// i8 weights, row_scales[n] scales weight row n (the value is the byte times it); otherwise unused.
+void matmul(const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k,
+            const float* row_scales = nullptr);
+// Symmetric per-row int8 (weight-only, per output channel, as load_in_8bit's absmax): scales[r] =
+// max |x[r]| / 127 and q[r, i] = round(x[r, i] / scales[r]) in [-127, 127]; a row of zeros gets scale 0.
+void quantize_rows_int8(const float* x, int64_t rows, int64_t k, int8_t* q, float* scales);
 // y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, for each of `rows` rows of length dim.
 void rmsnorm(const float* x, const float* weight, float* y, int64_t rows, int64_t dim, float eps);
 // Rotates each head of x [tokens, heads, head_dim] by angle position * theta^(-2i/head_dim) for pair i.

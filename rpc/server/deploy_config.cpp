@@ -17,7 +17,8 @@ const std::vector<DeployKey>& deploy_keys() {
       {"pp", "pipeline-parallel ranks (default 1)"},
       {"pp_layers", "layers per pipeline stage, e.g. [3, 2] (default: balanced)"},
       {"threads", "CPU threads per rank (default: the node's cores shared among its ranks)"},
-      {"dtype", "weight precision in memory: f32, bf16, f16 (default: the checkpoint's own)"},
+      {"weights", "weight precision in memory: f32, bf16, f16, int8 (default: the checkpoint's own)"},
+      {"dtype", "the older name of weights"},
       {"kv_cache_memory", "KV cache per rank: bytes (512M, 2G) or a fraction of free memory (0.5); default: "
                           "max_batch full contexts, at most a quarter of free memory"},
       {"kv_dtype", "what the KV cache stores: f32 or bf16 (half the memory per token; default f32)"},

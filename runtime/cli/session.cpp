@@ -25,7 +25,8 @@ const char* const kModelFlagsHelp =
     "  --model           a llama2.c .bin, a GGUF file, or a Hugging Face checkpoint directory\n"
     "  --tokenizer       the tokenizer (default: the one in or beside the model)\n"
     "  --threads         CPU threads (default: all cores this process may use)\n"
-    "  --dtype           weight precision in memory: f32, bf16, f16 (default: the checkpoint's own)\n"
+    "  --weights         weight precision in memory: f32, bf16, f16, or int8 (projections per output row,\n"
+    "                    embeddings and LM head bf16); default: the checkpoint's own. --dtype: the same\n"
     "  --tp, --pp        tensor- and pipeline-parallel ranks (tp x pp = the ranks mpirun starts; default 1)\n"
     "  --pp-layers       layers per pipeline stage, e.g. 3,2 (default: balanced)\n"
     "  --kv-cache-memory KV cache size: bytes (512M, 2G) or a fraction of free memory (0.5)\n"
@@ -72,7 +73,14 @@ ModelFlags read_model_flags(Args& args) {
       item.clear();
     }
   }
-  if (const auto dtype = args.text("dtype")) flags.weight_dtype = parse_dtype(*dtype);
+  const auto weights = args.text("weights"), dtype = args.text("dtype");
+  SHARDLM_CHECK(!weights || !dtype, "--weights and --dtype are one setting (--dtype its older name); give one");
+  if (weights || dtype) {
+    const std::string& name = weights ? *weights : *dtype;
+    SHARDLM_CHECK(name == "f32" || name == "f16" || name == "bf16" || name == "int8",
+                  "--{} expects f32, f16, bf16 or int8, got '{}'", weights ? "weights" : "dtype", name);
+    flags.weight_dtype = parse_dtype(name);
+  }
   if (const auto kv_dtype = args.text("kv-dtype")) {
     // The pool and the attention kernels hold and read these two only.
     SHARDLM_CHECK(*kv_dtype == "f32" || *kv_dtype == "bf16", "--kv-dtype expects f32 or bf16, got '{}'", *kv_dtype);

@@ -8,11 +8,13 @@
 
 namespace shardlm {
 
-enum class DType : uint8_t { f32, f16, bf16 };
+// i8: weight-only int8, one signed byte a value; a matrix in i8 comes with one f32 scale per row
+// (Linear::scale), and a value is the byte times its row's scale.
+enum class DType : uint8_t { f32, f16, bf16, i8 };
 
 size_t dtype_size(DType dtype);
 std::string_view dtype_name(DType dtype);
-// Parses "f32" / "f16" / "bf16"; throws naming the bad value otherwise.
+// Parses "f32" / "f16" / "bf16" / "int8"; throws naming the bad value otherwise.
 DType parse_dtype(std::string_view name);
 
 // bf16 is the top half of an f32; rounding to nearest even keeps the conversion unbiased.
@@ -28,17 +30,18 @@ inline float bf16_to_f32(uint16_t value) { return std::bit_cast<float>(static_ca
 inline uint16_t f32_to_f16(float value) { return std::bit_cast<uint16_t>(static_cast<_Float16>(value)); }
 inline float f16_to_f32(uint16_t value) { return static_cast<float>(std::bit_cast<_Float16>(value)); }
 
-// Reads element i of a buffer of the given dtype as f32.
+// Reads element i of a buffer of the given dtype as f32 (an i8 element unscaled).
 inline float load_as_f32(const void* data, DType dtype, size_t i) {
   switch (dtype) {
     case DType::f32: return static_cast<const float*>(data)[i];
     case DType::f16: return f16_to_f32(static_cast<const uint16_t*>(data)[i]);
     case DType::bf16: return bf16_to_f32(static_cast<const uint16_t*>(data)[i]);
+    case DType::i8: return static_cast<float>(static_cast<const int8_t*>(data)[i]);
   }
   return 0.0f;
 }
 
-// Converts n f32 values into a buffer of the given dtype.
+// Converts n f32 values into a buffer of the given dtype (not i8, which needs scales: quantize_rows_int8).
 void convert_from_f32(const float* src, void* dst, DType dtype, size_t n);
 
 }  // namespace shardlm

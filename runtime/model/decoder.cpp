@@ -21,6 +21,21 @@ void check_matrix(const Tensor& t, int64_t rows, int64_t cols, const char* what,
   SHARDLM_CHECK(t.defined(), "layer {}: {} weight is missing", layer, what);
   SHARDLM_CHECK(t.rank() == 2 && t.dim(0) == rows && t.dim(1) == cols, "layer {}: {} weight is {}, expected [{}, {}]",
                 layer, what, t.describe(), rows, cols);
+  SHARDLM_CHECK(t.dtype() != DType::i8, "layer {}: {} weight is int8, which only projections can be", layer, what);
+}
+
+// A projection: its weight as check_matrix wants, except that an int8 one comes with f32 row scales.
+void check_linear(const Linear& linear, int64_t rows, int64_t cols, const char* what, int64_t layer) {
+  if (linear.weight.defined() && linear.weight.dtype() == DType::i8) {
+    SHARDLM_CHECK(linear.weight.rank() == 2 && linear.weight.dim(0) == rows && linear.weight.dim(1) == cols,
+                  "layer {}: {} weight is {}, expected [{}, {}]", layer, what, linear.weight.describe(), rows, cols);
+    SHARDLM_CHECK(linear.scale.defined() && linear.scale.dtype() == DType::f32 && linear.scale.numel() == rows,
+                  "layer {}: int8 {} weight needs f32[{}] row scales", layer, what, rows);
+    return;
+  }
+  check_matrix(linear.weight, rows, cols, what, layer);
+  SHARDLM_CHECK(!linear.scale.defined(), "layer {}: {} weight is {} but has row scales", layer, what,
+                linear.weight.describe());
 }
 
 void check_vector(const Tensor& t, int64_t size, const char* what, int64_t layer) {
@@ -84,16 +99,16 @@ Decoder::Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool, Placeme
   for (int64_t l = 0; l < s.layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
     if (s.qkv_layout == QkvLayout::separate) {
-      check_matrix(w.q.weight, s.q_dim(), s.hidden, "query", l);
-      check_matrix(w.k.weight, s.kv_dim(), s.hidden, "key", l);
-      check_matrix(w.v.weight, s.kv_dim(), s.hidden, "value", l);
+      check_linear(w.q, s.q_dim(), s.hidden, "query", l);
+      check_linear(w.k, s.kv_dim(), s.hidden, "key", l);
+      check_linear(w.v, s.kv_dim(), s.hidden, "value", l);
     } else {
-      check_matrix(w.qkv.weight, s.q_dim() + 2 * s.kv_dim(), s.hidden, "fused QKV", l);
+      check_linear(w.qkv, s.q_dim() + 2 * s.kv_dim(), s.hidden, "fused QKV", l);
     }
-    check_matrix(w.o.weight, s.hidden, s.q_dim(), "attention output", l);
-    check_matrix(w.up.weight, s.ffn_hidden, s.hidden, "MLP up", l);
-    check_matrix(w.down.weight, s.hidden, s.ffn_hidden, "MLP down", l);
-    if (s.ffn == FfnKind::swiglu) check_matrix(w.gate.weight, s.ffn_hidden, s.hidden, "MLP gate", l);
+    check_linear(w.o, s.hidden, s.q_dim(), "attention output", l);
+    check_linear(w.up, s.ffn_hidden, s.hidden, "MLP up", l);
+    check_linear(w.down, s.hidden, s.ffn_hidden, "MLP down", l);
+    if (s.ffn == FfnKind::swiglu) check_linear(w.gate, s.ffn_hidden, s.hidden, "MLP gate", l);
     SHARDLM_CHECK(w.attn_norm.defined(), "layer {}: attention norm is missing", l);
     SHARDLM_CHECK(w.ffn_norm.defined() || s.shared_attention_norm, "layer {}: MLP norm is missing", l);
     for (const Tensor* t : {&w.attn_norm.weight, &w.attn_norm.bias, &w.ffn_norm.weight, &w.ffn_norm.bias})
@@ -119,7 +134,8 @@ size_t Decoder::weight_bytes() const {
     add(*t);
   for (const LayerWeights& l : w.layers) {
     for (const Norm* n : {&l.attn_norm, &l.ffn_norm}) add(n->weight), add(n->bias);
-    for (const Linear* x : {&l.qkv, &l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down}) add(x->weight), add(x->bias);
+    for (const Linear* x : {&l.qkv, &l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down})
+      add(x->weight), add(x->bias), add(x->scale);
   }
   return total;
 }
@@ -152,7 +168,8 @@ void Decoder::normalize(const Norm& norm, const float* x, float* y, int64_t rows
 
 void Decoder::linear(const Linear& layer, const float* x, float* y, int64_t rows, bool row_parallel) {
   const Tensor& w = layer.weight;
-  cpu::matmul(pool_, x, w.data(), w.dtype(), y, rows, w.dim(0), w.dim(1));
+  cpu::matmul(pool_, x, w.data(), w.dtype(), y, rows, w.dim(0), w.dim(1),
+              layer.scale.defined() ? layer.scale.data_as<float>() : nullptr);
   if (row_parallel && placement_.tp_comm != nullptr)
     placement_.tp_comm->all_reduce(y, static_cast<size_t>(rows * w.dim(0)));
   if (layer.bias.defined()) cpu::add_bias(pool_, y, layer.bias.data_as<float>(), rows, w.dim(0));

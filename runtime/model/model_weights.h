@@ -12,6 +12,7 @@ namespace shardlm {
 struct Linear {
   Tensor weight;  // [out, in]
   Tensor bias;    // [out], or undefined when the layer has none
+  Tensor scale{};  // [out] f32 when weight is int8 (row r's values are its bytes times scale[r]); else undefined
 };
 
 struct Norm {

@@ -1,5 +1,6 @@
-// cpu::matmul against ref::matmul for every weight dtype, at sizes on both sides of the SIMD widths
-// (8, 16) and of the 4-row grouping, on every SIMD level and with 1 and 2 threads.
+// cpu::matmul against ref::matmul for every weight dtype (int8 with its row scales), at sizes on both
+// sides of the SIMD widths (8, 16) and of the 4-row grouping, on every SIMD level and with 1 and 2
+// threads.
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -22,11 +23,22 @@ constexpr int64_t kMaxReferenceMacs = 4'000'000;
 struct Weights {
   std::vector<uint8_t> data;      // w in the tested dtype
   std::vector<uint8_t> abs_data;  // |w| in the same dtype: rounding is symmetric, so this is |data|
+  std::vector<float> scales;      // int8 only: one per row, for both
+  const float* row_scales() const { return scales.empty() ? nullptr : scales.data(); }
 };
 
-Weights make_weights(const std::vector<float>& values, DType dtype) {
-  Weights weights{std::vector<uint8_t>(values.size() * dtype_size(dtype)), {}};
+// values [rows, k] in dtype; int8 by ref's per-row absmax quantization.
+Weights make_weights(const std::vector<float>& values, DType dtype, int64_t rows) {
+  Weights weights{std::vector<uint8_t>(values.size() * dtype_size(dtype)), {}, {}};
   weights.abs_data.resize(weights.data.size());
+  if (dtype == DType::i8) {
+    weights.scales.resize(rows);
+    ref::quantize_rows_int8(values.data(), rows, static_cast<int64_t>(values.size()) / rows,
+                            reinterpret_cast<int8_t*>(weights.data.data()), weights.scales.data());
+    for (size_t i = 0; i < weights.data.size(); ++i)
+      weights.abs_data[i] = static_cast<uint8_t>(std::abs(static_cast<int8_t>(weights.data[i])));
+    return weights;
+  }
   std::vector<float> magnitudes(values.size());
   for (size_t i = 0; i < values.size(); ++i) magnitudes[i] = std::abs(values[i]);
   convert_from_f32(values.data(), weights.data.data(), dtype, values.size());
@@ -45,20 +57,23 @@ TEST_P(MatmulTest, MatchesReferenceWithinRoundingOfAnF32Sum) {
         if (m * n * k > kMaxReferenceMacs) continue;
         SCOPED_TRACE(testing::Message() << "m=" << m << " n=" << n << " k=" << k);
         const std::vector<float> x = test::random_floats(rng, m * k, -1, 1);
-        const Weights w = make_weights(test::random_floats(rng, n * k, -1, 1), dtype);
+        const Weights w = make_weights(test::random_floats(rng, n * k, -1, 1), dtype, n);
         std::vector<float> expected(m * n), abs_sums(m * n);
-        ref::matmul(x.data(), w.data.data(), dtype, expected.data(), m, n, k);
+        ref::matmul(x.data(), w.data.data(), dtype, expected.data(), m, n, k, w.row_scales());
         std::vector<float> abs_x(x.size());
         for (size_t i = 0; i < x.size(); ++i) abs_x[i] = std::abs(x[i]);
-        ref::matmul(abs_x.data(), w.abs_data.data(), dtype, abs_sums.data(), m, n, k);  // sum_i |x_i w_i|
+        // sum_i |x_i w_i|
+        ref::matmul(abs_x.data(), w.abs_data.data(), dtype, abs_sums.data(), m, n, k, w.row_scales());
 
         test::for_each_kernel_config([&](ThreadPool& pool) {
           std::vector<float> y(m * n, NAN);
-          cpu::matmul(pool, x.data(), w.data.data(), dtype, y.data(), m, n, k);
+          cpu::matmul(pool, x.data(), w.data.data(), dtype, y.data(), m, n, k, w.row_scales());
           for (int64_t i = 0; i < m * n; ++i) {
             // Both sides read identical weights, so the only difference is the kernel's f32
-            // accumulation of k products (the reference sums in double).
-            ASSERT_NEAR(y[i], expected[i], test::sum_error_bound(k, abs_sums[i]))
+            // accumulation of k products (the reference sums in double); int8 adds one rounding,
+            // the product of the finished sum and the row's scale.
+            const double scaling = dtype == DType::i8 ? test::kUnitRoundoff * abs_sums[i] : 0.0;
+            ASSERT_NEAR(y[i], expected[i], test::sum_error_bound(k, abs_sums[i]) + scaling)
                 << "row " << i / n << " col " << i % n;
           }
         });
@@ -70,7 +85,9 @@ TEST_P(MatmulTest, MatchesReferenceWithinRoundingOfAnF32Sum) {
 // Small integers make every partial sum exact in f32 (|sum| <= 4097 * 64 < 2^24) and exactly
 // representable in f16 and bf16, so any summation order must give the reference's result bit for
 // bit: a dropped, doubled or misplaced element cannot hide inside a tolerance. The two larger shapes
-// are big enough (over 1 M multiply-adds) for two threads to split them.
+// are big enough (over 1 M multiply-adds) for two threads to split them. int8 weights hold the
+// integers as bytes with row scales 1, 1/2 and 1/4 in turn: powers of two keep every product exact,
+// and a scale applied to the wrong row changes the result.
 TEST_P(MatmulTest, IntegerInputsGiveExactResults) {
   const DType dtype = GetParam();
   std::mt19937 rng(7);
@@ -81,12 +98,18 @@ TEST_P(MatmulTest, IntegerInputsGiveExactResults) {
     std::vector<float> x(shape.m * shape.k), w_values(shape.n * shape.k);
     for (float& value : x) value = static_cast<float>(small_integer(rng));
     for (float& value : w_values) value = static_cast<float>(small_integer(rng));
-    const Weights w = make_weights(w_values, dtype);
+    Weights w;
+    if (dtype == DType::i8) {
+      for (float value : w_values) w.data.push_back(static_cast<uint8_t>(static_cast<int8_t>(value)));
+      for (int64_t row = 0; row < shape.n; ++row) w.scales.push_back(std::ldexp(1.0f, -static_cast<int>(row % 3)));
+    } else {
+      w = make_weights(w_values, dtype, shape.n);
+    }
     std::vector<float> expected(shape.m * shape.n);
-    ref::matmul(x.data(), w.data.data(), dtype, expected.data(), shape.m, shape.n, shape.k);
+    ref::matmul(x.data(), w.data.data(), dtype, expected.data(), shape.m, shape.n, shape.k, w.row_scales());
     test::for_each_kernel_config([&](ThreadPool& pool) {
       std::vector<float> y(shape.m * shape.n, NAN);
-      cpu::matmul(pool, x.data(), w.data.data(), dtype, y.data(), shape.m, shape.n, shape.k);
+      cpu::matmul(pool, x.data(), w.data.data(), dtype, y.data(), shape.m, shape.n, shape.k, w.row_scales());
       for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(y[i], expected[i]) << "output " << i;
     });
   }
@@ -97,16 +120,34 @@ TEST_P(MatmulTest, EmptyShapes) {
   const DType dtype = GetParam();
   ThreadPool pool(2);
   std::vector<float> y(6, NAN);
-  cpu::matmul(pool, nullptr, nullptr, dtype, y.data(), 2, 3, 0);
+  const float scales[3] = {1, 1, 1};
+  cpu::matmul(pool, nullptr, nullptr, dtype, y.data(), 2, 3, 0, scales);
   for (float value : y) EXPECT_EQ(value, 0.0f);
   std::vector<float> untouched(4, 1.0f);
   const std::vector<float> x(4, 1.0f);
-  cpu::matmul(pool, x.data(), nullptr, dtype, untouched.data(), 2, 0, 2);
-  cpu::matmul(pool, x.data(), nullptr, dtype, untouched.data(), 0, 2, 2);
+  cpu::matmul(pool, x.data(), nullptr, dtype, untouched.data(), 2, 0, 2, scales);
+  cpu::matmul(pool, x.data(), nullptr, dtype, untouched.data(), 0, 2, 2, scales);
   for (float value : untouched) EXPECT_EQ(value, 1.0f);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllWeightDtypes, MatmulTest, testing::Values(DType::f32, DType::f16, DType::bf16),
+// ref's quantizer: the scale is the row's largest magnitude over 127, that element maps to +-127, a
+// value half a step from two codes rounds away from zero, and a row of zeros gets scale 0.
+TEST(QuantizeRowsInt8, AbsmaxPerRow) {
+  const std::vector<float> rows = {0.5f, -2.54f, 1.27f, 0.01f,  // absmax 2.54: step 0.02
+                                   0.0f, 0.0f, 0.0f, 0.0f};
+  std::vector<int8_t> q(8);
+  float scales[2];
+  ref::quantize_rows_int8(rows.data(), 2, 4, q.data(), scales);
+  EXPECT_FLOAT_EQ(scales[0], 2.54f / 127.0f);
+  EXPECT_EQ(q[0], 25);    // 0.5 / 0.02
+  EXPECT_EQ(q[1], -127);  // the largest magnitude
+  EXPECT_EQ(q[2], 64);    // 1.27 / 0.02 = 63.5: away from zero
+  EXPECT_EQ(q[3], 1);     // 0.01 / 0.02 = 0.5: away from zero
+  EXPECT_EQ(scales[1], 0.0f);
+  for (int i = 4; i < 8; ++i) EXPECT_EQ(q[i], 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllWeightDtypes, MatmulTest, testing::Values(DType::f32, DType::f16, DType::bf16, DType::i8),
                          [](const testing::TestParamInfo<DType>& info) { return std::string(dtype_name(info.param)); });
 
 }  // namespace

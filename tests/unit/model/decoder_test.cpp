@@ -5,7 +5,9 @@
 #include <cmath>
 #include <vector>
 
+#include "runtime/backend/backend.h"
 #include "runtime/model/decoder.h"
+#include "runtime/model/weight_dtype.h"
 #include "runtime/model/weights/llama2c_reader.h"
 
 namespace shardlm {
@@ -71,6 +73,45 @@ TEST(Decoder, ReducedPrecisionWeightsStayCloseToF32) {
     const auto argmax = [](auto&& v) { return std::max_element(v.begin(), v.end()) - v.begin(); };
     EXPECT_EQ(argmax(expected), argmax(logits)) << dtype_name(dtype);
   }
+}
+
+// int8 projections against an independent path: the same quantized values, dequantized to f32 by
+// hand (byte times row scale) and run through the f32 kernels. The two differ only in where the scale
+// is applied (after each sum, or in every product) and in the order of f32 additions: logits of this
+// model are O(10), so a few 1e-4 covers that, while a scale on the wrong row, a byte read as
+// unsigned or a missed tail moves them by whole units.
+TEST(Decoder, Int8ProjectionsEqualTheirDequantizedWeightsInF32) {
+  ThreadPool pool(2);
+  LoadedModel quantized = read_llama2c_model(kModel, DType::f32);
+  convert_matrices(quantized.weights, DType::i8);
+  LoadedModel dequantized = quantized;
+  size_t int8_matrices = 0;
+  for (LayerWeights& layer : dequantized.weights.layers) {
+    for (Linear* linear : {&layer.qkv, &layer.q, &layer.k, &layer.v, &layer.o, &layer.gate, &layer.up, &layer.down}) {
+      if (!linear->weight.defined()) continue;
+      ASSERT_EQ(linear->weight.dtype(), DType::i8);
+      const int64_t rows = linear->weight.dim(0), k = linear->weight.dim(1);
+      Tensor f32 = cpu_backend().empty(linear->weight.shape(), DType::f32);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t i = 0; i < k; ++i)
+          f32.data_as<float>()[r * k + i] =
+              static_cast<float>(linear->weight.data_as<int8_t>()[r * k + i]) * linear->scale.data_as<float>()[r];
+      linear->weight = f32;
+      linear->scale = Tensor();
+      ++int8_matrices;
+    }
+  }
+  EXPECT_EQ(int8_matrices, 5u * 7u);  // q, k, v, o, gate, up, down in each of 5 layers
+  EXPECT_EQ(quantized.weights.token_embedding.dtype(), DType::bf16);  // as load_in_8bit leaves it
+
+  Decoder int8(quantized.spec, quantized.weights, pool), reference(dequantized.spec, dequantized.weights, pool);
+  KvCache int8_cache(quantized.spec, 64), reference_cache(dequantized.spec, 64);
+  const auto expected = reference.forward(kTokens, 0, reference_cache, Logits::all);
+  const std::vector<float> expected_copy(expected.begin(), expected.end());
+  const auto logits = int8.forward(kTokens, 0, int8_cache, Logits::all);
+  EXPECT_LT(max_abs_difference(expected_copy, logits), 5e-4);
+  // A quarter of f32's bytes for the projections, plus the scales.
+  EXPECT_LT(int8.weight_bytes(), reference.weight_bytes());
 }
 
 TEST(Decoder, RejectsTokensOutsideTheVocabularyAndTheCache) {

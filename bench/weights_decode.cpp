@@ -1,0 +1,150 @@
+// Decode tokens/s of one model (SmolLM2-135M-Instruct by default) by weight precision, f32, bf16 and
+// int8, at 1 and 2 threads: one token per forward pass, greedy, the median of several runs. Decode
+// reads every weight once a token, so each figure is also set against this machine's read bandwidth,
+// measured here by streaming a buffer far larger than the caches: (bytes a token reads) x (tokens/s)
+// / bandwidth. The goals: int8 >= 1.6x bf16, and >= 0.75 of the bandwidth.
+//   usage: shardlm_weights_decode [model] [tokens] [runs]
+#include <algorithm>
+#include <immintrin.h>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/ops.h"
+#include "runtime/model/decoder.h"
+#include "runtime/model/model_loader.h"
+#include "runtime/model/weight_dtype.h"
+
+namespace {
+
+using namespace shardlm;
+using Clock = std::chrono::steady_clock;
+
+// Sums n floats (n a multiple of 64) with the widest loads the CPU has: narrow loads cannot keep
+// enough reads in flight to reach the memory's bandwidth on one core (measured here: 9 GB/s with
+// 8-byte loads, 15 GB/s with 64-byte ones).
+__attribute__((target("avx512f"))) float stream_sum_avx512(const float* p, size_t n) {
+  __m512 a = _mm512_setzero_ps(), b = a, c = a, d = a;
+  for (size_t i = 0; i < n; i += 64) {
+    a = _mm512_add_ps(a, _mm512_loadu_ps(p + i));
+    b = _mm512_add_ps(b, _mm512_loadu_ps(p + i + 16));
+    c = _mm512_add_ps(c, _mm512_loadu_ps(p + i + 32));
+    d = _mm512_add_ps(d, _mm512_loadu_ps(p + i + 48));
+  }
+  float lanes[16];
+  _mm512_storeu_ps(lanes, _mm512_add_ps(_mm512_add_ps(a, b), _mm512_add_ps(c, d)));
+  float sum = 0;
+  for (float lane : lanes) sum += lane;
+  return sum;
+}
+
+__attribute__((target("avx2"))) float stream_sum_avx2(const float* p, size_t n) {
+  __m256 a = _mm256_setzero_ps(), b = a, c = a, d = a;
+  for (size_t i = 0; i < n; i += 32) {
+    a = _mm256_add_ps(a, _mm256_loadu_ps(p + i));
+    b = _mm256_add_ps(b, _mm256_loadu_ps(p + i + 8));
+    c = _mm256_add_ps(c, _mm256_loadu_ps(p + i + 16));
+    d = _mm256_add_ps(d, _mm256_loadu_ps(p + i + 24));
+  }
+  float lanes[8];
+  _mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
+  float sum = 0;
+  for (float lane : lanes) sum += lane;
+  return sum;
+}
+
+float stream_sum(const float* p, size_t n) {
+  if (__builtin_cpu_supports("avx512f")) return stream_sum_avx512(p, n);
+  if (__builtin_cpu_supports("avx2")) return stream_sum_avx2(p, n);
+  float sums[8] = {};
+  for (size_t i = 0; i < n; i += 8)
+    for (int j = 0; j < 8; ++j) sums[j] += p[i + j];
+  float sum = 0;
+  for (float s : sums) sum += s;
+  return sum;
+}
+
+// Read bandwidth in GB/s with `threads` threads: the best of several passes over 1 GiB, far beyond
+// the caches, each thread summing its own contiguous part.
+double read_bandwidth(int threads) {
+  ThreadPool pool(threads);
+  const size_t per_thread = ((size_t{1} << 30) / sizeof(float) / threads) / 64 * 64;
+  std::vector<float> buffer(per_thread * threads, 1.0f);
+  double best = 0, total = 0;
+  for (int pass = 0; pass < 5; ++pass) {
+    std::vector<float> sums(threads, 0.0f);
+    const auto start = Clock::now();
+    pool.parallel_for(threads, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) sums[t] = stream_sum(buffer.data() + t * per_thread, per_thread);
+    });
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    for (float s : sums) total += s;
+    best = std::max(best, static_cast<double>(buffer.size() * sizeof(float)) / seconds / 1e9);
+  }
+  if (total == 0) std::printf("(empty buffer)\n");  // uses the sums, so the reads cannot be left out
+  return best;
+}
+
+double decode_tokens_per_second(const LoadedModel& model, int threads, int tokens, int runs) {
+  ThreadPool pool(threads);
+  Decoder decoder(model.spec, model.weights, pool);
+  KvCache cache(model.spec, tokens);
+  std::vector<double> rates;
+  for (int run = 0; run <= runs; ++run) {  // run 0 warms the caches and is not counted
+    int32_t token = 1;
+    const auto start = Clock::now();
+    for (int position = 0; position < tokens; ++position) {
+      const int32_t step[] = {token};
+      const auto logits = decoder.forward(step, position, cache);
+      token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (run > 0) rates.push_back(tokens / seconds);
+  }
+  std::sort(rates.begin(), rates.end());
+  return rates[rates.size() / 2];
+}
+
+// What one decode step reads of the weights: all of them but the embedding tables, of which it reads
+// one row (unless the table is also the LM head).
+double weight_bytes_per_token(const LoadedModel& model, ThreadPool& pool) {
+  const Decoder decoder(model.spec, model.weights, pool);
+  double bytes = static_cast<double>(decoder.weight_bytes());
+  const ModelWeights& w = model.weights;
+  if (w.token_embedding.defined() && w.token_embedding.data() != w.lm_head.data())
+    bytes -= static_cast<double>(w.token_embedding.bytes());
+  if (w.position_embedding.defined()) bytes -= static_cast<double>(w.position_embedding.bytes());
+  return bytes;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string path = argc > 1 ? argv[1] : std::string(SHARDLM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
+  const int tokens = argc > 2 ? std::atoi(argv[2]) : 64;
+  const int runs = argc > 3 ? std::atoi(argv[3]) : 5;
+  const LoadedModel stored = load_model(path, std::nullopt);
+  std::printf("weights decode benchmark: %s, %d tokens per run, median of %d runs, SIMD %s\n", path.c_str(), tokens,
+              runs, std::string(cpu::simd_level()).c_str());
+  const double bandwidth[2] = {read_bandwidth(1), read_bandwidth(2)};
+  std::printf("read bandwidth: %.1f GB/s (1 thread), %.1f GB/s (2 threads)\n", bandwidth[0], bandwidth[1]);
+  ThreadPool sizing(1);
+  double bf16_rate[2] = {0, 0};
+  for (DType dtype : {DType::f32, DType::bf16, DType::i8}) {
+    LoadedModel model = stored;
+    convert_matrices(model.weights, dtype);
+    const double bytes = weight_bytes_per_token(model, sizing);
+    std::printf("  %-4s %7.1f MB/token", std::string(dtype_name(dtype)).c_str(), bytes / 1e6);
+    for (int threads : {1, 2}) {
+      const double rate = decode_tokens_per_second(model, threads, tokens, runs);
+      if (dtype == DType::bf16) bf16_rate[threads - 1] = rate;
+      std::printf(" | %d thread%s %7.1f tokens/s, %.2f of bandwidth", threads, threads > 1 ? "s" : " ", rate,
+                  rate * bytes / 1e9 / bandwidth[threads - 1]);
+      if (dtype == DType::i8) std::printf(", %.2fx bf16", rate / bf16_rate[threads - 1]);
+    }
+    std::printf("\n");
+  }
+  return 0;
+}
