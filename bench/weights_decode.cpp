@@ -5,13 +5,14 @@
 // / bandwidth. The goals: int8 >= 1.6x bf16, and >= 0.75 of the bandwidth.
 //   usage: shardlm_weights_decode [model] [tokens] [runs]
 #include <algorithm>
-#include <immintrin.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
+#include <immintrin.h>
 
+#include "bench/decode_timing.h"
 #include "kernels/cpu/ops.h"
 #include "runtime/model/decoder.h"
 #include "runtime/model/model_loader.h"
@@ -87,38 +88,6 @@ double read_bandwidth(int threads) {
   return best;
 }
 
-double decode_tokens_per_second(const LoadedModel& model, int threads, int tokens, int runs) {
-  ThreadPool pool(threads);
-  Decoder decoder(model.spec, model.weights, pool);
-  KvCache cache(model.spec, tokens);
-  std::vector<double> rates;
-  for (int run = 0; run <= runs; ++run) {  // run 0 warms the caches and is not counted
-    int32_t token = 1;
-    const auto start = Clock::now();
-    for (int position = 0; position < tokens; ++position) {
-      const int32_t step[] = {token};
-      const auto logits = decoder.forward(step, position, cache);
-      token = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    }
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    if (run > 0) rates.push_back(tokens / seconds);
-  }
-  std::sort(rates.begin(), rates.end());
-  return rates[rates.size() / 2];
-}
-
-// What one decode step reads of the weights: all of them but the embedding tables, of which it reads
-// one row (unless the table is also the LM head).
-double weight_bytes_per_token(const LoadedModel& model, ThreadPool& pool) {
-  const Decoder decoder(model.spec, model.weights, pool);
-  double bytes = static_cast<double>(decoder.weight_bytes());
-  const ModelWeights& w = model.weights;
-  if (w.token_embedding.defined() && w.token_embedding.data() != w.lm_head.data())
-    bytes -= static_cast<double>(w.token_embedding.bytes());
-  if (w.position_embedding.defined()) bytes -= static_cast<double>(w.position_embedding.bytes());
-  return bytes;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,15 +99,14 @@ int main(int argc, char** argv) {
               runs, std::string(cpu::simd_level()).c_str());
   const double bandwidth[2] = {read_bandwidth(1), read_bandwidth(2)};
   std::printf("read bandwidth: %.1f GB/s (1 thread), %.1f GB/s (2 threads)\n", bandwidth[0], bandwidth[1]);
-  ThreadPool sizing(1);
   double bf16_rate[2] = {0, 0};
   for (DType dtype : {DType::f32, DType::bf16, DType::i8}) {
     LoadedModel model = stored;
     convert_matrices(model.weights, dtype);
-    const double bytes = weight_bytes_per_token(model, sizing);
+    const double bytes = decode_weight_bytes_per_token(model);
     std::printf("  %-4s %7.1f MB/token", std::string(dtype_name(dtype)).c_str(), bytes / 1e6);
     for (int threads : {1, 2}) {
-      const double rate = decode_tokens_per_second(model, threads, tokens, runs);
+      const double rate = greedy_decode_tokens_per_second(model, threads, tokens, runs);
       if (dtype == DType::bf16) bf16_rate[threads - 1] = rate;
       std::printf(" | %d thread%s %7.1f tokens/s, %.2f of bandwidth", threads, threads > 1 ? "s" : " ", rate,
                   rate * bytes / 1e9 / bandwidth[threads - 1]);
