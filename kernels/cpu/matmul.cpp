@@ -1,7 +1,8 @@
-// y = x w^T with w [n, k] in f32, f16, bf16 or int8: threads split the output columns (weight rows),
+// y = x w^T with w [n, k] in f32, f16, bf16, int8, q8_0 or q4_1: threads split the output columns (weight rows),
 // and the SIMD tile computes up to 4 x 4 outputs at once, so every weight loaded serves up to 4 input
 // rows and every input loaded serves 4 weight rows. int8 weights are widened to f32 in registers and
 // each finished dot product is multiplied by its row's scale: decode reads a quarter of f32's bytes.
+// q8_0 / q4_1 blocks are decoded to f32 in registers, their scale (and minimum) applied per block.
 #include <algorithm>
 
 #include "kernels/cpu/ops.h"
@@ -22,6 +23,8 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
             const float* row_scales) {
   SHARDLM_CHECK(m >= 0 && n >= 0 && k >= 0, "matmul: negative shape m={} n={} k={}", m, n, k);
   SHARDLM_CHECK(w_dtype != DType::i8 || row_scales != nullptr, "matmul: int8 weights need their row scales");
+  SHARDLM_CHECK(!is_block_dtype(w_dtype) || k % kQuantBlock == 0, "matmul: {} weights need rows of whole blocks of {}, got k={}",
+                dtype_name(w_dtype), kQuantBlock, k);
   if (m == 0 || n == 0) return;
   if (k == 0) {
     std::fill(y, y + m * n, 0.0f);
@@ -29,7 +32,7 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
   }
   const simd::DotTileFn dot_tile = simd::active_kernels().dot_tile[static_cast<int>(w_dtype)];
   constexpr int64_t kTileCols = simd::kMaxTileCols;
-  const int64_t row_bytes = k * static_cast<int64_t>(dtype_size(w_dtype));
+  const auto row_bytes = static_cast<int64_t>(dtype_bytes(w_dtype, k));
   // Threads split whole tiles of columns, so only the last tile of the matrix is ever partial.
   const int64_t column_tiles = (n + kTileCols - 1) / kTileCols;
   const int64_t block_tiles = std::max<int64_t>(1, kBlockBytes / (row_bytes * kTileCols));

@@ -26,9 +26,10 @@ inline constexpr int kMaxTileCols = 4;
 
 struct Kernels {
   const char* name;  // "generic", "avx2" or "avx512"
-  // Indexed by static_cast<int>(DType): f32, f16, bf16, i8 (simd_dispatch.cpp checks that order). The
-  // i8 tile sums unscaled bytes times inputs; the caller applies the row scales.
-  DotTileFn dot_tile[4];
+  // Indexed by static_cast<int>(DType): f32, f16, bf16, i8, q8_0, q4_1 (simd_dispatch.cpp checks that
+  // order). The i8 tile sums unscaled bytes times inputs; the caller applies the row scales. The block
+  // formats decode each block with its own scale, and need k and w_stride to be multiples of 32.
+  DotTileFn dot_tile[6];
   // y[r * y_stride + i] += sum_j a[r * a_stride + j] * x[j * x_stride + i] for r < rows (1 <= rows <=
   // kMaxTileRows), i < n, j < count: attention's weighted sums of value rows for several query rows.
   // Blocks of y stay in registers while all count value rows are added, and each value row, once

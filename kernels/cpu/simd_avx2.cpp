@@ -5,6 +5,8 @@
 // templates from other headers, whose out-of-line copies the linker could share with generic code.
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "kernels/cpu/simd.h"
 
 namespace shardlm::cpu::simd {
@@ -39,6 +41,43 @@ struct LoadI8 {
   static __m256 at(const void* w, int64_t i) {
     const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(static_cast<const int8_t*>(w) + i));
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+  }
+};
+
+// ggml's block formats (see runtime/core/dtype.h; structs are not shared across the ISA files, so the
+// offsets are spelled out): 8 values at element i of a row, i a multiple of 8, so a load is a quarter
+// of a block. Rows are whole blocks, so dot_tile_fixed never reaches its zero-padded tail with them.
+template <int BlockBytes>
+const uint8_t* block_of(const void* w, int64_t i) {
+  return static_cast<const uint8_t*>(w) + (i / 32) * BlockBytes;
+}
+__m256 broadcast_f16(const uint8_t* at) {
+  uint16_t bits;
+  __builtin_memcpy(&bits, at, 2);
+  return _mm256_set1_ps(_cvtsh_ss(bits));
+}
+
+// q8_0: [f16 scale][32 x int8]; value = scale * byte.
+struct LoadQ8_0 {
+  using Element = void;
+  static __m256 at(const void* w, int64_t i) {
+    const uint8_t* block = block_of<34>(w, i);
+    const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 2 + i % 32));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)), broadcast_f16(block));
+  }
+};
+
+// q4_1: [f16 scale][f16 minimum][16 bytes]; byte j holds value j (low nibble) and j + 16 (high).
+// value = scale * nibble + minimum, one FMA (exact product: an f16 times a 4-bit integer fits f32).
+struct LoadQ4_1 {
+  using Element = void;
+  static __m256 at(const void* w, int64_t i) {
+    const uint8_t* block = block_of<20>(w, i);
+    const __m128i packed = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 4 + (i & 15)));
+    const __m128i shift = _mm_cvtsi32_si128(static_cast<int>(i & 16) >> 2);  // 0 or 4
+    const __m128i nibbles = _mm_and_si128(_mm_srl_epi16(packed, shift), _mm_set1_epi8(0x0F));
+    const __m256 codes = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(nibbles));
+    return _mm256_fmadd_ps(codes, broadcast_f16(block), broadcast_f16(block + 2));
   }
 };
 
@@ -90,20 +129,23 @@ void dot_tile_fixed(const float* x, int64_t x_stride, const void* w, int64_t w_s
       for (int c = 0; c < Cols; ++c) acc[r][c][0] = _mm256_fmadd_ps(inputs, weights[c], acc[r][c][0]);
     }
   }
-  if (i < k) {
-    // Fewer than 8 left: copy them into zero-padded buffers, whose zeros add nothing.
-    const int64_t remaining = k - i;
-    __m256 weights[Cols];
-    for (int c = 0; c < Cols; ++c) {
-      Element padded[kWidth] = {};
-      __builtin_memcpy(padded, static_cast<const Element*>(w) + c * w_stride + i, remaining * sizeof(Element));
-      weights[c] = Load::at(padded, 0);
-    }
-    for (int r = 0; r < Rows; ++r) {
-      float padded[kWidth] = {};
-      __builtin_memcpy(padded, x + r * x_stride + i, remaining * sizeof(float));
-      const __m256 inputs = _mm256_loadu_ps(padded);
-      for (int c = 0; c < Cols; ++c) acc[r][c][0] = _mm256_fmadd_ps(inputs, weights[c], acc[r][c][0]);
+  // Fewer than 8 left: copy them into zero-padded buffers, whose zeros add nothing. (Block formats
+  // have no Element and never get here: their rows are whole blocks.)
+  if constexpr (!std::is_void_v<Element>) {
+    if (i < k) {
+      const int64_t remaining = k - i;
+      __m256 weights[Cols];
+      for (int c = 0; c < Cols; ++c) {
+        Element padded[kWidth] = {};
+        __builtin_memcpy(padded, static_cast<const Element*>(w) + c * w_stride + i, remaining * sizeof(Element));
+        weights[c] = Load::at(padded, 0);
+      }
+      for (int r = 0; r < Rows; ++r) {
+        float padded[kWidth] = {};
+        __builtin_memcpy(padded, x + r * x_stride + i, remaining * sizeof(float));
+        const __m256 inputs = _mm256_loadu_ps(padded);
+        for (int c = 0; c < Cols; ++c) acc[r][c][0] = _mm256_fmadd_ps(inputs, weights[c], acc[r][c][0]);
+      }
     }
   }
   for (int r = 0; r < Rows; ++r) {
@@ -281,7 +323,8 @@ float max(const float* x, int64_t n) {
 }  // namespace
 
 const Kernels& avx2_kernels() {
-  static const Kernels table{"avx2", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>, dot_tile<LoadI8>},
+  static const Kernels table{"avx2", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>, dot_tile<LoadI8>,
+                                      dot_tile<LoadQ8_0>, dot_tile<LoadQ4_1>},
                              weighted_sum,
                              widen_bf16,
                              scale,

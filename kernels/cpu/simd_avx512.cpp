@@ -82,6 +82,45 @@ struct LoadI8 {
   }
 };
 
+// ggml's block formats (see runtime/core/dtype.h; structs are not shared across the ISA files, so the
+// offsets are spelled out): 16 values at element i of a row, i a multiple of 16, so a load is one half
+// of a block. Rows are whole blocks, so dot_tile_fixed only ever asks for full registers; `masked`
+// exists for its tail loop, which then always runs with every lane set.
+template <int BlockBytes>
+const uint8_t* block_of(const void* w, int64_t i) {
+  return static_cast<const uint8_t*>(w) + (i / 32) * BlockBytes;
+}
+__m512 broadcast_f16(const uint8_t* at) {
+  uint16_t bits;
+  __builtin_memcpy(&bits, at, 2);
+  return _mm512_set1_ps(_cvtsh_ss(bits));
+}
+
+// q8_0: [f16 scale][32 x int8]; value = scale * byte.
+struct LoadQ8_0 {
+  static __m512 full(const void* w, int64_t i) {
+    const uint8_t* block = block_of<34>(w, i);
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2 + i % 32));
+    return _mm512_mul_ps(LoadI8::widen(bytes), broadcast_f16(block));
+  }
+  static __m512 masked(const void* w, int64_t i, __mmask16) { return full(w, i); }
+};
+
+// q4_1: [f16 scale][f16 minimum][16 bytes]; byte j holds value j (low nibble) and j + 16 (high), so the
+// first half of a block is the low nibbles and the second half the high ones. value = scale * nibble +
+// minimum, one FMA (exact product: an f16 times a 4-bit integer fits f32's mantissa).
+struct LoadQ4_1 {
+  static __m512 full(const void* w, int64_t i) {
+    const uint8_t* block = block_of<20>(w, i);
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 4));
+    const __m128i shift = _mm_cvtsi32_si128(static_cast<int>(i & 16) >> 2);  // 0 or 4
+    const __m128i nibbles = _mm_and_si128(_mm_srl_epi16(packed, shift), _mm_set1_epi8(0x0F));
+    const __m512 codes = _mm512_maskz_cvtepi32_ps(kAllLanes, _mm512_maskz_cvtepu8_epi32(kAllLanes, nibbles));
+    return _mm512_fmadd_ps(codes, broadcast_f16(block), broadcast_f16(block + 2));
+  }
+  static __m512 masked(const void* w, int64_t i, __mmask16) { return full(w, i); }
+};
+
 // FMA latency is 4 cycles at 2 per cycle, so about 8 independent sums keep the units busy: small tiles
 // unroll along k to get there. A 4 x 4 tile uses 16 accumulators plus 5 loaded registers of the 32.
 constexpr int unroll_for(int tile_size) { return tile_size >= 8 ? 1 : tile_size >= 4 ? 2 : 4; }
@@ -305,7 +344,8 @@ float max(const float* x, int64_t n) {
 }  // namespace
 
 const Kernels& avx512_kernels() {
-  static const Kernels table{"avx512", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>, dot_tile<LoadI8>},
+  static const Kernels table{"avx512", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>, dot_tile<LoadI8>,
+                                        dot_tile<LoadQ8_0>, dot_tile<LoadQ4_1>},
                              weighted_sum,
                              widen_bf16,
                              scale,

@@ -12,7 +12,8 @@ namespace shardlm::cpu::simd {
 namespace {
 
 static_assert(static_cast<int>(DType::f32) == 0 && static_cast<int>(DType::f16) == 1 &&
-                  static_cast<int>(DType::bf16) == 2 && static_cast<int>(DType::i8) == 3,
+                  static_cast<int>(DType::bf16) == 2 && static_cast<int>(DType::i8) == 3 &&
+                  static_cast<int>(DType::q8_0) == 4 && static_cast<int>(DType::q4_1) == 5,
               "Kernels::dot_rows is indexed by DType");
 
 // Every feature each file is compiled for (see the top-level CMakeLists.txt), not just the ones its

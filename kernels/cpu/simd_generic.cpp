@@ -13,7 +13,6 @@ namespace {
 constexpr int64_t kLanes = 8;
 
 struct LoadF32 {
-  static constexpr int64_t kBytes = 4;
   static float at(const void* w, int64_t i) { return static_cast<const float*>(w)[i]; }
 };
 
@@ -31,31 +30,47 @@ float f16_bits_to_f32(uint16_t half) {
 }
 
 struct LoadF16 {
-  static constexpr int64_t kBytes = 2;
   static float at(const void* w, int64_t i) { return f16_bits_to_f32(static_cast<const uint16_t*>(w)[i]); }
 };
 struct LoadBf16 {
-  static constexpr int64_t kBytes = 2;
   static float at(const void* w, int64_t i) { return bf16_to_f32(static_cast<const uint16_t*>(w)[i]); }
 };
 
 struct LoadI8 {
-  static constexpr int64_t kBytes = 1;
   static float at(const void* w, int64_t i) { return static_cast<float>(static_cast<const int8_t*>(w)[i]); }
 };
 
+// ggml's block formats (runtime/core/dtype.h), element i of a row-major matrix whose rows are whole
+// blocks: the block's scale (and minimum) decoded again for each of its values, which is slow but
+// simple; machines without AVX2 are not where quantized models are served.
+struct LoadQ8_0 {
+  static float at(const void* w, int64_t i) {
+    const BlockQ8_0& block = static_cast<const BlockQ8_0*>(w)[i / kQuantBlock];
+    return f16_bits_to_f32(block.scale) * static_cast<float>(block.values[i % kQuantBlock]);
+  }
+};
+struct LoadQ4_1 {
+  static float at(const void* w, int64_t i) {
+    const BlockQ4_1& block = static_cast<const BlockQ4_1*>(w)[i / kQuantBlock];
+    const int64_t j = i % kQuantBlock, half = kQuantBlock / 2;
+    const int nibble = j < half ? block.nibbles[j] & 0x0F : block.nibbles[j - half] >> 4;
+    return f16_bits_to_f32(block.scale) * static_cast<float>(nibble) + f16_bits_to_f32(block.minimum);
+  }
+};
+
+// The dot products of Rows input rows with the weight row starting at element `first` of w.
 template <class Load, int Rows>
-void dot_rows(const float* x, int64_t x_stride, const void* w, int64_t k, float* out) {
+void dot_rows(const float* x, int64_t x_stride, const void* w, int64_t first, int64_t k, float* out) {
   float sums[Rows][kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= k; i += kLanes) {
     for (int64_t lane = 0; lane < kLanes; ++lane) {
-      const float weight = Load::at(w, i + lane);
+      const float weight = Load::at(w, first + i + lane);
       for (int r = 0; r < Rows; ++r) sums[r][lane] += x[r * x_stride + i + lane] * weight;
     }
   }
   for (int64_t lane = 0; i < k; ++i, ++lane) {
-    const float weight = Load::at(w, i);
+    const float weight = Load::at(w, first + i);
     for (int r = 0; r < Rows; ++r) sums[r][lane] += x[r * x_stride + i] * weight;
   }
   for (int r = 0; r < Rows; ++r) {
@@ -73,13 +88,12 @@ template <class Load>
 void dot_tile(const float* x, int64_t x_stride, int rows, const void* w, int64_t w_stride, int cols, int64_t k,
               float* out, int64_t out_stride) {
   for (int c = 0; c < cols; ++c) {
-    const void* weights = static_cast<const char*>(w) + c * w_stride * Load::kBytes;
     float dots[kMaxTileRows];
     switch (rows) {
-      case 1: dot_rows<Load, 1>(x, x_stride, weights, k, dots); break;
-      case 2: dot_rows<Load, 2>(x, x_stride, weights, k, dots); break;
-      case 3: dot_rows<Load, 3>(x, x_stride, weights, k, dots); break;
-      default: dot_rows<Load, 4>(x, x_stride, weights, k, dots); break;
+      case 1: dot_rows<Load, 1>(x, x_stride, w, c * w_stride, k, dots); break;
+      case 2: dot_rows<Load, 2>(x, x_stride, w, c * w_stride, k, dots); break;
+      case 3: dot_rows<Load, 3>(x, x_stride, w, c * w_stride, k, dots); break;
+      default: dot_rows<Load, 4>(x, x_stride, w, c * w_stride, k, dots); break;
     }
     for (int r = 0; r < rows; ++r) out[r * out_stride + c] = dots[r];
   }
@@ -123,7 +137,8 @@ float max(const float* x, int64_t n) {
 }  // namespace
 
 const Kernels& generic_kernels() {
-  static const Kernels table{"generic", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>, dot_tile<LoadI8>},
+  static const Kernels table{"generic", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>, dot_tile<LoadI8>,
+                                         dot_tile<LoadQ8_0>, dot_tile<LoadQ4_1>},
                              weighted_sum,
                              widen_bf16,
                              scale,

@@ -12,6 +12,9 @@ namespace shardlm {
 Tensor::Tensor(std::vector<int64_t> shape, DType dtype, std::shared_ptr<Storage> storage, size_t byte_offset)
     : shape_(std::move(shape)), dtype_(dtype), storage_(std::move(storage)), offset_(byte_offset) {
   for (int64_t extent : shape_) SHARDLM_CHECK(extent >= 0, "negative extent in tensor shape {}", fmt::join(shape_, "x"));
+  SHARDLM_CHECK(!is_block_dtype(dtype_) || (!shape_.empty() && shape_.back() % kQuantBlock == 0),
+                "a {} tensor's rows hold whole blocks of {} values; shape [{}] does not", dtype_name(dtype_), kQuantBlock,
+                fmt::join(shape_, ", "));
   SHARDLM_CHECK(storage_ != nullptr, "tensor without storage");
   SHARDLM_CHECK(offset_ + bytes() <= storage_->bytes, "tensor {} at offset {} overruns its storage of {} bytes",
                 describe(), offset_, storage_->bytes);
@@ -26,7 +29,7 @@ Tensor Tensor::view(std::vector<int64_t> shape, DType dtype, const void* data, s
   storage->file_backed = true;
   int64_t count = 1;
   for (int64_t extent : shape) count *= extent;
-  storage->bytes = static_cast<size_t>(count) * dtype_size(dtype);
+  storage->bytes = dtype_bytes(dtype, count);
   return Tensor(std::move(shape), dtype, std::move(storage));
 }
 
@@ -41,7 +44,7 @@ Tensor Tensor::row(int64_t i) const {
   std::vector<int64_t> inner(shape_.begin() + 1, shape_.end());
   int64_t inner_count = 1;
   for (int64_t extent : inner) inner_count *= extent;
-  return Tensor(std::move(inner), dtype_, storage_, offset_ + i * inner_count * dtype_size(dtype_));
+  return Tensor(std::move(inner), dtype_, storage_, offset_ + dtype_bytes(dtype_, i * inner_count));
 }
 
 Tensor Tensor::rows(int64_t begin, int64_t count) const {

@@ -38,7 +38,7 @@ class Tensor {
   DType dtype() const { return dtype_; }
   Device device() const { return storage_ ? storage_->device : Device::cpu; }
   int64_t numel() const;
-  size_t bytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
+  size_t bytes() const { return dtype_bytes(dtype_, numel()); }
   bool defined() const { return storage_ != nullptr; }
   // True when the tensor views a mapped file (no heap), or fills its whole storage.
   bool owns_no_extra_memory() const { return !storage_ || storage_->file_backed || bytes() == storage_->bytes; }

@@ -1,8 +1,10 @@
-// cpu::matmul against ref::matmul for every weight dtype (int8 with its row scales), at sizes on both
-// sides of the SIMD widths (8, 16) and of the 4-row grouping, on every SIMD level and with 1 and 2
-// threads.
+// cpu::matmul against ref::matmul for every weight dtype (int8 with its row scales, q8_0 and q4_1 with
+// their block scales), at sizes on both sides of the SIMD widths (8, 16) and of the 4-row grouping (k
+// in whole blocks of 32 for the block formats), on every SIMD level and with 1 and 2 threads.
 #include <cmath>
+#include <algorithm>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "kernels/cpu/ops.h"
@@ -14,6 +16,8 @@ namespace shardlm {
 namespace {
 
 constexpr int64_t kSizes[] = {1, 7, 63, 64, 65, 769, 4097};
+// Row lengths for the block formats: one block, two, an odd count, and a long row.
+constexpr int64_t kBlockRowLengths[] = {32, 64, 96, 800, 4128};
 constexpr int64_t kRowCounts[] = {1, 3, 17};
 // The reference is scalar double code, O(m n k): shapes above this many multiply-adds are skipped so
 // that each test stays around a second. What is left still pairs 4097 with every m and 769 with 769,
@@ -21,29 +25,51 @@ constexpr int64_t kRowCounts[] = {1, 3, 17};
 constexpr int64_t kMaxReferenceMacs = 4'000'000;
 
 struct Weights {
-  std::vector<uint8_t> data;      // w in the tested dtype
-  std::vector<uint8_t> abs_data;  // |w| in the same dtype: rounding is symmetric, so this is |data|
-  std::vector<float> scales;      // int8 only: one per row, for both
+  std::vector<uint8_t> data;   // w in the tested dtype
+  std::vector<float> scales;   // int8 only: one per row
+  std::vector<float> abs_f32;  // |w| as the kernel sees it (dequantized, row scales applied), in f32
   const float* row_scales() const { return scales.empty() ? nullptr : scales.data(); }
 };
 
-// values [rows, k] in dtype; int8 by ref's per-row absmax quantization.
+// values [rows, k] in dtype; int8 by ref's per-row absmax quantization, q8_0 / q4_1 by their block
+// quantizers.
 Weights make_weights(const std::vector<float>& values, DType dtype, int64_t rows) {
-  Weights weights{std::vector<uint8_t>(values.size() * dtype_size(dtype)), {}, {}};
-  weights.abs_data.resize(weights.data.size());
+  const int64_t k = static_cast<int64_t>(values.size()) / rows;
+  Weights weights{std::vector<uint8_t>(dtype_bytes(dtype, static_cast<int64_t>(values.size()))), {}, {}};
   if (dtype == DType::i8) {
     weights.scales.resize(rows);
-    ref::quantize_rows_int8(values.data(), rows, static_cast<int64_t>(values.size()) / rows,
-                            reinterpret_cast<int8_t*>(weights.data.data()), weights.scales.data());
-    for (size_t i = 0; i < weights.data.size(); ++i)
-      weights.abs_data[i] = static_cast<uint8_t>(std::abs(static_cast<int8_t>(weights.data[i])));
-    return weights;
+    ref::quantize_rows_int8(values.data(), rows, k, reinterpret_cast<int8_t*>(weights.data.data()),
+                            weights.scales.data());
+  } else {
+    convert_from_f32(values.data(), weights.data.data(), dtype, values.size());
   }
-  std::vector<float> magnitudes(values.size());
-  for (size_t i = 0; i < values.size(); ++i) magnitudes[i] = std::abs(values[i]);
-  convert_from_f32(values.data(), weights.data.data(), dtype, values.size());
-  convert_from_f32(magnitudes.data(), weights.abs_data.data(), dtype, values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    const float scale = dtype == DType::i8 ? weights.scales[i / k] : 1.0f;
+    weights.abs_f32.push_back(std::abs(load_as_f32(weights.data.data(), dtype, i) * scale));
+  }
   return weights;
+}
+
+// Blocks holding the integer values exactly, the b-th block of the matrix scaled by 2^-(b % 3) (q4_1:
+// codes value + 8 with minimum -8 x the scale). Values are in -8..7.
+std::vector<uint8_t> integer_blocks(const std::vector<float>& values, DType dtype) {
+  std::vector<uint8_t> data(dtype_bytes(dtype, static_cast<int64_t>(values.size())));
+  for (size_t b = 0; b < values.size() / kQuantBlock; ++b) {
+    const float scale = std::ldexp(1.0f, -static_cast<int>(b % 3));
+    const float* in = values.data() + b * kQuantBlock;
+    if (dtype == DType::q8_0) {
+      BlockQ8_0& block = reinterpret_cast<BlockQ8_0*>(data.data())[b];
+      block.scale = f32_to_f16(scale);
+      for (int64_t i = 0; i < kQuantBlock; ++i) block.values[i] = static_cast<int8_t>(in[i]);
+    } else {
+      BlockQ4_1& block = reinterpret_cast<BlockQ4_1*>(data.data())[b];
+      block.scale = f32_to_f16(scale);
+      block.minimum = f32_to_f16(-8.0f * scale);
+      for (int64_t j = 0; j < kQuantBlock / 2; ++j)
+        block.nibbles[j] = static_cast<uint8_t>(static_cast<int>(in[j] + 8) | static_cast<int>(in[j + 16] + 8) << 4);
+    }
+  }
+  return data;
 }
 
 class MatmulTest : public testing::TestWithParam<DType> {};
@@ -51,8 +77,9 @@ class MatmulTest : public testing::TestWithParam<DType> {};
 TEST_P(MatmulTest, MatchesReferenceWithinRoundingOfAnF32Sum) {
   const DType dtype = GetParam();
   std::mt19937 rng(42);
+  const bool blocks = is_block_dtype(dtype);
   for (int64_t m : kRowCounts) {
-    for (int64_t k : kSizes) {
+    for (int64_t k : blocks ? std::span<const int64_t>(kBlockRowLengths) : std::span<const int64_t>(kSizes)) {
       for (int64_t n : kSizes) {
         if (m * n * k > kMaxReferenceMacs) continue;
         SCOPED_TRACE(testing::Message() << "m=" << m << " n=" << n << " k=" << k);
@@ -63,7 +90,7 @@ TEST_P(MatmulTest, MatchesReferenceWithinRoundingOfAnF32Sum) {
         std::vector<float> abs_x(x.size());
         for (size_t i = 0; i < x.size(); ++i) abs_x[i] = std::abs(x[i]);
         // sum_i |x_i w_i|
-        ref::matmul(abs_x.data(), w.abs_data.data(), dtype, abs_sums.data(), m, n, k, w.row_scales());
+        ref::matmul(abs_x.data(), w.abs_f32.data(), DType::f32, abs_sums.data(), m, n, k);
 
         test::for_each_kernel_config([&](ThreadPool& pool) {
           std::vector<float> y(m * n, NAN);
@@ -71,7 +98,8 @@ TEST_P(MatmulTest, MatchesReferenceWithinRoundingOfAnF32Sum) {
           for (int64_t i = 0; i < m * n; ++i) {
             // Both sides read identical weights, so the only difference is the kernel's f32
             // accumulation of k products (the reference sums in double); int8 adds one rounding,
-            // the product of the finished sum and the row's scale.
+            // the product of the finished sum and the row's scale. A block format's value (scale x
+            // code, plus minimum) rounds once, in the kernel as in the reference: the product is exact.
             const double scaling = dtype == DType::i8 ? test::kUnitRoundoff * abs_sums[i] : 0.0;
             ASSERT_NEAR(y[i], expected[i], test::sum_error_bound(k, abs_sums[i]) + scaling)
                 << "row " << i / n << " col " << i % n;
@@ -87,19 +115,26 @@ TEST_P(MatmulTest, MatchesReferenceWithinRoundingOfAnF32Sum) {
 // bit: a dropped, doubled or misplaced element cannot hide inside a tolerance. The two larger shapes
 // are big enough (over 1 M multiply-adds) for two threads to split them. int8 weights hold the
 // integers as bytes with row scales 1, 1/2 and 1/4 in turn: powers of two keep every product exact,
-// and a scale applied to the wrong row changes the result.
+// and a scale applied to the wrong row changes the result. The block formats do the same per block
+// (q4_1 with minimum -8 x the scale, codes 0..15 for -8..7), so a scale read from the wrong block or
+// a nibble from the wrong half shows.
 TEST_P(MatmulTest, IntegerInputsGiveExactResults) {
   const DType dtype = GetParam();
   std::mt19937 rng(7);
   std::uniform_int_distribution<int> small_integer(-8, 8);
   struct Shape { int64_t m, n, k; };
-  for (const Shape& shape : {Shape{1, 65, 4097}, Shape{3, 4097, 129}, Shape{17, 129, 769}, Shape{5, 7, 1}}) {
+  const bool blocks = is_block_dtype(dtype);
+  const std::vector<Shape> shapes = blocks ? std::vector<Shape>{{1, 65, 4128}, {3, 4097, 160}, {17, 129, 800}, {5, 7, 32}}
+                                           : std::vector<Shape>{{1, 65, 4097}, {3, 4097, 129}, {17, 129, 769}, {5, 7, 1}};
+  for (const Shape& shape : shapes) {
     SCOPED_TRACE(testing::Message() << "m=" << shape.m << " n=" << shape.n << " k=" << shape.k);
     std::vector<float> x(shape.m * shape.k), w_values(shape.n * shape.k);
     for (float& value : x) value = static_cast<float>(small_integer(rng));
-    for (float& value : w_values) value = static_cast<float>(small_integer(rng));
+    for (float& value : w_values) value = static_cast<float>(std::min(small_integer(rng), blocks ? 7 : 8));
     Weights w;
-    if (dtype == DType::i8) {
+    if (blocks) {
+      w.data = integer_blocks(w_values, dtype);
+    } else if (dtype == DType::i8) {
       for (float value : w_values) w.data.push_back(static_cast<uint8_t>(static_cast<int8_t>(value)));
       for (int64_t row = 0; row < shape.n; ++row) w.scales.push_back(std::ldexp(1.0f, -static_cast<int>(row % 3)));
     } else {
@@ -124,9 +159,10 @@ TEST_P(MatmulTest, EmptyShapes) {
   cpu::matmul(pool, nullptr, nullptr, dtype, y.data(), 2, 3, 0, scales);
   for (float value : y) EXPECT_EQ(value, 0.0f);
   std::vector<float> untouched(4, 1.0f);
-  const std::vector<float> x(4, 1.0f);
-  cpu::matmul(pool, x.data(), nullptr, dtype, untouched.data(), 2, 0, 2, scales);
-  cpu::matmul(pool, x.data(), nullptr, dtype, untouched.data(), 0, 2, 2, scales);
+  const int64_t k = is_block_dtype(dtype) ? kQuantBlock : 2;
+  const std::vector<float> x(2 * k, 1.0f);
+  cpu::matmul(pool, x.data(), nullptr, dtype, untouched.data(), 2, 0, k, scales);
+  cpu::matmul(pool, x.data(), nullptr, dtype, untouched.data(), 0, 2, k, scales);
   for (float value : untouched) EXPECT_EQ(value, 1.0f);
 }
 
@@ -147,7 +183,8 @@ TEST(QuantizeRowsInt8, AbsmaxPerRow) {
   for (int i = 4; i < 8; ++i) EXPECT_EQ(q[i], 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllWeightDtypes, MatmulTest, testing::Values(DType::f32, DType::f16, DType::bf16, DType::i8),
+INSTANTIATE_TEST_SUITE_P(AllWeightDtypes, MatmulTest, testing::Values(DType::f32, DType::f16, DType::bf16, DType::i8, DType::q8_0,
+                                                                 DType::q4_1),
                          [](const testing::TestParamInfo<DType>& info) { return std::string(dtype_name(info.param)); });
 
 }  // namespace
