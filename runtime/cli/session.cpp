@@ -25,8 +25,10 @@ const char* const kModelFlagsHelp =
     "  --model           a llama2.c .bin, a GGUF file, or a Hugging Face checkpoint directory\n"
     "  --tokenizer       the tokenizer (default: the one in or beside the model)\n"
     "  --threads         CPU threads (default: all cores this process may use)\n"
-    "  --weights         weight precision in memory: f32, bf16, f16, or int8 (projections per output row,\n"
-    "                    embeddings and LM head bf16); default: the checkpoint's own. --dtype: the same\n"
+    "  --weights         weight precision in memory: f32, bf16, f16, int8 (projections per output row,\n"
+    "                    embeddings and LM head bf16) or int4 (projections q4_1: groups of 32 with a scale\n"
+    "                    and a minimum; embeddings and LM head q8_0); default: the checkpoint's own (a\n"
+    "                    GGUF's Q8_0 / Q4_0 / Q4_1 tensors run as stored). --dtype: the same\n"
     "  --tp, --pp        tensor- and pipeline-parallel ranks (tp x pp = the ranks mpirun starts; default 1)\n"
     "  --pp-layers       layers per pipeline stage, e.g. 3,2 (default: balanced)\n"
     "  --kv-cache-memory KV cache size: bytes (512M, 2G) or a fraction of free memory (0.5)\n"
@@ -76,10 +78,7 @@ ModelFlags read_model_flags(Args& args) {
   const auto weights = args.text("weights"), dtype = args.text("dtype");
   SHARDLM_CHECK(!weights || !dtype, "--weights and --dtype are one setting (--dtype its older name); give one");
   if (weights || dtype) {
-    const std::string& name = weights ? *weights : *dtype;
-    SHARDLM_CHECK(name == "f32" || name == "f16" || name == "bf16" || name == "int8",
-                  "--{} expects f32, f16, bf16 or int8, got '{}'", weights ? "weights" : "dtype", name);
-    flags.weight_dtype = parse_dtype(name);
+    flags.weight_dtype = parse_weight_precision(weights ? *weights : *dtype, weights ? "weights" : "dtype");
   }
   if (const auto kv_dtype = args.text("kv-dtype")) {
     // The pool and the attention kernels hold and read these two only.

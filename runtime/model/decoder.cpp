@@ -21,7 +21,8 @@ void check_matrix(const Tensor& t, int64_t rows, int64_t cols, const char* what,
   SHARDLM_CHECK(t.defined(), "layer {}: {} weight is missing", layer, what);
   SHARDLM_CHECK(t.rank() == 2 && t.dim(0) == rows && t.dim(1) == cols, "layer {}: {} weight is {}, expected [{}, {}]",
                 layer, what, t.describe(), rows, cols);
-  SHARDLM_CHECK(t.dtype() != DType::i8, "layer {}: {} weight is int8, which only projections can be", layer, what);
+  SHARDLM_CHECK(t.dtype() != DType::i8, "layer {}: {} weight is int8 with row scales, which only projections can be",
+                layer, what);
 }
 
 // A projection: its weight as check_matrix wants, except that an int8 one comes with f32 row scales.

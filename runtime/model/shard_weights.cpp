@@ -30,13 +30,25 @@ Tensor gather_rows(const Tensor& t, const std::vector<RowRange>& ranges) {
   return out;
 }
 
-// Columns [first, first + count) of a matrix, copied: each row's slice is read, nothing else.
+// Columns [first, first + count) of a matrix, copied: each row's slice is read, nothing else. A block
+// format's slice is whole blocks when both ends fall on a block boundary; otherwise (a tensor-parallel
+// cut inside a block of 32) the slice is dequantized to f32, which is exact and only larger.
 Tensor gather_columns(const Tensor& t, int64_t first, int64_t count) {
-  const size_t element = dtype_size(t.dtype());
+  const int64_t columns = t.dim(1);
+  if (is_block_dtype(t.dtype()) && (first % kQuantBlock != 0 || count % kQuantBlock != 0)) {
+    Tensor out = cpu_backend().empty({t.dim(0), count}, DType::f32);
+    for (int64_t r = 0; r < t.dim(0); ++r) {
+      for (int64_t c = 0; c < count; ++c)
+        out.data_as<float>()[r * count + c] = load_as_f32(t.data(), t.dtype(), r * columns + first + c);
+    }
+    return out;
+  }
   Tensor out = cpu_backend().empty({t.dim(0), count}, t.dtype());
+  const size_t skip = dtype_bytes(t.dtype(), first), slice = dtype_bytes(t.dtype(), count);
+  const size_t row_bytes = dtype_bytes(t.dtype(), columns);
   for (int64_t r = 0; r < t.dim(0); ++r) {
-    std::memcpy(static_cast<uint8_t*>(out.data()) + r * count * element,
-                static_cast<const uint8_t*>(t.data()) + (r * t.dim(1) + first) * element, count * element);
+    std::memcpy(static_cast<uint8_t*>(out.data()) + r * slice, static_cast<const uint8_t*>(t.data()) + r * row_bytes + skip,
+                slice);
   }
   return out;
 }

@@ -1,5 +1,6 @@
 #include "runtime/model/weights/ggml_dequantize.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "runtime/core/check.h"
@@ -39,22 +40,24 @@ void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t n) {
       }
       return;
     case GgmlType::q4_1:
-      for (int64_t block = 0; block < n / 32; ++block, src += 20, dst += 32) {
-        const float scale = read_f16(src), minimum = read_f16(src + 2);
-        for (int j = 0; j < 16; ++j) {
-          dst[j] = scale * static_cast<float>(src[4 + j] & 0x0F) + minimum;
-          dst[j + 16] = scale * static_cast<float>(src[4 + j] >> 4) + minimum;
-        }
-      }
+      for (int64_t i = 0; i < n; ++i) dst[i] = load_as_f32(src, DType::q4_1, i);
       return;
     case GgmlType::q8_0:
-      for (int64_t block = 0; block < n / 32; ++block, src += 34, dst += 32) {
-        const float scale = read_f16(src);
-        for (int j = 0; j < 32; ++j) dst[j] = scale * static_cast<float>(static_cast<int8_t>(src[2 + j]));
-      }
+      for (int64_t i = 0; i < n; ++i) dst[i] = load_as_f32(src, DType::q8_0, i);
       return;
   }
   SHARDLM_FAIL("cannot dequantize ggml type {}", static_cast<uint32_t>(type));
+}
+
+void repack_q4_0_as_q4_1(const uint8_t* src, int64_t blocks, BlockQ4_1* dst) {
+  for (int64_t b = 0; b < blocks; ++b, src += 18) {
+    std::memcpy(&dst[b].scale, src, 2);
+    const float minimum = -8.0f * f16_to_f32(dst[b].scale);
+    SHARDLM_CHECK(std::fabs(minimum) <= 65504.0f, "a Q4_0 block's scale {} is too large to repack",
+                  f16_to_f32(dst[b].scale));
+    dst[b].minimum = f32_to_f16(minimum);
+    std::memcpy(dst[b].nibbles, src + 2, sizeof(dst[b].nibbles));
+  }
 }
 
 }  // namespace shardlm

@@ -11,19 +11,46 @@
 namespace shardlm {
 namespace {
 
-Tensor load_tensor(const GgufFile& gguf, const std::string& name, std::vector<int64_t> shape, DType dtype,
-                   LoadProgress& progress) {
+// The runtime dtype a GGUF tensor keeps when loaded as stored: its own, q4_0 as q4_1 (below).
+DType stored_dtype(GgmlType type) {
+  switch (type) {
+    case GgmlType::f32: return DType::f32;
+    case GgmlType::f16: return DType::f16;
+    case GgmlType::bf16: return DType::bf16;
+    case GgmlType::q8_0: return DType::q8_0;
+    case GgmlType::q4_0:
+    case GgmlType::q4_1: return DType::q4_1;
+  }
+  SHARDLM_FAIL("ggml type {} has no runtime dtype", static_cast<uint32_t>(type));
+}
+
+Tensor repack_q4_0(const GgufTensor& t, std::vector<int64_t> shape) {
+  Tensor result = cpu_backend().empty(std::move(shape), DType::q4_1);
+  repack_q4_0_as_q4_1(t.data, static_cast<int64_t>(t.bytes / ggml_row_bytes(GgmlType::q4_0, kQuantBlock)),
+                      result.data_as<BlockQ4_1>());
+  return result;
+}
+
+// A tensor in `dtype`, or when that is null, as stored: a view of the mapped file (no copy, no heap)
+// for every type the kernels read directly, so a quantized model stays quantized.
+Tensor load_tensor(const GgufFile& gguf, const std::string& name, std::vector<int64_t> shape,
+                   std::optional<DType> dtype, LoadProgress& progress) {
   const GgufTensor& t = gguf.tensor(name);
   progress.advance(t.bytes);
   SHARDLM_CHECK(t.shape == shape, "'{}': tensor '{}' has shape [{}], the metadata implies [{}]", gguf.path(), name,
                 fmt::join(t.shape, ", "), fmt::join(shape, ", "));
-  if (t.type == GgmlType::f32 && dtype == DType::f32) return Tensor::view(shape, dtype, t.data, gguf.mapping());
+  const DType target = dtype.value_or(stored_dtype(t.type));
+  if (target == stored_dtype(t.type)) {
+    if (t.type == GgmlType::q4_0) return repack_q4_0(t, std::move(shape));
+    return Tensor::view(std::move(shape), target, t.data, gguf.mapping());
+  }
   const int64_t row = shape.back(), rows = t.bytes / ggml_row_bytes(t.type, row);
-  Tensor result = cpu_backend().empty(shape, dtype);
+  Tensor result = cpu_backend().empty(shape, target);
+  const size_t row_bytes = dtype_bytes(target, row);
   std::vector<float> staging(row);
   for (int64_t r = 0; r < rows; ++r) {
     dequantize_row(t.type, t.data + r * ggml_row_bytes(t.type, row), staging.data(), row);
-    convert_from_f32(staging.data(), static_cast<uint8_t*>(result.data()) + r * row * dtype_size(dtype), dtype, row);
+    convert_from_f32(staging.data(), static_cast<uint8_t*>(result.data()) + r * row_bytes, target, row);
   }
   return result;
 }
@@ -72,12 +99,11 @@ LoadedModel read_gguf_model(const std::string& path, std::optional<DType> matrix
   const GgufFile g = GgufFile::open(path);
   LoadedModel model{gguf_model_spec(g), {}};
   const ModelSpec& s = model.spec;
-  const DType dtype = matrix_dtype.value_or(DType::f32);
   size_t total_bytes = 0;
   for (const auto& [name, tensor] : g.tensors()) total_bytes += tensor.bytes;
   LoadProgress progress(path, static_cast<int64_t>(g.tensors().size()), total_bytes);
   ModelWeights& w = model.weights;
-  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) { return load_tensor(g, name, {rows, cols}, dtype, progress); };
+  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) { return load_tensor(g, name, {rows, cols}, matrix_dtype, progress); };
   auto vector = [&](const std::string& name) { return load_tensor(g, name, {s.hidden}, DType::f32, progress); };
   w.token_embedding = matrix("token_embd.weight", s.vocab_size, s.hidden);
   for (int64_t l = 0; l < s.layers; ++l) {

@@ -1,5 +1,6 @@
-// A GGUF model (llama.cpp's format) as a ModelSpec and weights. Quantized tensors are dequantized
-// at load (to f32, or the dtype asked for).
+// A GGUF model (llama.cpp's format) as a ModelSpec and weights. By default tensors stay as stored, as
+// views of the mapped file: F32, F16, BF16, Q8_0 and Q4_1 are runtime dtypes, and Q4_0 is repacked
+// into Q4_1 without changing a value. Given a dtype, matrices are converted to it instead.
 #pragma once
 
 #include <optional>

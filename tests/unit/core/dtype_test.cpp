@@ -49,10 +49,66 @@ TEST(DType, ConvertAndLoadAgree) {
 }
 
 TEST(DType, NamesRoundTripAndBadNamesAreRejected) {
-  for (DType dtype : {DType::f32, DType::f16, DType::bf16}) EXPECT_EQ(parse_dtype(dtype_name(dtype)), dtype);
+  for (DType dtype : {DType::f32, DType::f16, DType::bf16, DType::i8, DType::q8_0, DType::q4_1})
+    EXPECT_EQ(parse_dtype(dtype_name(dtype)), dtype);
   EXPECT_EQ(dtype_size(DType::f32), 4u);
   EXPECT_EQ(dtype_size(DType::bf16), 2u);
   EXPECT_THROW(parse_dtype("fp8"), std::runtime_error);
+}
+
+// ggml's block sizes: Q8_0 is 2 + 32 bytes a block, Q4_1 2 + 2 + 16; partial blocks do not exist.
+TEST(DType, BlockFormatsCountBytesByBlocks) {
+  EXPECT_EQ(dtype_bytes(DType::q8_0, 64), 68u);
+  EXPECT_EQ(dtype_bytes(DType::q4_1, 96), 60u);
+  EXPECT_EQ(dtype_bytes(DType::bf16, 3), 6u);
+  EXPECT_THROW(dtype_bytes(DType::q4_1, 48), std::runtime_error);
+  EXPECT_THROW(dtype_size(DType::q8_0), std::runtime_error);
+}
+
+// q8_0 by its definition: the scale is the block's largest magnitude / 127 (rounded to f16), that
+// value maps to +-127, every value comes back within half a step, and a zero block is all zeros.
+TEST(DType, Q8_0QuantizesEachBlockSymmetrically) {
+  float x[64];
+  for (int i = 0; i < 32; ++i) x[i] = 0.02f * static_cast<float>(i - 10);  // largest magnitude 0.42 at i = 31
+  x[7] = -2.54f;                                                             // block 0's largest
+  for (int i = 32; i < 64; ++i) x[i] = 0.0f;
+  BlockQ8_0 blocks[2];
+  convert_from_f32(x, blocks, DType::q8_0, 64);
+  const float scale = f16_to_f32(blocks[0].scale);
+  EXPECT_EQ(scale, f16_to_f32(f32_to_f16(2.54f / 127.0f)));
+  EXPECT_EQ(blocks[0].values[7], -127);
+  EXPECT_EQ(blocks[0].values[10], 0);
+  EXPECT_EQ(blocks[0].values[11], 1);  // 0.02 / 0.0200043 rounds to 1
+  for (int i = 0; i < 32; ++i) EXPECT_NEAR(load_as_f32(blocks, DType::q8_0, i), x[i], scale / 2 * 1.0001f) << i;
+  EXPECT_EQ(blocks[1].scale, 0);
+  for (int i = 32; i < 64; ++i) EXPECT_EQ(load_as_f32(blocks, DType::q8_0, i), 0.0f) << i;
+}
+
+// q4_1 by its definition: minimum = the block's smallest value, scale = its range / 15 (both f16), the
+// smallest value is code 0 and the largest code 15, every value within half a step (plus the f16
+// rounding of the minimum); a constant block has scale 0 and gives its value back.
+TEST(DType, Q4_1QuantizesEachBlockOverItsRange) {
+  float x[64];
+  for (int i = 0; i < 32; ++i) x[i] = 0.1f * static_cast<float>(i) - 1.0f;  // -1 .. 2.1
+  for (int i = 32; i < 64; ++i) x[i] = 0.75f;
+  BlockQ4_1 blocks[2];
+  convert_from_f32(x, blocks, DType::q4_1, 64);
+  const float scale = f16_to_f32(blocks[0].scale), minimum = f16_to_f32(blocks[0].minimum);
+  EXPECT_EQ(minimum, -1.0f);
+  EXPECT_EQ(scale, f16_to_f32(f32_to_f16((2.1f - -1.0f) / 15.0f)));
+  EXPECT_EQ(blocks[0].nibbles[0] & 0x0F, 0);   // value 0: the smallest
+  EXPECT_EQ(blocks[0].nibbles[15] >> 4, 15);   // value 31: the largest
+  for (int i = 0; i < 32; ++i) EXPECT_NEAR(load_as_f32(blocks, DType::q4_1, i), x[i], scale / 2 * 1.001f) << i;
+  EXPECT_EQ(blocks[1].scale, 0);
+  for (int i = 32; i < 64; ++i) EXPECT_EQ(load_as_f32(blocks, DType::q4_1, i), 0.75f) << i;
+}
+
+TEST(DType, BlockScalesThatOverflowF16AreRefused) {
+  float x[32] = {};
+  x[3] = 1e9f;
+  uint8_t out[34];
+  EXPECT_THROW(convert_from_f32(x, out, DType::q8_0, 32), std::runtime_error);
+  EXPECT_THROW(convert_from_f32(x, out, DType::q4_1, 31), std::runtime_error);  // not a whole block
 }
 
 }  // namespace

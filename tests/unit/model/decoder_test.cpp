@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <vector>
 
 #include "runtime/backend/backend.h"
@@ -75,43 +76,70 @@ TEST(Decoder, ReducedPrecisionWeightsStayCloseToF32) {
   }
 }
 
-// int8 projections against an independent path: the same quantized values, dequantized to f32 by
-// hand (byte times row scale) and run through the f32 kernels. The two differ only in where the scale
-// is applied (after each sum, or in every product) and in the order of f32 additions: logits of this
-// model are O(10), so a few 1e-4 covers that, while a scale on the wrong row, a byte read as
-// unsigned or a missed tail moves them by whole units.
-TEST(Decoder, Int8ProjectionsEqualTheirDequantizedWeightsInF32) {
-  ThreadPool pool(2);
-  LoadedModel quantized = read_llama2c_model(kModel, DType::f32);
-  convert_matrices(quantized.weights, DType::i8);
-  LoadedModel dequantized = quantized;
-  size_t int8_matrices = 0;
-  for (LayerWeights& layer : dequantized.weights.layers) {
+// `model` with every matrix dequantized to f32 by hand: each value read by load_as_f32 (the dtype's
+// own definition) and, for int8, multiplied by its row's scale. The independent path the quantized
+// decoders are checked against.
+LoadedModel dequantized_copy(const LoadedModel& model) {
+  LoadedModel copy = model;
+  auto to_f32 = [](const Tensor& t, const Tensor& row_scales) {
+    if (!t.defined() || t.dtype() == DType::f32) return t;
+    Tensor f32 = cpu_backend().empty(t.shape(), DType::f32);
+    const int64_t k = t.dim(-1);
+    for (int64_t i = 0; i < t.numel(); ++i)
+      f32.data_as<float>()[i] =
+          load_as_f32(t.data(), t.dtype(), i) * (row_scales.defined() ? row_scales.data_as<float>()[i / k] : 1.0f);
+    return f32;
+  };
+  ModelWeights& w = copy.weights;
+  const bool tied = w.lm_head.data() == w.token_embedding.data();
+  w.token_embedding = to_f32(w.token_embedding, Tensor());
+  w.lm_head = tied ? w.token_embedding : to_f32(w.lm_head, Tensor());
+  for (LayerWeights& layer : w.layers) {
     for (Linear* linear : {&layer.qkv, &layer.q, &layer.k, &layer.v, &layer.o, &layer.gate, &layer.up, &layer.down}) {
-      if (!linear->weight.defined()) continue;
-      ASSERT_EQ(linear->weight.dtype(), DType::i8);
-      const int64_t rows = linear->weight.dim(0), k = linear->weight.dim(1);
-      Tensor f32 = cpu_backend().empty(linear->weight.shape(), DType::f32);
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t i = 0; i < k; ++i)
-          f32.data_as<float>()[r * k + i] =
-              static_cast<float>(linear->weight.data_as<int8_t>()[r * k + i]) * linear->scale.data_as<float>()[r];
-      linear->weight = f32;
+      linear->weight = to_f32(linear->weight, linear->scale);
       linear->scale = Tensor();
-      ++int8_matrices;
     }
   }
-  EXPECT_EQ(int8_matrices, 5u * 7u);  // q, k, v, o, gate, up, down in each of 5 layers
-  EXPECT_EQ(quantized.weights.token_embedding.dtype(), DType::bf16);  // as load_in_8bit leaves it
+  return copy;
+}
 
-  Decoder int8(quantized.spec, quantized.weights, pool), reference(dequantized.spec, dequantized.weights, pool);
-  KvCache int8_cache(quantized.spec, 64), reference_cache(dequantized.spec, 64);
+// Quantized weights against that independent path: the same quantized values, dequantized to f32 by
+// hand and run through the f32 kernels. The two differ only in where a scale is applied (int8: after
+// each sum, or in every product) and in the order of f32 additions: logits of this model are O(10),
+// so a few 1e-4 covers that, while a scale on the wrong row or block, a byte read as unsigned, a
+// nibble from the wrong half or a missed tail moves them by whole units.
+void expect_quantized_decoder_matches_dequantized(DType precision, const std::map<DType, size_t>& matrices_by_dtype,
+                                                  DType table_dtype) {
+  ThreadPool pool(2);
+  LoadedModel quantized = read_llama2c_model(kModel, DType::f32);
+  convert_matrices(quantized.weights, precision);
+  std::map<DType, size_t> counted;
+  for (const LayerWeights& layer : quantized.weights.layers) {
+    for (const Linear* linear : {&layer.qkv, &layer.q, &layer.k, &layer.v, &layer.o, &layer.gate, &layer.up, &layer.down})
+      if (linear->weight.defined()) ++counted[linear->weight.dtype()];
+  }
+  EXPECT_EQ(counted, matrices_by_dtype);
+  EXPECT_EQ(quantized.weights.token_embedding.dtype(), table_dtype);
+  const LoadedModel dequantized = dequantized_copy(quantized);
+
+  Decoder decoder(quantized.spec, quantized.weights, pool), reference(dequantized.spec, dequantized.weights, pool);
+  KvCache cache(quantized.spec, 64), reference_cache(dequantized.spec, 64);
   const auto expected = reference.forward(kTokens, 0, reference_cache, Logits::all);
   const std::vector<float> expected_copy(expected.begin(), expected.end());
-  const auto logits = int8.forward(kTokens, 0, int8_cache, Logits::all);
+  const auto logits = decoder.forward(kTokens, 0, cache, Logits::all);
   EXPECT_LT(max_abs_difference(expected_copy, logits), 5e-4);
-  // A quarter of f32's bytes for the projections, plus the scales.
-  EXPECT_LT(int8.weight_bytes(), reference.weight_bytes());
+  EXPECT_LT(decoder.weight_bytes(), reference.weight_bytes());
+}
+
+// int8: q, k, v, o, gate, up, down of each of 5 layers per output row; tables bf16, as load_in_8bit.
+TEST(Decoder, Int8ProjectionsEqualTheirDequantizedWeightsInF32) {
+  expect_quantized_decoder_matches_dequantized(DType::i8, {{DType::i8, 5u * 7u}}, DType::bf16);
+}
+
+// int4: q4_1 for every projection whose rows are whole blocks of 32 (this model's width 64); the MLP
+// down projection reads 172 values a row and takes int8 per row instead. Tables q8_0.
+TEST(Decoder, Int4ProjectionsEqualTheirDequantizedWeightsInF32) {
+  expect_quantized_decoder_matches_dequantized(DType::q4_1, {{DType::q4_1, 5u * 6u}, {DType::i8, 5u}}, DType::q8_0);
 }
 
 TEST(Decoder, RejectsTokensOutsideTheVocabularyAndTheCache) {

@@ -104,6 +104,20 @@ TEST(GgufFile, DequantizesQ4_1AndQ8_0AsTheFormatDefines) {
   for (int j = 0; j < 32; ++j) EXPECT_EQ(e[j], 0.25f * (j - 16)) << j;
 }
 
+// Q4_0 (value = scale x (nibble - 8)) repacked as q4_1 keeps every value: checked against ggml's own
+// Q4_0 rule, with a scale whose product by 8 is exact and one whose products are not small integers.
+TEST(GgufFile, Q4_0RepacksIntoQ4_1WithoutChangingAValue) {
+  for (const char* scale : {"\x00\x38", "\x66\x2e"}) {  // 0.5 and 0.0999...
+    std::string block(scale, 2);
+    for (int j = 0; j < 16; ++j) block += static_cast<char>((j * 7) % 16 | ((j * 3 + 5) % 16) << 4);
+    float expected[32];
+    dequantize_row(GgmlType::q4_0, reinterpret_cast<const uint8_t*>(block.data()), expected, 32);
+    BlockQ4_1 repacked;
+    repack_q4_0_as_q4_1(reinterpret_cast<const uint8_t*>(block.data()), 1, &repacked);
+    for (size_t i = 0; i < 32; ++i) EXPECT_EQ(load_as_f32(&repacked, DType::q4_1, i), expected[i]) << i;
+  }
+}
+
 TEST(GgufFile, HostileFilesAreRejected) {
   const std::string good = model_file().bytes_;
   GgufWriter truncated;
