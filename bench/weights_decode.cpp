@@ -1,8 +1,8 @@
-// Decode tokens/s of one model (SmolLM2-135M-Instruct by default) by weight precision, f32, bf16 and
-// int8, at 1 and 2 threads: one token per forward pass, greedy, the median of several runs. Decode
+// Decode tokens/s of one model (SmolLM2-135M-Instruct by default) by weight precision, f32, bf16, int8,
+// int4 and the checkpoint's own tensors as stored, at 1 and 2 threads: one token per forward pass, greedy, the median of several runs. Decode
 // reads every weight once a token, so each figure is also set against this machine's read bandwidth,
 // measured here by streaming a buffer far larger than the caches: (bytes a token reads) x (tokens/s)
-// / bandwidth. The goals: int8 >= 1.6x bf16, and >= 0.75 of the bandwidth.
+// / bandwidth. The goals: int8 >= 1.6x bf16, int4 >= 2.5x bf16, and >= 0.75 of the bandwidth.
 //   usage: shardlm_weights_decode [model] [tokens] [runs]
 #include <algorithm>
 #include <chrono>
@@ -99,18 +99,32 @@ int main(int argc, char** argv) {
               runs, std::string(cpu::simd_level()).c_str());
   const double bandwidth[2] = {read_bandwidth(1), read_bandwidth(2)};
   std::printf("read bandwidth: %.1f GB/s (1 thread), %.1f GB/s (2 threads)\n", bandwidth[0], bandwidth[1]);
+  // Each precision converted from an f32 copy, as from a full-precision checkpoint; then the file's
+  // own tensors as stored (for the SmolLM2 GGUF: Q4_1 layers and a Q8_0 embedding, read in place).
+  LoadedModel full = stored;
+  convert_matrices(full.weights, DType::f32);
+  struct Variant {
+    const char* name;
+    LoadedModel model;
+  };
+  std::vector<Variant> variants;
+  for (auto [name, dtype] : {std::pair{"f32", DType::f32}, std::pair{"bf16", DType::bf16}, std::pair{"int8", DType::i8},
+                             std::pair{"int4", DType::q4_1}}) {
+    variants.push_back({name, full});
+    convert_matrices(variants.back().model.weights, dtype);
+  }
+  variants.push_back({"stored", stored});
   double bf16_rate[2] = {0, 0};
-  for (DType dtype : {DType::f32, DType::bf16, DType::i8}) {
-    LoadedModel model = stored;
-    convert_matrices(model.weights, dtype);
-    const double bytes = decode_weight_bytes_per_token(model);
-    std::printf("  %-4s %7.1f MB/token", std::string(dtype_name(dtype)).c_str(), bytes / 1e6);
+  for (const Variant& variant : variants) {
+    const double bytes = decode_weight_bytes_per_token(variant.model);
+    std::printf("  %-6s %7.1f MB/token", variant.name, bytes / 1e6);
+    const bool is_bf16 = std::string(variant.name) == "bf16";
     for (int threads : {1, 2}) {
-      const double rate = greedy_decode_tokens_per_second(model, threads, tokens, runs);
-      if (dtype == DType::bf16) bf16_rate[threads - 1] = rate;
+      const double rate = greedy_decode_tokens_per_second(variant.model, threads, tokens, runs);
+      if (is_bf16) bf16_rate[threads - 1] = rate;
       std::printf(" | %d thread%s %7.1f tokens/s, %.2f of bandwidth", threads, threads > 1 ? "s" : " ", rate,
                   rate * bytes / 1e9 / bandwidth[threads - 1]);
-      if (dtype == DType::i8) std::printf(", %.2fx bf16", rate / bf16_rate[threads - 1]);
+      if (bf16_rate[threads - 1] > 0 && !is_bf16) std::printf(", %.2fx bf16", rate / bf16_rate[threads - 1]);
     }
     std::printf("\n");
   }

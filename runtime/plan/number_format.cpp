@@ -51,9 +51,22 @@ int64_t matrix_bytes(int64_t rows, int64_t cols, NumberFormat format) {
     case NumberFormat::int8:
       return n + 4 * rows;
     case NumberFormat::int4:
-      return rows * ((cols + 1) / 2 + 2 * ((cols + kInt4Group - 1) / kInt4Group));
+      if (cols % kQuantBlock != 0) return matrix_bytes(rows, cols, NumberFormat::int8);
+      return rows * static_cast<int64_t>(dtype_bytes(DType::q4_1, cols));
   }
   return 0;
+}
+
+int64_t table_bytes(int64_t rows, int64_t cols, NumberFormat format) {
+  switch (format) {
+    case NumberFormat::int8:
+      return matrix_bytes(rows, cols, NumberFormat::bf16);
+    case NumberFormat::int4:
+      if (cols % kQuantBlock != 0) return matrix_bytes(rows, cols, NumberFormat::bf16);
+      return rows * static_cast<int64_t>(dtype_bytes(DType::q8_0, cols));
+    default:
+      return matrix_bytes(rows, cols, format);
+  }
 }
 
 double value_bytes(NumberFormat format) {

@@ -13,19 +13,19 @@ namespace shardlm::plan {
 
 enum class NumberFormat : uint8_t { f32, f16, bf16, int8, int4 };
 
-// Group size of int4 weights: one f16 scale per 128 consecutive inputs of a row (bitsandbytes' and
-// GPTQ's common choice; DESIGN allows 32-128).
-inline constexpr int64_t kInt4Group = 128;
-
 std::string_view format_name(NumberFormat format);
 // Parses "f32", "f16", "bf16", "int8", "int4"; throws naming `flag` and the accepted values.
 NumberFormat parse_format(std::string_view text, std::string_view flag);
-// The runtime dtype a format is held in, when it is one (int8 / int4 are not runtime dtypes yet).
+// The runtime dtype a format is held in, when it is one (int8 / int4 are recipes, see matrix_bytes).
 std::optional<DType> runtime_dtype(NumberFormat format);
 
-// Bytes of a [rows, cols] weight matrix: int8 keeps one f32 scale per output row (per-channel absmax),
-// int4 two values a byte and one f16 scale per kInt4Group inputs of each row.
+// Bytes of a [rows, cols] projection as the runtime holds it (runtime/model/weight_dtype.h): int8 one
+// byte a value and one f32 scale per output row (per-channel absmax); int4 q4_1, groups of 32 inputs
+// in 20 bytes (16 of nibbles, an f16 scale and an f16 minimum), or int8 where a row is not whole groups.
 int64_t matrix_bytes(int64_t rows, int64_t cols, NumberFormat format);
+// Bytes of an embedding table or LM head beside `format` layers: int8 keeps them bf16, int4 q8_0
+// (groups of 32 in 34 bytes; bf16 where a row is not whole groups), the others the layers' format.
+int64_t table_bytes(int64_t rows, int64_t cols, NumberFormat format);
 // Bytes of one value of the KV cache or of an activation (int8 KV ignores its per-block scales).
 double value_bytes(NumberFormat format);
 

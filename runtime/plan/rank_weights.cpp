@@ -66,10 +66,9 @@ void for_each_tensor(const ModelSpec& s, const RankPlace& place, const std::func
 
 int64_t tensor_bytes(const TensorShape& t, NumberFormat weights) {
   if (!t.matrix) return 4 * t.rows;
-  const bool quantized = weights == NumberFormat::int8 || weights == NumberFormat::int4;
   const bool embedding_like =
       t.role == TensorRole::embedding || t.role == TensorRole::position || t.role == TensorRole::lm_head;
-  return matrix_bytes(t.rows, t.cols, quantized && embedding_like ? NumberFormat::bf16 : weights);
+  return embedding_like ? table_bytes(t.rows, t.cols, weights) : matrix_bytes(t.rows, t.cols, weights);
 }
 
 WeightBytes rank_weight_bytes(const ModelSpec& spec, const RankPlace& place, NumberFormat weights) {

@@ -68,10 +68,15 @@ TEST(RankWeights, PipelineStagesSplitLayersAndEmbeddings) {
 }
 
 TEST(RankWeights, QuantizedFormatsCountTheirScales) {
-  // int8: one f32 scale per row; int4: two values a byte and an f16 scale per 128 inputs.
+  // int8: one f32 scale per row; int4 (q4_1): per 32 inputs 16 bytes of nibbles, an f16 scale and
+  // an f16 minimum; a row that is not whole groups falls back to int8, as the runtime does.
   EXPECT_EQ(matrix_bytes(8192, 8192, NumberFormat::int8), 8192 * 8192 + 8192 * 4);
-  EXPECT_EQ(matrix_bytes(8192, 8192, NumberFormat::int4), 8192 * (4096 + 2 * 64));
-  EXPECT_EQ(matrix_bytes(10, 129, NumberFormat::int4), 10 * (65 + 2 * 2));
+  EXPECT_EQ(matrix_bytes(8192, 8192, NumberFormat::int4), 8192 * (8192 / 32) * (16 + 2 + 2));
+  EXPECT_EQ(matrix_bytes(10, 129, NumberFormat::int4), 10 * 129 + 10 * 4);
+  // Tables beside int8 layers stay bf16; beside int4 they are q8_0: 32 bytes and an f16 scale per 32.
+  EXPECT_EQ(table_bytes(32000, 8192, NumberFormat::int8), 32000 * 8192 * 2);
+  EXPECT_EQ(table_bytes(32000, 8192, NumberFormat::int4), 32000 * (8192 / 32) * (32 + 2));
+  EXPECT_EQ(table_bytes(512, 100, NumberFormat::int4), 512 * 100 * 2);
 }
 
 TEST(RankWeights, LayoutsTheModelCannotTakeAreRefusedNamingTheFlag) {
