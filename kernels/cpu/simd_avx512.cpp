@@ -82,45 +82,6 @@ struct LoadI8 {
   }
 };
 
-// ggml's block formats (see runtime/core/dtype.h; structs are not shared across the ISA files, so the
-// offsets are spelled out): 16 values at element i of a row, i a multiple of 16, so a load is one half
-// of a block. Rows are whole blocks, so dot_tile_fixed only ever asks for full registers; `masked`
-// exists for its tail loop, which then always runs with every lane set.
-template <int BlockBytes>
-const uint8_t* block_of(const void* w, int64_t i) {
-  return static_cast<const uint8_t*>(w) + (i / 32) * BlockBytes;
-}
-__m512 broadcast_f16(const uint8_t* at) {
-  uint16_t bits;
-  __builtin_memcpy(&bits, at, 2);
-  return _mm512_set1_ps(_cvtsh_ss(bits));
-}
-
-// q8_0: [f16 scale][32 x int8]; value = scale * byte.
-struct LoadQ8_0 {
-  static __m512 full(const void* w, int64_t i) {
-    const uint8_t* block = block_of<34>(w, i);
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2 + i % 32));
-    return _mm512_mul_ps(LoadI8::widen(bytes), broadcast_f16(block));
-  }
-  static __m512 masked(const void* w, int64_t i, __mmask16) { return full(w, i); }
-};
-
-// q4_1: [f16 scale][f16 minimum][16 bytes]; byte j holds value j (low nibble) and j + 16 (high), so the
-// first half of a block is the low nibbles and the second half the high ones. value = scale * nibble +
-// minimum, one FMA (exact product: an f16 times a 4-bit integer fits f32's mantissa).
-struct LoadQ4_1 {
-  static __m512 full(const void* w, int64_t i) {
-    const uint8_t* block = block_of<20>(w, i);
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 4));
-    const __m128i shift = _mm_cvtsi32_si128(static_cast<int>(i & 16) >> 2);  // 0 or 4
-    const __m128i nibbles = _mm_and_si128(_mm_srl_epi16(packed, shift), _mm_set1_epi8(0x0F));
-    const __m512 codes = _mm512_maskz_cvtepi32_ps(kAllLanes, _mm512_maskz_cvtepu8_epi32(kAllLanes, nibbles));
-    return _mm512_fmadd_ps(codes, broadcast_f16(block), broadcast_f16(block + 2));
-  }
-  static __m512 masked(const void* w, int64_t i, __mmask16) { return full(w, i); }
-};
-
 // FMA latency is 4 cycles at 2 per cycle, so about 8 independent sums keep the units busy: small tiles
 // unroll along k to get there. A 4 x 4 tile uses 16 accumulators plus 5 loaded registers of the 32.
 constexpr int unroll_for(int tile_size) { return tile_size >= 8 ? 1 : tile_size >= 4 ? 2 : 4; }
@@ -204,6 +165,114 @@ void dot_tile(const float* x, int64_t x_stride, int rows, const void* w, int64_t
     case 2: return dot_tile_rows<Load, 2>(x, x_stride, w, w_stride, cols, k, out, out_stride);
     case 3: return dot_tile_rows<Load, 3>(x, x_stride, w, w_stride, cols, k, out, out_stride);
     default: return dot_tile_rows<Load, 4>(x, x_stride, w, w_stride, cols, k, out, out_stride);
+  }
+}
+
+// ggml's block formats (see runtime/core/dtype.h; structs are not shared across the ISA files, so the
+// offsets are spelled out). A block of 32 values decodes into two registers of f32, its header read
+// once: the decoding is the cost here (the FMAs are 2 a block), so it is done once per block and
+// weight row and shared by every input row of the tile.
+
+// q8_0: [f16 scale][32 x int8]; value = scale * byte.
+struct DecodeQ8_0 {
+  static constexpr int64_t kBytes = 34;
+  static void decode(const uint8_t* block, __m512& low, __m512& high) {
+    uint16_t bits;
+    __builtin_memcpy(&bits, block, 2);
+    const __m512 scale = _mm512_set1_ps(_cvtsh_ss(bits));
+    low = _mm512_mul_ps(LoadI8::widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2))), scale);
+    high = _mm512_mul_ps(LoadI8::widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 18))), scale);
+  }
+};
+
+// q4_1: [f16 scale][f16 minimum][16 bytes]; byte j holds value j (low nibble) and j + 16 (high).
+// value = scale * nibble + minimum, one FMA (exact product: an f16 times a 4-bit integer fits f32).
+struct DecodeQ4_1 {
+  static constexpr int64_t kBytes = 20;
+  static __m512 widen(__m128i nibbles) {
+    return _mm512_maskz_cvtepi32_ps(kAllLanes, _mm512_maskz_cvtepu8_epi32(kAllLanes, nibbles));
+  }
+  static void decode(const uint8_t* block, __m512& low, __m512& high) {
+    int header;
+    __builtin_memcpy(&header, block, 4);
+    const __m128 scale_minimum = _mm_cvtph_ps(_mm_cvtsi32_si128(header));  // [scale, minimum, 0, 0]
+    const __m512 scale = _mm512_maskz_broadcastss_ps(kAllLanes, scale_minimum);
+    const __m512 minimum = _mm512_maskz_broadcastss_ps(kAllLanes, _mm_movehdup_ps(scale_minimum));
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 4));
+    const __m128i low_mask = _mm_set1_epi8(0x0F);
+    low = _mm512_fmadd_ps(widen(_mm_and_si128(packed, low_mask)), scale, minimum);
+    high = _mm512_fmadd_ps(widen(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask)), scale, minimum);
+  }
+};
+
+// dot_tile_fixed for block formats: k and w_stride are whole blocks. Small tiles keep the two halves
+// of a block in separate sums, so that a 1 x 4 tile still has 8 independent chains; a 4 x 4 tile's 16
+// sums plus 8 decoded registers fill most of the 32.
+template <class Decode, int Rows, int Cols>
+void block_tile_fixed(const float* x, int64_t x_stride, const void* w, int64_t w_stride, int64_t k, float* out,
+                      int64_t out_stride) {
+  constexpr int kHalves = Rows * Cols <= 8 ? 2 : 1;
+  const auto* weights = static_cast<const uint8_t*>(w);
+  const int64_t row_bytes = w_stride / 32 * Decode::kBytes;
+  __m512 acc[Rows][Cols][kHalves];
+#pragma GCC unroll 32
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 32
+    for (int c = 0; c < Cols; ++c) {
+#pragma GCC unroll 32
+      for (int h = 0; h < kHalves; ++h) acc[r][c][h] = _mm512_setzero_ps();
+    }
+  }
+  for (int64_t i = 0; i < k; i += 32) {
+    const uint8_t* block = weights + i / 32 * Decode::kBytes;
+    __m512 low[Cols], high[Cols];
+#pragma GCC unroll 32
+    for (int c = 0; c < Cols; ++c) Decode::decode(block + c * row_bytes, low[c], high[c]);
+#pragma GCC unroll 32
+    for (int r = 0; r < Rows; ++r) {
+      const __m512 first = _mm512_loadu_ps(x + r * x_stride + i), second = _mm512_loadu_ps(x + r * x_stride + i + 16);
+#pragma GCC unroll 32
+      for (int c = 0; c < Cols; ++c) {
+        acc[r][c][0] = _mm512_fmadd_ps(first, low[c], acc[r][c][0]);
+        acc[r][c][kHalves - 1] = _mm512_fmadd_ps(second, high[c], acc[r][c][kHalves - 1]);
+      }
+    }
+  }
+#pragma GCC unroll 32
+  for (int r = 0; r < Rows; ++r) {
+    __m512 totals[4];
+#pragma GCC unroll 32
+    for (int c = 0; c < 4; ++c) {
+      totals[c] = _mm512_setzero_ps();
+      if (c < Cols) {
+#pragma GCC unroll 32
+        for (int h = 0; h < kHalves; ++h) totals[c] = _mm512_add_ps(totals[c], acc[r][c][h]);
+      }
+    }
+    const __m128 sums = sum_lanes_of_four(totals[0], totals[1], totals[2], totals[3]);
+    _mm_mask_storeu_ps(out + r * out_stride, static_cast<__mmask8>((1u << Cols) - 1u), sums);
+  }
+}
+
+template <class Decode, int Rows>
+void block_tile_rows(const float* x, int64_t x_stride, const void* w, int64_t w_stride, int cols, int64_t k,
+                     float* out, int64_t out_stride) {
+  switch (cols) {
+    case 1: return block_tile_fixed<Decode, Rows, 1>(x, x_stride, w, w_stride, k, out, out_stride);
+    case 2: return block_tile_fixed<Decode, Rows, 2>(x, x_stride, w, w_stride, k, out, out_stride);
+    case 3: return block_tile_fixed<Decode, Rows, 3>(x, x_stride, w, w_stride, k, out, out_stride);
+    default: return block_tile_fixed<Decode, Rows, 4>(x, x_stride, w, w_stride, k, out, out_stride);
+  }
+}
+
+template <class Decode>
+void block_tile(const float* x, int64_t x_stride, int rows, const void* w, int64_t w_stride, int cols, int64_t k,
+                float* out, int64_t out_stride) {
+  switch (rows) {
+    case 1: return block_tile_rows<Decode, 1>(x, x_stride, w, w_stride, cols, k, out, out_stride);
+    case 2: return block_tile_rows<Decode, 2>(x, x_stride, w, w_stride, cols, k, out, out_stride);
+    case 3: return block_tile_rows<Decode, 3>(x, x_stride, w, w_stride, cols, k, out, out_stride);
+    default: return block_tile_rows<Decode, 4>(x, x_stride, w, w_stride, cols, k, out, out_stride);
   }
 }
 
@@ -345,7 +414,7 @@ float max(const float* x, int64_t n) {
 
 const Kernels& avx512_kernels() {
   static const Kernels table{"avx512", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>, dot_tile<LoadI8>,
-                                        dot_tile<LoadQ8_0>, dot_tile<LoadQ4_1>},
+                                        block_tile<DecodeQ8_0>, block_tile<DecodeQ4_1>},
                              weighted_sum,
                              widen_bf16,
                              scale,
