@@ -2,8 +2,12 @@
 // and the SIMD tile computes up to 4 x 4 outputs at once, so every weight loaded serves up to 4 input
 // rows and every input loaded serves 4 weight rows. int8 weights are widened to f32 in registers and
 // each finished dot product is multiplied by its row's scale: decode reads a quarter of f32's bytes.
-// q8_0 / q4_1 blocks are decoded to f32 in registers, their scale (and minimum) applied per block.
+// q8_0 / q4_1 blocks are decoded to f32 in registers, their scale (and minimum) applied per block; or,
+// where the CPU has an integer dot product (AVX-512 VNNI), multiplied as integers by the inputs
+// quantized to int8 per block of 32, as llama.cpp does: half the instructions of decoding to f32.
 #include <algorithm>
+#include <cmath>
+#include <vector>
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/work_split.h"
@@ -13,11 +17,42 @@
 namespace shardlm::cpu {
 namespace {
 
+// simd.h's quantized inputs: per block of 32 inputs of each row, codes = round(x / scale) with scale =
+// the block's largest magnitude / 127, and [scale, scale x sum of codes] per block, in pairs of blocks.
+// kernels/ref's matmul_quantized_inputs states the same rule independently.
+void quantize_inputs(const float* x, int64_t m, int64_t k, int64_t padded, std::vector<int8_t>& codes,
+                     std::vector<float>& scales) {
+  codes.assign(m * padded, 0);
+  scales.assign(m * padded / 16, 0.0f);
+  for (int64_t r = 0; r < m; ++r) {
+    for (int64_t b = 0; b < k / kQuantBlock; ++b) {
+      const float* in = x + r * k + b * kQuantBlock;
+      float absmax = 0.0f;
+      for (int64_t i = 0; i < kQuantBlock; ++i) absmax = std::max(absmax, std::fabs(in[i]));
+      const float inverse = absmax > 0.0f ? 127.0f / absmax : 0.0f;
+      int8_t* out = codes.data() + r * padded + b * kQuantBlock;
+      int sum = 0;
+      for (int64_t i = 0; i < kQuantBlock; ++i) {
+        out[i] = static_cast<int8_t>(std::lround(in[i] * inverse));
+        sum += out[i];
+      }
+      float* block_scales = scales.data() + r * (padded / 16) + (b / 2) * 4 + (b % 2) * 2;
+      block_scales[0] = absmax / 127.0f;
+      block_scales[1] = block_scales[0] * static_cast<float>(sum);
+    }
+  }
+}
+
 // Bytes of weights per block of columns: the block stays in L2 while every group of input rows passes
 // over it, so for m > 1 the weights come from memory once rather than once per group.
 constexpr int64_t kBlockBytes = 128 * 1024;
 
 }  // namespace
+
+bool matmul_quantizes_inputs(DType w_dtype) {
+  return is_block_dtype(w_dtype) &&
+         simd::active_kernels().quantized_dot_tile[w_dtype == DType::q4_1 ? 1 : 0] != nullptr;
+}
 
 void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k,
             const float* row_scales) {
@@ -31,6 +66,17 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
     return;
   }
   const simd::DotTileFn dot_tile = simd::active_kernels().dot_tile[static_cast<int>(w_dtype)];
+  // Block formats take the integer path where the SIMD level has one: inputs quantized once here.
+  const simd::QuantizedDotTileFn quantized_tile =
+      is_block_dtype(w_dtype) ? simd::active_kernels().quantized_dot_tile[w_dtype == DType::q4_1 ? 1 : 0] : nullptr;
+  const int64_t padded = (k + simd::kInputPair - 1) / simd::kInputPair * simd::kInputPair;
+  thread_local std::vector<int8_t> codes;
+  thread_local std::vector<float> code_scales;
+  if (quantized_tile != nullptr) quantize_inputs(x, m, k, padded, codes, code_scales);
+  // Pointers, not the thread_local names, go into the workers: on a worker thread the names would be
+  // that thread's own (empty) buffers.
+  const int8_t* const input_codes = codes.data();
+  const float* const input_scales = code_scales.data();
   constexpr int64_t kTileCols = simd::kMaxTileCols;
   const auto row_bytes = static_cast<int64_t>(dtype_bytes(w_dtype, k));
   // Threads split whole tiles of columns, so only the last tile of the matrix is ever partial.
@@ -47,7 +93,12 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
         const int rows = static_cast<int>(std::min<int64_t>(simd::kMaxTileRows, m - row));
         for (int64_t col = block; col < block_end; col += kTileCols) {
           const int cols = static_cast<int>(std::min(kTileCols, block_end - col));
-          dot_tile(x + row * k, k, rows, weights + col * row_bytes, k, cols, k, y + row * n + col, n);
+          if (quantized_tile != nullptr) {
+            quantized_tile(input_codes + row * padded, input_scales + row * (padded / 16), padded, rows,
+                           weights + col * row_bytes, k, cols, k, y + row * n + col, n);
+          } else {
+            dot_tile(x + row * k, k, rows, weights + col * row_bytes, k, cols, k, y + row * n + col, n);
+          }
           if (w_dtype == DType::i8) {
             for (int r = 0; r < rows; ++r)
               for (int c = 0; c < cols; ++c) y[(row + r) * n + col + c] *= row_scales[col + c];

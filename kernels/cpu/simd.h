@@ -24,12 +24,28 @@ using DotTileFn = void (*)(const float* x, int64_t x_stride, int rows, const voi
 inline constexpr int kMaxTileRows = 4;
 inline constexpr int kMaxTileCols = 4;
 
+// Input rows quantized for integer dot products with q8_0 / q4_1 weights (as llama.cpp's q8 dot
+// products): each block of 32 inputs becomes 32 int8 codes and a scale (largest magnitude / 127), so
+// input i is about codes[i] x scale. A row's codes are padded with zeros to a whole number of pairs of
+// blocks (64), and its scales come four floats per pair: [scale b, sum b, scale b+1, sum b+1], where
+// sum is scale x (sum of the block's codes), the block's inputs as the codes represent them.
+inline constexpr int64_t kInputPair = 64;
+// out[r * out_stride + c] = the dot product of input row r (codes + r * codes_stride, scales + r *
+// codes_stride / 16) with weight row c (w + c * w_stride elements of the dtype), for k inputs (a
+// multiple of 32); rows and cols as for DotTileFn.
+using QuantizedDotTileFn = void (*)(const int8_t* codes, const float* scales, int64_t codes_stride, int rows,
+                                    const void* w, int64_t w_stride, int cols, int64_t k, float* out,
+                                    int64_t out_stride);
+
 struct Kernels {
   const char* name;  // "generic", "avx2" or "avx512"
   // Indexed by static_cast<int>(DType): f32, f16, bf16, i8, q8_0, q4_1 (simd_dispatch.cpp checks that
   // order). The i8 tile sums unscaled bytes times inputs; the caller applies the row scales. The block
   // formats decode each block with its own scale, and need k and w_stride to be multiples of 32.
   DotTileFn dot_tile[6];
+  // For q8_0 and q4_1 weights (in that order): the product with quantized inputs, where the level has
+  // an integer dot product that beats decoding blocks to f32 (AVX-512 VNNI); null where it has not.
+  QuantizedDotTileFn quantized_dot_tile[2];
   // y[r * y_stride + i] += sum_j a[r * a_stride + j] * x[j * x_stride + i] for r < rows (1 <= rows <=
   // kMaxTileRows), i < n, j < count: attention's weighted sums of value rows for several query rows.
   // Blocks of y stay in registers while all count value rows are added, and each value row, once

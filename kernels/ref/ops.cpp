@@ -23,6 +23,20 @@ void matmul(const float* x, const void* w, DType w_dtype, float* y, int64_t m, i
   }
 }
 
+void matmul_quantized_inputs(const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n,
+                             int64_t k) {
+  SHARDLM_CHECK(k % 32 == 0, "ref::matmul_quantized_inputs: k={} is not a multiple of 32", k);
+  std::vector<float> quantized(m * k);
+  for (int64_t block = 0; block < m * k / 32; ++block) {
+    const float* in = x + block * 32;
+    float absmax = 0.0f;
+    for (int i = 0; i < 32; ++i) absmax = std::max(absmax, std::fabs(in[i]));
+    const float scale = absmax / 127.0f, inverse = absmax > 0.0f ? 127.0f / absmax : 0.0f;
+    for (int i = 0; i < 32; ++i) quantized[block * 32 + i] = static_cast<float>(std::lround(in[i] * inverse)) * scale;
+  }
+  matmul(quantized.data(), w, w_dtype, y, m, n, k);
+}
+
 void quantize_rows_int8(const float* x, int64_t rows, int64_t k, int8_t* q, float* scales) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * k;

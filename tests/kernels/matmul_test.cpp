@@ -85,14 +85,18 @@ TEST_P(MatmulTest, MatchesReferenceWithinRoundingOfAnF32Sum) {
         SCOPED_TRACE(testing::Message() << "m=" << m << " n=" << n << " k=" << k);
         const std::vector<float> x = test::random_floats(rng, m * k, -1, 1);
         const Weights w = make_weights(test::random_floats(rng, n * k, -1, 1), dtype, n);
-        std::vector<float> expected(m * n), abs_sums(m * n);
+        std::vector<float> expected(m * n), expected_quantized(m * n), abs_sums(m * n);
         ref::matmul(x.data(), w.data.data(), dtype, expected.data(), m, n, k, w.row_scales());
+        if (blocks) ref::matmul_quantized_inputs(x.data(), w.data.data(), dtype, expected_quantized.data(), m, n, k);
         std::vector<float> abs_x(x.size());
         for (size_t i = 0; i < x.size(); ++i) abs_x[i] = std::abs(x[i]);
         // sum_i |x_i w_i|
         ref::matmul(abs_x.data(), w.abs_f32.data(), DType::f32, abs_sums.data(), m, n, k);
 
         test::for_each_kernel_config([&](ThreadPool& pool) {
+          // Where the level multiplies block formats by int8-quantized inputs, that is the contract.
+          const bool quantized = cpu::matmul_quantizes_inputs(dtype);
+          const std::vector<float>& want = quantized ? expected_quantized : expected;
           std::vector<float> y(m * n, NAN);
           cpu::matmul(pool, x.data(), w.data.data(), dtype, y.data(), m, n, k, w.row_scales());
           for (int64_t i = 0; i < m * n; ++i) {
@@ -100,8 +104,14 @@ TEST_P(MatmulTest, MatchesReferenceWithinRoundingOfAnF32Sum) {
             // accumulation of k products (the reference sums in double); int8 adds one rounding,
             // the product of the finished sum and the row's scale. A block format's value (scale x
             // code, plus minimum) rounds once, in the kernel as in the reference: the product is exact.
-            const double scaling = dtype == DType::i8 ? test::kUnitRoundoff * abs_sums[i] : 0.0;
-            ASSERT_NEAR(y[i], expected[i], test::sum_error_bound(k, abs_sums[i]) + scaling)
+            // With quantized inputs, the reference rounds each input (code x scale) to f32 and the
+            // kernel rounds each block's two factors (weight scale x input scale, minimum x input
+            // sum) and their products: a few more roundings of the same sum, 4 units at most (the
+            // quantized inputs are within 1/254 of x, hence the 1.01).
+            const double scaling = dtype == DType::i8 ? test::kUnitRoundoff * abs_sums[i]
+                                   : quantized        ? 4 * test::kUnitRoundoff * abs_sums[i] * 1.01
+                                                      : 0.0;
+            ASSERT_NEAR(y[i], want[i], test::sum_error_bound(k, abs_sums[i] * 1.01) + scaling)
                 << "row " << i / n << " col " << i % n;
           }
         });
@@ -110,7 +120,7 @@ TEST_P(MatmulTest, MatchesReferenceWithinRoundingOfAnF32Sum) {
   }
 }
 
-// Small integers make every partial sum exact in f32 (|sum| <= 4097 * 64 < 2^24) and exactly
+// Small integers make every partial sum exact in f32 (|sum| <= 4128 * 64 + 129 * 127 * 8 < 2^24 / 4) and exactly
 // representable in f16 and bf16, so any summation order must give the reference's result bit for
 // bit: a dropped, doubled or misplaced element cannot hide inside a tolerance. The two larger shapes
 // are big enough (over 1 M multiply-adds) for two threads to split them. int8 weights hold the
@@ -130,6 +140,9 @@ TEST_P(MatmulTest, IntegerInputsGiveExactResults) {
     SCOPED_TRACE(testing::Message() << "m=" << shape.m << " n=" << shape.n << " k=" << shape.k);
     std::vector<float> x(shape.m * shape.k), w_values(shape.n * shape.k);
     for (float& value : x) value = static_cast<float>(small_integer(rng));
+    // Every block of 32 inputs holds a 127, so that inputs quantized per block (scale 127 / 127 = 1)
+    // keep their values exactly and the exact result stands for that path too.
+    for (size_t i = 0; i < x.size(); i += kQuantBlock) x[i] = 127.0f;
     for (float& value : w_values) value = static_cast<float>(std::min(small_integer(rng), blocks ? 7 : 8));
     Weights w;
     if (blocks) {
