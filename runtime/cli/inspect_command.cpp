@@ -10,14 +10,17 @@
 #include "runtime/core/check.h"
 #include "runtime/model/checkpoint_contents.h"
 #include "runtime/model/model_loader.h"
+#include "runtime/plan/number_format.h"
+#include "runtime/plan/report.h"
 
 namespace shardlm::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: shardlm inspect PATH [--tensors]\n"
+    "usage: shardlm inspect PATH [--tensors] [--weights f32|f16|bf16|int8|int4]\n"
     "  PATH       a Hugging Face checkpoint directory, a GGUF file or a llama2.c .bin\n"
-    "  --tensors  list every tensor\n";
+    "  --tensors  list every tensor\n"
+    "  --weights  the precision to mark in the table of what each --weights choice holds and saves\n";
 
 const char* name_of(NormKind kind) { return kind == NormKind::rmsnorm ? "RMSNorm" : "LayerNorm"; }
 const char* name_of(FfnKind kind) {
@@ -56,6 +59,9 @@ int inspect_command(const std::vector<std::string>& argv) {
     flags.erase(flags.begin());
   }
   Args args(flags, {"help", "tensors"});
+  const auto weights_flag = args.text("weights");
+  const plan::NumberFormat chosen = weights_flag ? plan::parse_format(*weights_flag, "--weights")
+                                                 : plan::NumberFormat::f32;
   if (args.has_switch("help")) {
     std::fputs(kUsage, stdout);
     return 0;
@@ -95,6 +101,7 @@ int inspect_command(const std::vector<std::string>& argv) {
     std::printf("  %-5s %6lld tensors %16s parameters %12.2f MB\n", type.c_str(), static_cast<long long>(totals.tensors),
                 fmt::format("{}", totals.elements).c_str(), totals.bytes / 1e6);
   }
+  std::printf("%s", plan::weight_choices_table(s, 1, 1, chosen).c_str());
   if (list_tensors) {
     for (const StoredTensor& t : contents.tensors)
       std::printf("  %-48s %-5s [%s] %zu bytes\n", t.name.c_str(), t.type.c_str(),

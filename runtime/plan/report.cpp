@@ -31,6 +31,24 @@ std::string layout_name(const Layout& l) {
 
 }  // namespace
 
+std::string weight_choices_table(const ModelSpec& spec, int tp, int pp, NumberFormat chosen) {
+  const RankPlace place = rank_place(spec, tp, pp, 0, 0);
+  const double f32 = static_cast<double>(rank_weight_bytes(spec, place, NumberFormat::f32).total());
+  const double bf16 = static_cast<double>(rank_weight_bytes(spec, place, NumberFormat::bf16).total());
+  std::string out = fmt::format("weights by --weights ({}):\n", tp * pp == 1 ? "the whole model"
+                                                                             : fmt::format("rank 0 of tp {} x pp {}", tp, pp));
+  for (NumberFormat format : {NumberFormat::f32, NumberFormat::bf16, NumberFormat::int8, NumberFormat::int4}) {
+    const double bytes = static_cast<double>(rank_weight_bytes(spec, place, format).total());
+    out += fmt::format("  {:<5} {:>11} ({:.3g} GB)", format_name(format), human_bytes(bytes), bytes / 1e9);
+    if (format != NumberFormat::f32) out += fmt::format("   saves {:>3.0f}% of f32", 100 * (1 - bytes / f32));
+    if (format == NumberFormat::int8 || format == NumberFormat::int4)
+      out += fmt::format(", {:>3.0f}% of 16-bit", 100 * (1 - bytes / bf16));
+    if (format == chosen || (format == NumberFormat::bf16 && chosen == NumberFormat::f16)) out += "   <- chosen";
+    out += "\n";
+  }
+  return out;
+}
+
 std::string plan_table(const std::string& model_name, const ModelSpec& spec, const Hardware& hw, const Plan& plan) {
   const Workload& w = plan.workload;
   std::string out;
@@ -43,6 +61,7 @@ std::string plan_table(const std::string& model_name, const ModelSpec& spec, con
   out += fmt::format("workload: context {}, concurrency {}, prompt {} + output {} tokens\n", plan.context,
                      w.concurrency, w.prompt_tokens, w.output_tokens);
   out += fmt::format("verdict:  {}\n\n", plan.fits ? "fits" : "does not fit: " + plan.why_not);
+  out += weight_choices_table(spec, plan.layout.tp, plan.layout.pp, plan.layout.weights) + "\n";
 
   const bool host = !plan.ranks.empty() && plan.ranks.front().mapped_file_bytes > 0;
   out += fmt::format("{:>4} {:>3} {:>3} {:>6} {:>11} {:>11} {:>11} {:>11} {:>10} {:>10}{} {:>11} {:>11} {:>12} {:>9}\n",

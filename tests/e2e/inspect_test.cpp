@@ -21,6 +21,29 @@ TEST(Inspect, SmolLm2ParametersAndStoredTypes) {
   EXPECT_NE(run.out.find("Q8_0"), std::string::npos) << run.out;
 }
 
+// inspect's table of --weights choices counts bytes by formula (the planner's); generate reports the
+// bytes of the tensors it actually built. Each row must be what generate then holds.
+TEST(Inspect, WeightChoicesAreWhatGenerateHolds) {
+  const std::string model = std::string(SHARDLM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
+  ASSERT_TRUE(std::filesystem::exists(model)) << model << " is missing: run ./launch/fetch-models.sh";
+  const CliResult inspect = run_cli({"inspect", model, "--weights", "int4"});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_NE(inspect.out.find("   <- chosen"), std::string::npos) << inspect.out;
+  for (const char* weights : {"bf16", "int8", "int4"}) {
+    const CliResult run = run_cli({"generate", "--model", model, "--prompt", "Hi", "--max-new-tokens", "1",
+                                   "--weights", weights});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    const size_t at = run.err.find("weights per rank: ");
+    ASSERT_NE(at, std::string::npos) << run.err;
+    const std::string held = run.err.substr(at + 18, run.err.find(" MiB", at) + 4 - at - 18);  // "92.1 MiB"
+    const std::string row = std::string("  ") + weights + std::string(6 - std::string(weights).size(), ' ');
+    const size_t line = inspect.out.find(row);
+    ASSERT_NE(line, std::string::npos) << row << " in " << inspect.out;
+    EXPECT_NE(inspect.out.substr(line, inspect.out.find('\n', line) - line).find(held), std::string::npos)
+        << weights << ": generate holds " << held << "\n" << inspect.out;
+  }
+}
+
 TEST(Inspect, Stories260K) {
   // dim 64, FFN 172, 5 layers, 4 of 8 heads for K/V, vocab 512: 512*64 + 5*(64*64*2 + 32*64*2 + 3*172*64 + 2*64) + 64.
   const CliResult run = run_cli({"inspect", std::string(SHARDLM_TEST_DATA) + "/stories260K/stories260K.bin", "--tensors"});
