@@ -13,5 +13,6 @@ int chat_command(const std::vector<std::string>& args);
 int serve_command(const std::vector<std::string>& args);
 int client_command(const std::vector<std::string>& args);
 int plan_command(const std::vector<std::string>& args);
+int perplexity_command(const std::vector<std::string>& args);
 
 }  // namespace shardlm::cli

@@ -25,7 +25,8 @@ constexpr const char* kUsage =
     "  serve      answer gRPC requests with a model, on one rank or many (shardlm serve --help)\n"
     "  client     talk to a running server: generate, chat, health, model info, metrics (shardlm client --help)\n"
     "  inspect    what a checkpoint holds: its model, parameters and tensors (shardlm inspect PATH)\n"
-    "  plan       what fits and how fast: memory per rank, speed, layouts (shardlm plan --help)\n";
+    "  plan       what fits and how fast: memory per rank, speed, layouts (shardlm plan --help)\n"
+    "  perplexity how well a model predicts a text, to judge a precision (shardlm perplexity --help)\n";
 
 }  // namespace
 
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
     if (command == "serve") return shardlm::cli::serve_command(args);
     if (command == "client") return shardlm::cli::client_command(args);
     if (command == "plan") return shardlm::cli::plan_command(args);
+    if (command == "perplexity") return shardlm::cli::perplexity_command(args);
     std::fprintf(stderr, "error: unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const std::exception& error) {

@@ -202,14 +202,25 @@ void Decoder::embed(std::span<const SequenceSlice> sequences) {
 
 std::span<const float> Decoder::forward(std::span<const int32_t> tokens, int64_t start_pos, KvCache& cache,
                                         Logits which, const float* hidden_in) {
-  const SequenceSlice one[] = {{tokens, start_pos, &cache}};
+  const SequenceSlice one[] = {{tokens, start_pos, &cache, nullptr, {}}};
   if (which == Logits::last) return forward_batch(one, hidden_in);
   const auto T = static_cast<int64_t>(tokens.size());
   const auto hidden = forward_batch_hidden(one, hidden_in, T);
   if (!placement_.last_stage) return hidden;
-  std::vector<int64_t> rows(T);
-  for (int64_t t = 0; t < T; ++t) rows[t] = t;
-  return logits_of(rows);  // every position's logits, for tests of whole prompts
+  return logits_of_first(T);  // every position's logits, for tests of whole prompts
+}
+
+std::span<const float> Decoder::forward_every_position(const SequenceSlice& sequence) {
+  SHARDLM_CHECK(placement_.last_stage, "only the last pipeline stage has logits");
+  const auto T = static_cast<int64_t>(sequence.tokens.size());
+  forward_batch_hidden(std::span<const SequenceSlice>(&sequence, 1), nullptr, T);
+  return logits_of_first(T);
+}
+
+std::span<const float> Decoder::logits_of_first(int64_t rows) {
+  std::vector<int64_t> wanted(rows);
+  for (int64_t t = 0; t < rows; ++t) wanted[t] = t;
+  return logits_of(wanted);
 }
 
 std::span<const float> Decoder::forward_batch(std::span<const SequenceSlice> sequences, const float* hidden_in) {

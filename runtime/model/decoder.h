@@ -71,6 +71,9 @@ class Decoder {
   // logits of each sequence's last token [sequences, vocab] on the last stage, else the hidden
   // states of all tokens [total tokens, hidden] in sequence order (hidden_in likewise).
   std::span<const float> forward_batch(std::span<const SequenceSlice> sequences, const float* hidden_in = nullptr);
+  // Every position's logits ([tokens][vocab]) for one sequence, its keys and values in its cache or
+  // pool as in forward_batch: what scoring a text (perplexity) needs. Last stage only.
+  std::span<const float> forward_every_position(const SequenceSlice& sequence);
 
  private:
   void ensure_scratch(int64_t tokens);
@@ -81,6 +84,8 @@ class Decoder {
   // Runs the layers over x_ (rows of all sequences); leaves the result in x_.
   void run_layers(std::span<const SequenceSlice> sequences, int64_t rows);
   // Final norm and LM head over the given rows of x_, into logits_ [rows, vocab].
+  // Logits of rows 0..rows-1 of the last forward pass.
+  std::span<const float> logits_of_first(int64_t rows);
   std::span<const float> logits_of(const std::vector<int64_t>& rows);
   void normalize(const Norm& norm, const float* x, float* y, int64_t rows);
   // y = x W^T + b. A row-parallel layer's partial products are summed over the group before its

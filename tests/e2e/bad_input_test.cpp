@@ -115,6 +115,15 @@ std::vector<BadCase> bad_cases() {
       {"flag without value", {"generate", "--model"}, "needs a value"},
       {"missing prompt flag", {"generate", "--model", kModel}, "--prompt"},
       {"model is a directory without config.json", generate_args(std::string(SHARDLM_TEST_DATA), kTokenizer, {}), "without config.json"},
+      {"perplexity without a text", {"perplexity", "--model", kModel}, "--text"},
+      {"perplexity of a missing text", {"perplexity", "--model", kModel, "--text", temp_dir() + "/no-such.txt"},
+       "cannot be read"},
+      {"perplexity of an empty text", {"perplexity", "--model", kModel, "--text", write_variant("empty.txt", "")},
+       "is empty"},
+      {"perplexity over pipeline stages", {"perplexity", "--model", kModel, "--text", kTokenizer, "--pp", "2"},
+       "one pipeline stage"},
+      {"perplexity window of one", {"perplexity", "--model", kModel, "--text", kTokenizer, "--context", "1"},
+       "--context"},
   };
 }
 

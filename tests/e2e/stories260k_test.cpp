@@ -1,7 +1,10 @@
 // stories260K end to end, against llama2.c's own output for this model (the README beside it).
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/e2e/run_cli.h"
 
@@ -92,6 +95,30 @@ TEST(Stories260K, Int4WeightsKeepLlama2csFirstSentenceAndShrinkTheWeights) {
   while (agree < expected.size() && agree < int4.out.size() && expected[agree] == int4.out[agree]) ++agree;
   EXPECT_GE(agree, 60u) << int4.out;
   EXPECT_LT(weight_mib(int4.err), 0.25 * weight_mib(f32.err)) << int4.err << f32.err;
+}
+
+// A TinyStories model finds its own kind of text far more predictable than a random text of the
+// same tokens: perplexity of llama2.c's known story (the model's own greedy output) is low, and the
+// same text with its words in reverse order scores far worse. Both are printed as one stdout line.
+TEST(Stories260K, PerplexityPrefersItsOwnStoryToShuffledWords) {
+  const std::string story = known_output_from_readme();
+  std::string reversed;
+  std::istringstream words(story);
+  std::vector<std::string> list{std::istream_iterator<std::string>(words), {}};
+  for (auto it = list.rbegin(); it != list.rend(); ++it) reversed += *it + " ";
+  auto perplexity = [](const std::string& text, const char* name) {
+    const std::string path = temp_dir() + "/" + name;
+    write_file(path, text);
+    const CliResult run = run_cli({"perplexity", "--model", kModelDir + "/stories260K.bin", "--text", path});
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    EXPECT_EQ(run.out.rfind("perplexity: ", 0), 0u) << run.out;
+    EXPECT_EQ(run.out.find('\n'), run.out.size() - 1) << run.out;
+    return run.out.size() > 12 ? std::stod(run.out.substr(12)) : -1.0;
+  };
+  const double own = perplexity(story, "story.txt"), shuffled = perplexity(reversed, "reversed.txt");
+  EXPECT_GT(own, 1.0);
+  EXPECT_LT(own, 3.0);  // greedy output: every token was the model's first choice
+  EXPECT_GT(shuffled, 4 * own);
 }
 
 TEST(Stories260K, StatisticsGoToStderr) {

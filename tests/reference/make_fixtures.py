@@ -872,6 +872,31 @@ def topk_entry(lg: torch.Tensor) -> dict:
             "fixed_values": r6list(lg[torch.tensor(SMOL_FIXED_IDS)])}
 
 
+# `shardlm perplexity`'s scheme: the text's tokens (no BOS) cut into windows of PERPLEXITY_CONTEXT - 1,
+# each scored on its own as [BOS] + window[:-1] predicting the whole window; float64 log-softmax.
+PERPLEXITY_TEXT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "texts",
+                               "public_domain_us_documents.txt")
+PERPLEXITY_CONTEXT = 512
+
+
+def perplexity_of_text(model, tok, path: str, context: int) -> dict:
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    bos = tok.bos_token_id
+    per_window = context - 1
+    nll, count = 0.0, 0
+    with torch.no_grad():
+        for first in range(0, len(ids), per_window):
+            window = ids[first:first + per_window]
+            inputs = torch.tensor([[bos] + window[:-1]])
+            logp = torch.log_softmax(model(inputs).logits[0].double(), dim=-1)
+            nll -= float(logp[torch.arange(len(window)), torch.tensor(window)].sum())
+            count += len(window)
+    return {"text": "tests/data/texts/public_domain_us_documents.txt", "context": context, "bos": bos,
+            "token_ids": ids, "scored_tokens": count, "mean_nll": r6(nll / count), "value": r6(math.exp(nll / count))}
+
+
 @torch.no_grad()
 def run_smollm2(gguf_path: str, out_root: str, vers: dict) -> dict:
     from transformers import AutoTokenizer
@@ -926,6 +951,7 @@ def run_smollm2(gguf_path: str, out_root: str, vers: dict) -> dict:
                                "stopped_at_eos": stopped, "margins": [r6(x) for x in m], "min_margin": r6(min(m))})
     min_margin = min(e["min_margin"] for e in greedy_entries)
     cfg = model.config
+    perplexity = perplexity_of_text(model, tok, PERPLEXITY_TEXT, PERPLEXITY_CONTEXT)
     expected = {
         "fixture": "smollm2",
         "description": "SmolLM2-135M-Instruct Q4_1 GGUF (token_embd Q8_0, norms F32) loaded through transformers' "
@@ -954,6 +980,7 @@ def run_smollm2(gguf_path: str, out_root: str, vers: dict) -> dict:
         "logits": logits_entries,
         "greedy": greedy_entries,
         "min_greedy_margin": r6(min_margin),
+        "perplexity": perplexity,
     }
     dump_json(expected, os.path.join(out_dir, "expected.json"))
     return {"name": "smollm2", "min_greedy_margin": min_margin,
