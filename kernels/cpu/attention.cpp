@@ -19,7 +19,8 @@
 // every row of the unit then sums from with the f32 weighted_sum. A bf16 weighted_sum widening inside
 // its loop was measured too (bench/kernels_attention.cpp, SmolLM2's shape, AVX-512): within 10% either
 // way (ahead for one query token, behind for nine, whose rows share the widened tile), so the simpler
-// way stays, with one small kernel per SIMD level instead of a second weighted sum.
+// way stays, with one small kernel per SIMD level instead of a second weighted sum. An int8 (q8_0)
+// cache is read the same way: keys by dot_tile's q8_0 variant, values widened a tile at a time.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -104,10 +105,10 @@ class Attender {
            const Partition& partition, Partials* partials)
       : q_(q), k_(static_cast<const char*>(k)), v_(static_cast<const char*>(v)), out_(out), s_(shape), p_(partition),
         kernels_(simd::active_kernels()), dot_tile_(kernels_.dot_tile[static_cast<int>(shape.kv_dtype)]),
-        kv_bytes_(static_cast<int64_t>(dtype_size(shape.kv_dtype))),
         row_stride_(shape.block_table != nullptr ? shape.head_dim : shape.kv_stride),
-        queries_(kMaxRows * shape.head_dim), accumulators_(kMaxRows * shape.head_dim),
-        widened_values_(shape.kv_dtype == DType::bf16 ? kTile * shape.head_dim : 0), partials_(partials) {}
+        widen_(shape.kv_dtype != DType::f32), queries_(kMaxRows * shape.head_dim),
+        accumulators_(kMaxRows * shape.head_dim), widened_values_(widen_ ? kTile * shape.head_dim : 0),
+        partials_(partials) {}
 
   // Units are ordered with the token block outermost, so that consecutive units (and threads taking
   // every threads-th) share query tokens and causal work stays balanced.
@@ -131,7 +132,7 @@ class Attender {
   int split_tile(int64_t kv_head, int64_t tile, int64_t tile_keys) {
     const int64_t d = s_.head_dim;
     if (s_.block_table == nullptr) {
-      const int64_t offset = (tile * s_.kv_stride + kv_head * d) * kv_bytes_;
+      const int64_t offset = kv_bytes(tile * s_.kv_stride + kv_head * d);
       runs_[0] = {0, tile_keys, k_ + offset, v_ + offset};
       return 1;
     }
@@ -142,7 +143,7 @@ class Attender {
     for (int64_t first = 0; first < tile_keys; ++logical_block, slot = 0) {
       const int64_t keys = std::min(block_size - slot, tile_keys - first);
       const int64_t physical_block = s_.block_table[logical_block];
-      const int64_t offset = ((physical_block * s_.kv_heads + kv_head) * block_size + slot) * d * kv_bytes_;
+      const int64_t offset = kv_bytes(((physical_block * s_.kv_heads + kv_head) * block_size + slot) * d);
       runs_[count++] = {first, keys, k_ + offset, v_ + offset};
       first += keys;
     }
@@ -174,7 +175,7 @@ class Attender {
     for (int64_t tile = range_first; tile < range_end; tile += kTile) {
       const int64_t tile_keys = std::min(kTile, range_end - tile);
       const int run_count = split_tile(kv_head, tile, tile_keys);
-      const int value_runs = s_.kv_dtype == DType::bf16 ? widen_values(run_count, tile_keys) : run_count;
+      const int value_runs = widen_ ? widen_values(run_count, tile_keys) : run_count;
       // Tokens that see none of this tile are done; they are the block's first ones.
       const int64_t first_row = std::max<int64_t>(0, tile - first_visible + 1) * heads;
       // Keys outermost: a few keys' rows stay in L1 while every query row meets them, where rows
@@ -183,7 +184,7 @@ class Attender {
         const Run& run = runs_[i];
         for (int64_t j = 0; j < run.count; j += simd::kMaxTileCols) {
           const int cols = static_cast<int>(std::min<int64_t>(simd::kMaxTileCols, run.count - j));
-          const char* keys = static_cast<const char*>(run.keys) + j * row_stride_ * kv_bytes_;
+          const char* keys = static_cast<const char*>(run.keys) + kv_bytes(j * row_stride_);
           for (int64_t r = first_row; r < rows; r += simd::kMaxTileRows) {
             const int count = static_cast<int>(std::min<int64_t>(simd::kMaxTileRows, rows - r));
             dot_tile_(queries_.data() + r * d, d, count, keys, row_stride_, cols, d, &scores_[r][run.first + j], kTile);
@@ -197,9 +198,8 @@ class Attender {
       }
       // The weighted sums of the values, kMaxTileRows rows at a time: each value row loaded serves
       // all of them. Keys a row does not see weigh zero (weigh_row), so every row takes whole runs.
-      const bool widened = s_.kv_dtype == DType::bf16;
-      const Run* runs = widened ? value_runs_ : runs_;
-      const int64_t stride = widened ? d : row_stride_;
+      const Run* runs = widen_ ? value_runs_ : runs_;
+      const int64_t stride = widen_ ? d : row_stride_;
       for (int64_t r = first_row; r < rows; r += simd::kMaxTileRows) {
         const int count = static_cast<int>(std::min<int64_t>(simd::kMaxTileRows, rows - r));
         for (int i = 0; i < value_runs; ++i) {
@@ -228,26 +228,35 @@ class Attender {
     }
   }
 
-  // Widens the values of the tile's runs (bf16) into widened_values_ [tile_keys, head_dim] and
-  // describes them as a single run of f32 rows there; returns 1, the number of value runs. A paged
-  // run's rows are adjacent (stride head_dim), so it widens in one call.
+  // Widens the values of the tile's runs (bf16 or q8_0) into widened_values_ [tile_keys, head_dim]
+  // and describes them as a single run of f32 rows there; returns 1, the number of value runs. A
+  // paged run's rows are adjacent (stride head_dim), so it widens in one call.
   int widen_values(int run_count, int64_t tile_keys) {
     const int64_t d = s_.head_dim;
     float* widened = widened_values_.data();
     for (int i = 0; i < run_count; ++i) {
       const Run& run = runs_[i];
-      const auto* values = static_cast<const uint16_t*>(run.values);
+      const auto* values = static_cast<const char*>(run.values);
       if (row_stride_ == d) {
-        kernels_.widen_bf16(values, run.count * d, widened + run.first * d);
+        widen(values, run.count * d, widened + run.first * d);
       } else {
-        for (int64_t j = 0; j < run.count; ++j) {
-          kernels_.widen_bf16(values + j * row_stride_, d, widened + (run.first + j) * d);
-        }
+        for (int64_t j = 0; j < run.count; ++j) widen(values + kv_bytes(j * row_stride_), d, widened + (run.first + j) * d);
       }
     }
     value_runs_[0] = {0, tile_keys, nullptr, widened};
     return 1;
   }
+
+  void widen(const char* values, int64_t n, float* out) const {
+    if (s_.kv_dtype == DType::bf16) {
+      kernels_.widen_bf16(reinterpret_cast<const uint16_t*>(values), n, out);
+    } else {
+      kernels_.widen_q8_0(values, n, out);
+    }
+  }
+
+  // Bytes of `elements` consecutive K/V elements (a whole number of blocks for q8_0).
+  int64_t kv_bytes(int64_t elements) const { return static_cast<int64_t>(dtype_bytes(s_.kv_dtype, elements)); }
 
   // Turns row r's scores for keys [tile, tile + visible) into softmax weights against its running
   // max, rescaling its sum and accumulator when the max rises, and adds them to its sum; the scores of
@@ -282,15 +291,15 @@ class Attender {
   const Partition& p_;
   const simd::Kernels& kernels_;
   simd::DotTileFn dot_tile_;  // for the K/V dtype
-  int64_t kv_bytes_;          // bytes of one K/V element
   int64_t row_stride_;  // elements between consecutive positions within a run: kv_stride, or head_dim when paged
+  bool widen_;          // bf16 / q8_0 values are widened to f32 a tile at a time
   std::vector<float> queries_;         // [kMaxRows, head_dim], scaled
   std::vector<float> accumulators_;    // [kMaxRows, head_dim]
-  std::vector<float> widened_values_;  // [kTile, head_dim]: a bf16 tile's values as f32 (empty for f32)
+  std::vector<float> widened_values_;  // [kTile, head_dim]: a bf16 / q8_0 tile's values as f32 (empty for f32)
   float running_max_[kMaxRows], running_sum_[kMaxRows];
   float scores_[kMaxRows][kTile];  // then the weights exp(score - running max)
   Run runs_[kTile];                // the current tile's runs: one per key at worst (block_size 1)
-  Run value_runs_[1];              // bf16: the widened values of the current tile, as one run
+  Run value_runs_[1];              // bf16 / q8_0: the widened values of the current tile, as one run
   Partials* partials_;             // split-K: where the rows' partial results go; null otherwise
   int64_t split_ = 0;              // the key range of the item being run
 };
@@ -340,8 +349,12 @@ void attention(ThreadPool& pool, const float* q, const void* k, const void* v, f
                 shape.head_dim);
   SHARDLM_CHECK(shape.heads > 0 && shape.kv_heads > 0 && shape.heads % shape.kv_heads == 0,
                 "attention: heads ({}) must be a positive multiple of kv_heads ({})", shape.heads, shape.kv_heads);
-  SHARDLM_CHECK(shape.kv_dtype == DType::f32 || shape.kv_dtype == DType::bf16,
-                "attention: K/V in {} are not supported (f32 or bf16)", dtype_name(shape.kv_dtype));
+  SHARDLM_CHECK(shape.kv_dtype == DType::f32 || shape.kv_dtype == DType::bf16 || shape.kv_dtype == DType::q8_0,
+                "attention: K/V in {} are not supported (f32, bf16 or q8_0)", dtype_name(shape.kv_dtype));
+  SHARDLM_CHECK(shape.kv_dtype != DType::q8_0 ||
+                    (shape.head_dim % kQuantBlock == 0 && (shape.block_table != nullptr || shape.kv_stride % kQuantBlock == 0)),
+                "attention: q8_0 K/V need head_dim ({}) and kv_stride ({}) in whole blocks of {}", shape.head_dim,
+                shape.kv_stride, kQuantBlock);
   if (shape.block_table != nullptr) {
     SHARDLM_CHECK(shape.block_size > 0, "attention: block_size {} must be positive with a block table",
                   shape.block_size);

@@ -55,6 +55,9 @@ struct Kernels {
   // y[i] = x[i] for i < n, x in bf16 (exact: a bf16 is the top half of an f32). Attention widens a
   // tile of a bf16 value cache once and then runs weighted_sum over it for every query row of its unit.
   void (*widen_bf16)(const uint16_t* x, int64_t n, float* y);
+  // y[i] = value i of the q8_0 blocks at x (scale x byte) for i < n, n a multiple of 32: an int8 value
+  // cache's tile, widened like a bf16 one.
+  void (*widen_q8_0)(const void* x, int64_t n, float* y);
   void (*scale)(float a, float* y, int64_t n);  // y[i] *= a
   // y[i] = exp(x[i] - shift) for i < n, returning the sum of the y[i] (y may be x): attention's
   // softmax weights, where a libm call per score would cost more than the score's dot product.

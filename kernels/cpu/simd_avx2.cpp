@@ -258,6 +258,10 @@ void widen_bf16(const uint16_t* x, int64_t n, float* y) {
   for (; i < n; ++i) y[i] = __builtin_bit_cast(float, static_cast<uint32_t>(x[i]) << 16);
 }
 
+void widen_q8_0(const void* x, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; i += kWidth) _mm256_storeu_ps(y + i, LoadQ8_0::at(x, i));
+}
+
 void scale(float a, float* y, int64_t n) {
   const __m256 factor = _mm256_set1_ps(a);
   int64_t i = 0;
@@ -328,6 +332,7 @@ const Kernels& avx2_kernels() {
                              {nullptr, nullptr},
                              weighted_sum,
                              widen_bf16,
+                             widen_q8_0,
                              scale,
                              exp_shifted,
                              max};

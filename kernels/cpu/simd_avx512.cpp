@@ -486,6 +486,15 @@ void widen_bf16(const uint16_t* x, int64_t n, float* y) {
   }
 }
 
+void widen_q8_0(const void* x, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; i += 32) {
+    __m512 low, high;
+    DecodeQ8_0::decode(static_cast<const uint8_t*>(x) + i / 32 * DecodeQ8_0::kBytes, low, high);
+    _mm512_storeu_ps(y + i, low);
+    _mm512_storeu_ps(y + i + 16, high);
+  }
+}
+
 void scale(float a, float* y, int64_t n) {
   const __m512 factor = _mm512_set1_ps(a);
   int64_t i = 0;
@@ -554,6 +563,7 @@ const Kernels& avx512_kernels() {
                              {quantized_tile<PairQ8_0>, quantized_tile<PairQ4_1>},
                              weighted_sum,
                              widen_bf16,
+                             widen_q8_0,
                              scale,
                              exp_shifted,
                              max};

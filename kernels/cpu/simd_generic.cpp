@@ -115,6 +115,10 @@ void widen_bf16(const uint16_t* x, int64_t n, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = bf16_to_f32(x[i]);
 }
 
+void widen_q8_0(const void* x, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = LoadQ8_0::at(x, i);
+}
+
 void scale(float a, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= a;
 }
@@ -142,6 +146,7 @@ const Kernels& generic_kernels() {
                              {nullptr, nullptr},
                              weighted_sum,
                              widen_bf16,
+                             widen_q8_0,
                              scale,
                              exp_shifted,
                              max};

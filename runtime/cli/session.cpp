@@ -32,7 +32,8 @@ const char* const kModelFlagsHelp =
     "  --tp, --pp        tensor- and pipeline-parallel ranks (tp x pp = the ranks mpirun starts; default 1)\n"
     "  --pp-layers       layers per pipeline stage, e.g. 3,2 (default: balanced)\n"
     "  --kv-cache-memory KV cache size: bytes (512M, 2G) or a fraction of free memory (0.5)\n"
-    "  --kv-dtype        what the KV cache stores: f32 or bf16 (half the memory; default f32)\n";
+    "  --kv-dtype        what the KV cache stores: f32, bf16 (half the memory) or int8 (a scale per 32\n"
+    "                    values of a token's head: 0.27 of f32's bytes); default f32\n";
 const char* const kSamplingFlagsHelp =
     "  --temperature     0 = greedy\n"
     "  --top-k           keep the K most likely tokens (default 0 = all)\n"
@@ -81,9 +82,11 @@ ModelFlags read_model_flags(Args& args) {
     flags.weight_dtype = parse_weight_precision(weights ? *weights : *dtype, weights ? "weights" : "dtype");
   }
   if (const auto kv_dtype = args.text("kv-dtype")) {
-    // The pool and the attention kernels hold and read these two only.
-    SHARDLM_CHECK(*kv_dtype == "f32" || *kv_dtype == "bf16", "--kv-dtype expects f32 or bf16, got '{}'", *kv_dtype);
-    flags.kv_dtype = parse_dtype(*kv_dtype);
+    // The pool and the attention kernels hold and read these three only.
+    SHARDLM_CHECK(*kv_dtype == "f32" || *kv_dtype == "bf16" || *kv_dtype == "int8",
+                  "--kv-dtype expects f32, bf16 or int8, got '{}'", *kv_dtype);
+    // int8: q8_0 blocks of 32 values of a token's head, each with its scale.
+    flags.kv_dtype = *kv_dtype == "int8" ? DType::q8_0 : parse_dtype(*kv_dtype);
   }
   return flags;
 }

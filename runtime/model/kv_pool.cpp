@@ -10,9 +10,14 @@ KvPool::KvPool(const ModelSpec& spec, int64_t num_blocks, int64_t block_size, DT
       dtype_(dtype) {
   SHARDLM_CHECK(num_blocks > 0 && block_size > 0, "a KV pool needs blocks and a block size (got {} of {})", num_blocks,
                 block_size);
-  // The attention kernels read these two; f16 would lose range (keys of some models exceed 65504).
-  SHARDLM_CHECK(dtype == DType::f32 || dtype == DType::bf16, "a KV pool holds f32 or bf16, not {}",
-                dtype_name(dtype));
+  // The attention kernels read these; f16 would lose range (keys of some models exceed 65504). int8
+  // (q8_0) scales each token's head in blocks of 32 values, so head_dim must be whole blocks.
+  SHARDLM_CHECK(dtype == DType::f32 || dtype == DType::bf16 || dtype == DType::q8_0,
+                "a KV pool holds f32, bf16 or int8 (q8_0), not {}", dtype_name(dtype));
+  SHARDLM_CHECK(dtype != DType::q8_0 || head_dim_ % kQuantBlock == 0,
+                "--kv-dtype int8 keeps each head's keys and values in blocks of {} with a scale each; this model's "
+                "head_dim {} is not a multiple of {}",
+                kQuantBlock, head_dim_, kQuantBlock);
   for (int64_t layer = 0; layer < spec.layers; ++layer) {
     // Uninitialised: attention reads only positions a forward pass has written.
     keys_.push_back(cpu_backend().empty({num_blocks, kv_heads_, block_size, head_dim_}, dtype));
@@ -25,7 +30,6 @@ void KvPool::write(int64_t layer, const float* k, const float* v, int64_t tokens
   SHARDLM_CHECK(start_pos + tokens <= static_cast<int64_t>(block_table.size()) * block_size_,
                 "positions {}..{} are beyond the {} blocks of the sequence's table", start_pos, start_pos + tokens - 1,
                 block_table.size());
-  const size_t element = dtype_size(dtype_);
   auto* key_pool = static_cast<uint8_t*>(keys_[layer].data());
   auto* value_pool = static_cast<uint8_t*>(values_[layer].data());
   for (int64_t t = 0; t < tokens; ++t) {
@@ -35,9 +39,11 @@ void KvPool::write(int64_t layer, const float* k, const float* v, int64_t tokens
     for (int64_t h = 0; h < kv_heads_; ++h) {
       const int64_t at = ((block * kv_heads_ + h) * block_size_ + position % block_size_) * head_dim_;
       const int64_t from = (t * kv_heads_ + h) * head_dim_;
-      // A copy for f32; bf16 rounds to nearest even, as runtime/core's conversion does everywhere.
-      convert_from_f32(k + from, key_pool + at * element, dtype_, head_dim_);
-      convert_from_f32(v + from, value_pool + at * element, dtype_, head_dim_);
+      // A copy for f32; bf16 rounds to nearest even, as runtime/core's conversion does everywhere;
+      // int8 quantizes each block of 32 of the head with its own scale (q8_0).
+      const size_t offset = dtype_bytes(dtype_, at);
+      convert_from_f32(k + from, key_pool + offset, dtype_, head_dim_);
+      convert_from_f32(v + from, value_pool + offset, dtype_, head_dim_);
     }
   }
 }

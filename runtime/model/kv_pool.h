@@ -1,5 +1,6 @@
 // The paged K/V storage of one rank: per layer, K and V pools of
-// [num_blocks][kv_heads_local][block_size][head_dim] in the KV dtype (f32, or bf16 at half the bytes).
+// [num_blocks][kv_heads_local][block_size][head_dim] in the KV dtype (f32, bf16 at half the bytes, or
+// int8 as q8_0: each block of 32 values of a token's head with its own f16 scale, 34 bytes per 32).
 // Which block holds which positions of a sequence is the block manager's business
 // (runtime/engine/block_manager.h): the same block tables on every rank, each rank storing only its own
 // KV heads.
@@ -17,7 +18,7 @@ namespace shardlm {
 
 class KvPool {
  public:
-  // spec: this rank's share (its layers and KV heads). dtype: f32 or bf16 (throws otherwise).
+  // spec: this rank's share (its layers and KV heads). dtype: f32, bf16 or q8_0 (throws otherwise).
   KvPool(const ModelSpec& spec, int64_t num_blocks, int64_t block_size, DType dtype = DType::f32);
 
   int64_t num_blocks() const { return num_blocks_; }
@@ -27,7 +28,8 @@ class KvPool {
   const void* keys(int64_t layer) const { return keys_[layer].data(); }
   const void* values(int64_t layer) const { return values_[layer].data(); }
   // Stores `tokens` rows of k and v ([tokens][kv_heads * head_dim] each, f32) at positions start_pos..,
-  // in the blocks `block_table` names, rounded to the pool's dtype (bf16: to nearest even).
+  // in the blocks `block_table` names, rounded to the pool's dtype (bf16: to nearest even; q8_0:
+  // quantized per block of 32).
   void write(int64_t layer, const float* k, const float* v, int64_t tokens, int64_t start_pos,
              std::span<const int32_t> block_table);
   // Bytes of K and V over all layers, as allocated.

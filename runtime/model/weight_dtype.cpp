@@ -50,13 +50,15 @@ void convert_matrices(ModelWeights& w, DType dtype) {
   // q8_0, whose per-block scales keep them close to bf16 at half its bytes: the LM head is read whole
   // every step, and in bf16 it alone would cost a small model as much as all its int4 layers.
   const DType table_dtype = dtype == DType::i8 ? DType::bf16 : dtype == DType::q4_1 ? DType::q8_0 : dtype;
-  // A tensor serving two roles (a tied LM head) is converted once and stays shared.
-  std::map<const void*, Tensor> done;
+  // A tensor serving two roles (a tied LM head) is converted once and stays shared. Same start and
+  // same shape: a tensor-parallel rank's LM head is the first rows of the embedding it is tied to, a
+  // different tensor at the same address.
+  std::map<std::pair<const void*, std::vector<int64_t>>, Tensor> done;
   auto convert = [&](Tensor& t, DType to) {
     if (!t.defined()) return;
     // Block formats need rows of whole blocks; a matrix whose rows are not keeps 16 bits.
     if (is_block_dtype(to) && t.dim(-1) % kQuantBlock != 0) to = DType::bf16;
-    auto [at, inserted] = done.try_emplace(t.data());
+    auto [at, inserted] = done.try_emplace({t.data(), t.shape()});
     if (inserted) at->second = convert_tensor(t, to);
     t = at->second;
   };

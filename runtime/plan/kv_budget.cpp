@@ -19,9 +19,11 @@ void KvFootprint::validate() const {
   size_t bytes = 0;
   SHARDLM_CHECK(!__builtin_mul_overflow(2 * layers, kv_heads, &values) &&
                     !__builtin_mul_overflow(values, head_dim, &values) &&
-                    !__builtin_mul_overflow(static_cast<size_t>(values), dtype_size(dtype), &bytes),
-                "KV footprint: 2 x {} layers x {} KV heads x {} head_dim x {} bytes overflows", layers, kv_heads,
-                head_dim, dtype_size(dtype));
+                    !__builtin_mul_overflow(static_cast<size_t>(values), size_t{4}, &bytes),
+                "KV footprint: 2 x {} layers x {} KV heads x {} head_dim values overflows", layers, kv_heads, head_dim);
+  SHARDLM_CHECK(!is_block_dtype(dtype) || head_dim % kQuantBlock == 0,
+                "a {} KV cache keeps each head's values in blocks of {}; head_dim {} is not a multiple of {}",
+                dtype_name(dtype), kQuantBlock, head_dim, kQuantBlock);
 }
 
 int64_t KvFootprint::values_per_token() const {
@@ -29,7 +31,7 @@ int64_t KvFootprint::values_per_token() const {
   return 2 * layers * kv_heads * head_dim;
 }
 
-size_t KvFootprint::bytes_per_token() const { return static_cast<size_t>(values_per_token()) * dtype_size(dtype); }
+size_t KvFootprint::bytes_per_token() const { return dtype_bytes(dtype, values_per_token()); }
 
 size_t KvFootprint::bytes_per_block(int64_t block_size) const {
   SHARDLM_CHECK(block_size > 0, "KV block size must be positive (got {})", block_size);

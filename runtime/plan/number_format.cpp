@@ -77,7 +77,7 @@ double value_bytes(NumberFormat format) {
     case NumberFormat::bf16:
       return 2;
     case NumberFormat::int8:
-      return 1;
+      return 34.0 / 32.0;  // q8_0: 32 bytes and an f16 scale per block of 32 values
     case NumberFormat::int4:
       return 0.5;
   }

@@ -81,32 +81,43 @@ TEST_F(SmolLm2Golden, GreedyTokensMatchTransformers) {
   }
 }
 
+// The weights as stored, inputs quantized per block of 32 (where the CPU multiplies them as integers):
+// logits within 1.0 of transformers' (measured: 0.85 at worst, on logits up to ~32; each input is
+// off by up to 1/254 of its block's largest, through 30 layers), and at every position the token
+// this path ranks first is one transformers ranks within twice that of its best (the chat prompt's
+// last position has its first two 0.08 apart: a tie this path may break either way, as llama.cpp's
+// q8 products may).
 TEST_F(SmolLm2Golden, StoredWeightsStayWithinTheirInputQuantizationError) {
+  constexpr double kBound = 1.0;
   ThreadPool pool(2);
   ASSERT_EQ(stored_->weights.layers[0].q.weight.dtype(), DType::q4_1);
   ASSERT_EQ(stored_->weights.token_embedding.dtype(), DType::q8_0);
   Decoder decoder(stored_->spec, stored_->weights, pool);
   const int64_t V = stored_->spec.vocab_size;
   double worst = 0;
-  int positions = 0, same_argmax = 0;
+  int compared = 0;
+  auto check = [&](const float* row, const nlohmann::json& want) {
+    const auto top_ids = want["top20_ids"].get<std::vector<int64_t>>();
+    for (size_t i = 0; i < top_ids.size(); ++i)
+      worst = std::max(worst, std::fabs(row[top_ids[i]] - want["top20_values"][i].get<double>()));
+    const int64_t mine = std::max_element(row, row + V) - row;
+    const auto at = std::find(top_ids.begin(), top_ids.end(), mine);
+    ASSERT_NE(at, top_ids.end()) << "token " << mine << " is not in transformers' top 20";
+    const double theirs = want["top20_values"][at - top_ids.begin()].get<double>();
+    EXPECT_GE(theirs, want["top20_values"][0].get<double>() - 2 * kBound) << "token " << mine;
+    ++compared;
+  };
   for (const auto& case_ : (*expected_)["logits"]) {
     const auto prompt = case_["prompt_ids"].get<std::vector<int32_t>>();
     KvCache cache(stored_->spec, static_cast<int64_t>(prompt.size()));
     const auto logits = decoder.forward(prompt, 0, cache, Logits::all);
-    for (size_t p = 0; p < case_["per_position"].size(); ++p) {
-      const auto& want = case_["per_position"][p];
-      const float* row = logits.data() + case_["positions"][p].get<int64_t>() * V;
-      const auto top_ids = want["top20_ids"].get<std::vector<int64_t>>();
-      for (size_t i = 0; i < top_ids.size(); ++i)
-        worst = std::max(worst, std::fabs(row[top_ids[i]] - want["top20_values"][i].get<double>()));
-      ++positions;
-      same_argmax += std::max_element(row, row + V) - row == top_ids.front();
-    }
+    for (size_t p = 0; p < case_["per_position"].size(); ++p)
+      check(logits.data() + case_["positions"][p].get<int64_t>() * V, case_["per_position"][p]);
+    check(logits.data() + case_["last_position"]["position"].get<int64_t>() * V, case_["last_position"]);
   }
-  std::printf("stored weights: largest logit difference %.4f, same top token at %d of %d positions\n", worst,
-              same_argmax, positions);
-  EXPECT_LT(worst, 1.0);
-  EXPECT_EQ(same_argmax, positions);
+  std::printf("stored weights: largest logit difference %.4f; top token compared at %d positions\n", worst, compared);
+  EXPECT_LT(worst, kBound);
+  EXPECT_EQ(compared, 15);  // 4 positions and the last of each of 3 prompts
 }
 
 // Perplexity of a public-domain text (tests/data/texts), transformers' figure in the fixture.

@@ -333,52 +333,87 @@ TEST(CpuAttention, PagedRejectsBadBlockTable) {
   EXPECT_FLOAT_EQ(out[0], 1.0f);  // every value row is 1
 }
 
-// A bf16 K/V cache. The f32 inputs are first rounded to bf16 (round to nearest even, runtime/core's
-// conversion), so the f32 copy holds exactly the values the bf16 copy stores: the reference on the f32
-// copy is then the exact answer for the bf16 data, and the f32 tolerances above, which depend only on
-// the values, hold unchanged (widening bf16 to f32 is exact, so the kernel rounds no more than with
-// f32 K/V). What is tested is that the bf16 path reads the right elements, strides and blocks.
-std::vector<uint16_t> to_bf16(const std::vector<float>& values) {
-  std::vector<uint16_t> out(values.size());
-  convert_from_f32(values.data(), out.data(), DType::bf16, values.size());
+// A bf16 or int8 (q8_0) K/V cache. The f32 inputs are first rounded to what the dtype stores (bf16:
+// round to nearest even; q8_0: each row of head_dim quantized per block of 32 and dequantized, exact
+// in f32), so the f32 copy holds exactly the values the stored copy holds: the reference on the f32
+// copy is then the exact answer for the stored data, and the f32 tolerances above, which depend only
+// on the values, hold unchanged (widening either to f32 is exact, so the kernel rounds no more than
+// with f32 K/V). What is tested is that the stored path reads the right elements, strides, blocks
+// and scales.
+std::vector<uint8_t> stored(const std::vector<float>& values, DType dtype, int64_t head_dim) {
+  std::vector<uint8_t> out(dtype_bytes(dtype, static_cast<int64_t>(values.size())));
+  for (size_t row = 0; row < values.size() / head_dim; ++row) {
+    const float* in = values.data() + row * head_dim;
+    uint8_t* to = out.data() + dtype_bytes(dtype, static_cast<int64_t>(row) * head_dim);
+    if (dtype == DType::q8_0 && std::isnan(in[0])) {
+      // A pool slot outside the sequence: NaN scales, so that reading it would show.
+      for (int64_t b = 0; b < head_dim / kQuantBlock; ++b) reinterpret_cast<BlockQ8_0*>(to)[b] = {0x7E00, {}};
+      continue;
+    }
+    convert_from_f32(in, to, dtype, head_dim);
+  }
   return out;
 }
 
-void round_to_bf16(std::vector<float>& values) {
-  for (float& value : values) value = bf16_to_f32(f32_to_bf16(value));
+void round_through(std::vector<float>& values, DType dtype, int64_t head_dim) {
+  const std::vector<uint8_t> bytes = stored(values, dtype, head_dim);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = load_as_f32(bytes.data(), dtype, i);
 }
 
 // Contiguous (with the case's padded rows) and paged through shuffled tables at block sizes that do
-// and do not line up with the kernel's 64-key tiles: ref on the bf16 data equals ref on the rounded
-// f32 data exactly, and cpu on the bf16 data is within the tolerances of that.
-void expect_bf16_matches_reference(const AttentionCase& c, std::mt19937& rng) {
+// and do not line up with the kernel's 64-key tiles: ref on the stored data equals ref on the rounded
+// f32 data exactly, and cpu on the stored data is within the tolerances of that.
+void expect_stored_kv_matches_reference(const AttentionCase& c, std::mt19937& rng, DType dtype) {
   SCOPED_TRACE(describe(c));
+  SCOPED_TRACE(dtype_name(dtype));
   Inputs in = make_inputs(c, rng);
-  round_to_bf16(in.k);
-  round_to_bf16(in.v);
+  const int64_t d = in.shape.head_dim;
+  round_through(in.k, dtype, d);
+  round_through(in.v, dtype, d);
   const int64_t size = in.shape.tokens * in.shape.heads * in.shape.head_dim;
   std::vector<float> expected(size);
   ref::attention(in.q.data(), in.k.data(), in.v.data(), expected.data(), in.shape);
   const std::vector<double> tolerances = output_tolerances(in);
 
   AttentionShape shape = in.shape;
-  shape.kv_dtype = DType::bf16;
-  const std::vector<uint16_t> k = to_bf16(in.k), v = to_bf16(in.v);
-  std::vector<float> ref_bf16(size, NAN);
-  ref::attention(in.q.data(), k.data(), v.data(), ref_bf16.data(), shape);
-  for (int64_t j = 0; j < size; ++j) ASSERT_EQ(ref_bf16[j], expected[j]) << "contiguous, element " << j;
+  shape.kv_dtype = dtype;
+  const std::vector<uint8_t> k = stored(in.k, dtype, d), v = stored(in.v, dtype, d);
+  std::vector<float> ref_stored(size, NAN);
+  ref::attention(in.q.data(), k.data(), v.data(), ref_stored.data(), shape);
+  for (int64_t j = 0; j < size; ++j) ASSERT_EQ(ref_stored[j], expected[j]) << "contiguous, element " << j;
   expect_cpu_within(in, k.data(), v.data(), shape, expected, tolerances);
 
   for (int64_t block_size : {1, 5, 16, 64}) {
     SCOPED_TRACE(testing::Message() << "block_size=" << block_size);
-    PagedKv paged = scatter_into_pool(in, block_size, rng);  // NaN outside the sequence: still NaN in bf16
-    paged.shape.kv_dtype = DType::bf16;
-    const std::vector<uint16_t> paged_k = to_bf16(paged.k), paged_v = to_bf16(paged.v);
+    PagedKv paged = scatter_into_pool(in, block_size, rng);  // NaN outside the sequence: still NaN stored
+    paged.shape.kv_dtype = dtype;
+    const std::vector<uint8_t> paged_k = stored(paged.k, dtype, d), paged_v = stored(paged.v, dtype, d);
     std::vector<float> ref_paged(size, NAN);
     ref::attention(in.q.data(), paged_k.data(), paged_v.data(), ref_paged.data(), paged.shape);
     for (int64_t j = 0; j < size; ++j) ASSERT_EQ(ref_paged[j], expected[j]) << "paged, element " << j;
     expect_cpu_within(in, paged_k.data(), paged_v.data(), paged.shape, expected, tolerances);
   }
+}
+
+void expect_bf16_matches_reference(const AttentionCase& c, std::mt19937& rng) {
+  expect_stored_kv_matches_reference(c, rng, DType::bf16);
+}
+
+// int8 (q8_0) K/V: head_dim and the contiguous padding in whole blocks of 32, as the pool requires.
+TEST(CpuAttentionInt8, DecodePrefillAndAlibi) {
+  std::mt19937 rng(34);
+  expect_stored_kv_matches_reference({1, 0, 4, 4, 64, 0, 1.0f, false}, rng, DType::q8_0);      // MHA, one key
+  expect_stored_kv_matches_reference({1, 200, 9, 3, 64, 32, 1.0f, false}, rng, DType::q8_0);   // SmolLM2's GQA
+  expect_stored_kv_matches_reference({1, 768, 6, 1, 128, 0, 4.0f, true}, rng, DType::q8_0);    // MQA, 769 keys
+  expect_stored_kv_matches_reference({1, 1023, 8, 2, 32, 0, 1.0f, false}, rng, DType::q8_0);   // 2 threads
+  for (int64_t keys : {7, 64, 65, 769}) {
+    for (int64_t tokens : {2, 9, 17}) {
+      if (tokens > keys) continue;
+      expect_stored_kv_matches_reference({tokens, keys - tokens, 9, 3, 64, 0, 2.0f, false}, rng, DType::q8_0);
+    }
+  }
+  expect_stored_kv_matches_reference({9, 200, 8, 8, 64, 32, 8.0f, true}, rng, DType::q8_0);        // rising max
+  expect_stored_kv_matches_reference({9, 200, 12, 4, 32, 0, 2.0f, false, true}, rng, DType::q8_0);  // ALiBi GQA
 }
 
 TEST(CpuAttentionBf16, Decode) {

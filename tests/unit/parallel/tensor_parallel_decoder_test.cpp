@@ -1,4 +1,5 @@
-// Tensor parallelism at tp 2, 3 and 4 against one rank: every family fixture and stories260K, MQA and
+// Tensor parallelism at tp 2, 3 and 4 against one rank: every family fixture, stories260K and SmolLM2's
+// quantized GGUF as stored, MQA and
 // small GQA (KV heads replicated) and uneven splits (tp 3 over 8 or 4 heads) included. Ranks are threads here (ThreadGroup); the arithmetic
 // of the split is what is tested.
 #include <gtest/gtest.h>
@@ -7,10 +8,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "kernels/cpu/ops.h"
+#include "kernels/cpu/simd.h"
 #include "parallel/shard.h"
 #include "runtime/model/decoder.h"
 #include "runtime/model/model_loader.h"
 #include "runtime/model/shard_weights.h"
+#include "tests/kernels/kernel_test_support.h"
 #include "tests/unit/support/thread_group.h"
 
 namespace shardlm {
@@ -22,8 +26,22 @@ struct Case {
 };
 
 std::string path_of(const std::string& model) {
+  if (model == "smollm2") return std::string(SHARDLM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
   return model == "stories260K" ? std::string(SHARDLM_TEST_DATA) + "/stories260K/stories260K.bin"
                                 : std::string(SHARDLM_TEST_DATA) + "/../fixtures/" + model;
+}
+
+// The SIMD level a case runs at: SmolLM2's weights stay Q4_1 / Q8_0 as stored, cut into whole blocks
+// per rank; at a level that multiplies them by int8-quantized inputs, a rank's share of a sum could
+// round an input to another code than the whole does, so the split is checked where the product is
+// exact (the best level that decodes blocks to f32).
+std::string level_for(const std::string& model) {
+  std::string best;
+  for (std::string_view level : cpu::simd::supported_levels()) {
+    test::ScopedSimdLevel forced(level);
+    if (model != "smollm2" || !cpu::matmul_quantizes_inputs(DType::q4_1)) best = level;
+  }
+  return best;
 }
 
 std::vector<int32_t> prompt_for(const LoadedModel& model) {
@@ -52,6 +70,7 @@ class TensorParallelDecoder : public ::testing::TestWithParam<Case> {};
 
 TEST_P(TensorParallelDecoder, MatchesOneRank) {
   const Case c = GetParam();
+  test::ScopedSimdLevel level(level_for(c.model));
   const LoadedModel full = load_model(path_of(c.model), std::nullopt);
   const auto prompt = prompt_for(full);
   ThreadPool pool(1);
@@ -93,7 +112,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Case{"stories260K", 2}, Case{"stories260K", 3}, Case{"stories260K", 4}, Case{"falcon_7b_style", 3}, Case{"llama", 2}, Case{"llama", 4},
                       Case{"llama_dynamic", 2}, Case{"falcon_7b_style", 2}, Case{"falcon_7b_style", 4},
                       Case{"falcon_40b_style", 2}, Case{"falcon_40b_style", 4}, Case{"bloom", 2}, Case{"mpt", 2},
-                      Case{"gpt_bigcode", 2}, Case{"gpt_bigcode", 4}, Case{"gpt2", 2}, Case{"gpt2", 4}),
+                      Case{"gpt_bigcode", 2}, Case{"gpt_bigcode", 4}, Case{"gpt2", 2}, Case{"gpt2", 4},
+                      Case{"smollm2", 2}, Case{"smollm2", 3}, Case{"smollm2", 4}),
     case_name);
 
 TEST(TensorParallelShard, SplitsHeadsAndKvHeadsByTheRules) {
