@@ -62,7 +62,7 @@ std::unique_ptr<DraftModel> open_draft_model(const std::string& path, const Toke
 }  // namespace
 
 int generate_command(const std::vector<std::string>& argv) {
-  Args args(argv, {"help"}, {"prompt", "stop"});
+  Args args(argv, {"help", "ignore-eos"}, {"prompt", "stop"});
   if (args.has_switch("help")) {
     std::printf("usage: shardlm generate --model PATH --prompt TEXT [--max-new-tokens N] [flags]\n"
                 "  --prompt          the text to continue; repeat it, or give --prompts-file FILE (one prompt a\n"
@@ -77,6 +77,7 @@ int generate_command(const std::vector<std::string>& argv) {
                 "  --stop TEXT       end a sequence where TEXT appears (not printed); may be repeated\n"
                 "  --max-step-tokens tokens one step may compute: long prompts are prefilled in chunks so the\n"
                 "                    others keep decoding (default 0 = whole prompts)\n"
+                "  --ignore-eos      run to --max-new-tokens past the model's stop tokens (benchmarks)\n"
                 "%s%s  (--temperature defaults to 1.0; prompt i of several samples with seed + i)\n",
                 kModelFlagsHelp, kSamplingFlagsHelp);
     return 0;
@@ -93,6 +94,7 @@ int generate_command(const std::vector<std::string>& argv) {
   SHARDLM_CHECK(!prompts.empty(), "missing required flag --prompt (or --prompts-file)");
   const int64_t max_new_tokens = args.integer("max-new-tokens", 256, 0, std::numeric_limits<int32_t>::max());
   const int64_t max_batch = args.integer("max-batch", 16, 1, 4096);
+  const bool ignore_eos = args.has_switch("ignore-eos");
   const SamplingParams sampling = read_sampling_flags(args, 1.0);
   const std::vector<std::string> stop_strings = args.texts("stop");
   const std::optional<std::string> draft_path = args.text("draft-model");
@@ -102,6 +104,7 @@ int generate_command(const std::vector<std::string>& argv) {
   const bool several = prompts.size() > 1;
   // The speculative loop runs one sequence against a contiguous cache on this rank.
   SHARDLM_CHECK(speculate == 0 || !several, "--speculate and --draft-model take one prompt, not several");
+  SHARDLM_CHECK(speculate == 0 || !ignore_eos, "--ignore-eos is for plain decoding, not with --speculate");
   SHARDLM_CHECK(speculate == 0 || mpi().size() == 1, "--speculate and --draft-model run on one rank, not under mpirun");
   // Its contiguous caches hold f32; a bf16 cache would be reported but not used.
   SHARDLM_CHECK(speculate == 0 || model_flags.kv_dtype == DType::f32,
@@ -146,6 +149,7 @@ int generate_command(const std::vector<std::string>& argv) {
   for (size_t i = 0; i < prompt_ids.size() && max_new_tokens > 0 && speculate == 0; ++i) {
     GenerationRequest request{prompt_ids[i], max_new_tokens, sampling};
     request.sampling.seed = sampling.seed + i;
+    request.ignore_stop_tokens = ignore_eos;
     engine.submit(std::move(request));
   }
 

@@ -179,7 +179,11 @@ int plan_command(const std::vector<std::string>& argv) {
       if (gpus > model.spec.heads) layout.tp = 1, layout.pp = gpus;
     }
   }
-  const plan::Plan chosen = plan::make_plan(model.spec, hardware, layout, workload, model.load);
+  // Weights in another precision than the checkpoint's own are converted after the cut: each rank's
+  // matrices are heap copies then, not views of the mapped file.
+  plan::CheckpointLoad load = model.load;
+  if (load.present && layout.weights != model.runtime_weights) load.matrices_converted = true;
+  const plan::Plan chosen = plan::make_plan(model.spec, hardware, layout, workload, load);
   std::optional<plan::Plan> fewest;
   const bool want_fewest = target.throughput > 0 || target.itl_s > 0;
   if (want_fewest) {

@@ -156,19 +156,24 @@ plan::CheckpointLoad checkpoint_load(const std::string& path, const ModelSpec& s
   }
   const CheckpointContents contents = read_checkpoint_contents(path);
   const bool gguf = !fs::is_directory(path) && GgufFile::has_magic(path);
-  std::string matrix_type;
+  std::string layer_type;  // the type of the layers' matrices (the first matrix is the embedding)
   for (const StoredTensor& t : contents.tensors) {
     const bool matrix = t.shape.size() == 2;
-    if (matrix && matrix_type.empty()) matrix_type = t.type;
-    // GGUF dequantizes everything but f32 to f32; a Hugging Face checkpoint keeps matrices as stored
-    // and converts only norms and biases to f32; llama2.c is f32 throughout.
-    const bool converted = gguf ? t.type != "F32" : (!matrix && t.type != "F32");
-    if (converted) load.converted_bytes += t.elements() * 4;
+    const bool embedding = t.name.find("embd") != std::string::npos || t.name.find("embed") != std::string::npos;
+    if (matrix && !embedding && layer_type.empty()) layer_type = t.type;
+    // GGUF keeps every tensor as stored (a view of the mapping) but repacks Q4_0 into q4_1 blocks on
+    // the heap; a Hugging Face checkpoint keeps matrices as stored and converts only norms and biases
+    // to f32; llama2.c is f32 throughout.
+    const bool converted = gguf ? t.type == "Q4_0" : (!matrix && t.type != "F32");
+    if (converted) load.converted_bytes += gguf ? t.elements() / 32 * 20 : t.elements() * 4;
     if (converted && matrix) load.matrices_converted = true;
   }
   runtime = plan::NumberFormat::f32;
-  if (fs::is_directory(path) && (matrix_type == "BF16" || matrix_type == "F16"))
-    runtime = matrix_type == "BF16" ? plan::NumberFormat::bf16 : plan::NumberFormat::f16;
+  if (layer_type == "BF16") runtime = plan::NumberFormat::bf16;
+  if (layer_type == "F16") runtime = plan::NumberFormat::f16;
+  // Q4_0 / Q4_1 layers are the runtime's int4 (q4_1, with q8_0 tables); Q8_0 layers count as int8.
+  if (gguf && (layer_type == "Q4_0" || layer_type == "Q4_1")) runtime = plan::NumberFormat::int4;
+  if (gguf && layer_type == "Q8_0") runtime = plan::NumberFormat::int8;
   const size_t before = heap_in_use();
   {
     const auto tokenizer = load_tokenizer(path, "", spec);

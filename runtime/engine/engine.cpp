@@ -291,8 +291,9 @@ bool Engine::step(const TokenCallback& on_token) {
     RequestState& state = requests_.at(seq.request);
     const int32_t token = sampled[i];
     const auto& extra = state.request.stop_tokens;
-    const bool stop = std::find(spec.stop_tokens.begin(), spec.stop_tokens.end(), token) != spec.stop_tokens.end() ||
-                      std::find(extra.begin(), extra.end(), token) != extra.end();
+    const bool stop = !state.request.ignore_stop_tokens &&
+                      (std::find(spec.stop_tokens.begin(), spec.stop_tokens.end(), token) != spec.stop_tokens.end() ||
+                       std::find(extra.begin(), extra.end(), token) != extra.end());
     if (stop) {
       if (state.request.logprobs) state.logprobs.pop_back();  // the stop token is not part of the output
       finish(i, FinishReason::stop);

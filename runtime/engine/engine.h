@@ -36,6 +36,7 @@ struct GenerationRequest {
   SamplingParams sampling;
   std::vector<int32_t> stop_tokens;  // end the sequence, besides the model's own stop tokens
   bool logprobs = false;             // record each chosen token's log-probability
+  bool ignore_stop_tokens = false;   // run to max_new_tokens past any stop token (benchmarks)
 };
 
 struct EngineOptions {

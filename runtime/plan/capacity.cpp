@@ -234,6 +234,8 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
                              ? NumberFormat::bf16
                              : layout.weights;
   if (hw.cpu && hw.flops.count(compute) == 0) compute = NumberFormat::f32;
+  // Decode reads weights at a format's own rate where the hardware file measured it (CPU probes).
+  const double weight_rate = hw.weight_rate_for(layout.weights);
   const double peak = hw.flops_for(compute) * flops_scale;
   const double value = activation_bytes_per_value(hw, layout);
   const double tp_link = layout.tp <= hw.devices_per_node || hw.cpu ? hw.intra_node_bandwidth : hw.inter_node_bandwidth;
@@ -267,8 +269,10 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
         matmul_params += t.rows * t.cols;
         const double bytes = static_cast<double>(tensor_bytes(t, layout.weights));
         matrix_bytes_read += bytes;
-        matrix_s += bytes / (fused_qkv && t.qkv ? matrix_bandwidth(fused_qkv_bytes, fused_qkv_rows, t.cols, rows)
-                                                : matrix_bandwidth(bytes, t.rows, t.cols, rows));
+        // The f32-measured rate for this matrix's size, times its format's measured fraction of it.
+        const double rate = fused_qkv && t.qkv ? matrix_bandwidth(fused_qkv_bytes, fused_qkv_rows, t.cols, rows)
+                                               : matrix_bandwidth(bytes, t.rows, t.cols, rows);
+        matrix_s += bytes / (rate * weight_rate);
       });
       // A CPU file that measured the attention kernel's cost per key plans a decode step's attention by
       // it: at small head dims its softmax, not its bytes or FLOPs, sets the time (stories260K's

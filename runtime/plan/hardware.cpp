@@ -35,7 +35,8 @@ const std::set<std::string> kKeys = {"name",
                                      "intra_node_bandwidth_gb_s",
                                      "inter_node_bandwidth_gb_s",
                                      "link_latency_us",
-                                     "attention_ns_per_key"};
+                                     "attention_ns_per_key",
+                                     "weight_rate"};
 
 double positive_number(const YAML::Node& node, const std::string& key, const std::string& path, bool allow_zero) {
   double value = 0;
@@ -75,6 +76,11 @@ std::string size_text(int64_t bytes) {
 }
 
 }  // namespace
+
+double Hardware::weight_rate_for(NumberFormat format) const {
+  const auto found = weight_rate.find(format);
+  return found == weight_rate.end() ? 1.0 : found->second;
+}
 
 double Hardware::flops_for(NumberFormat format) const {
   const auto found = flops.find(format);
@@ -259,6 +265,15 @@ Hardware read_hardware(const std::string& path) {
     const NumberFormat format = parse_format(dtype, fmt::format("'{}': flops_tflops key", path));
     h.flops[format] = positive_number(entry.second, "flops_tflops." + dtype, path, false) * 1e12;
   }
+  if (const YAML::Node rates = root["weight_rate"]) {
+    SHARDLM_CHECK(rates.IsMap(), "'{}': weight_rate must map weight formats (bf16, int8, int4) to fractions of f32's rate",
+                  path);
+    for (const auto& entry : rates) {
+      const std::string name = entry.first.as<std::string>();
+      const NumberFormat format = parse_format(name, fmt::format("'{}': weight_rate key", path));
+      h.weight_rate[format] = positive_number(entry.second, "weight_rate." + name, path, false);
+    }
+  }
   h.step_overhead_s = number("step_overhead_us", 0) * 1e-6;
   h.devices_per_node = static_cast<int>(number("devices_per_node", 1, false));
   h.threads = static_cast<int>(number("threads", 1, false));
@@ -325,6 +340,12 @@ std::string hardware_yaml(const Hardware& h, const std::string& comment) {
   for (const auto& [format, flops] : h.flops)
     out << YAML::Key << std::string(format_name(format)) << YAML::Value << fmt::format("{:.4f}", flops / 1e12);
   out << YAML::EndMap;
+  if (!h.weight_rate.empty()) {
+    out << YAML::Key << "weight_rate" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    for (const auto& [format, rate] : h.weight_rate)
+      out << YAML::Key << std::string(format_name(format)) << YAML::Value << fmt::format("{:.3f}", rate);
+    out << YAML::EndMap;
+  }
   out << YAML::Key << "step_overhead_us" << YAML::Value << fmt::format("{:.2f}", h.step_overhead_s * 1e6);
   if (!h.step_overhead_by_threads.empty()) {
     out << YAML::Key << "step_overhead_us_by_threads" << YAML::Value << YAML::BeginMap;

@@ -44,9 +44,15 @@ struct Hardware {
   // cpu: the same for matrices read from the last-level cache (every rank's weights fit in it),
   // where a small matrix's per-row costs, not the memory, set the rate.
   std::map<int, std::map<int64_t, double>> cache_bandwidth_by_matrix;
+  // cpu: weight format -> the rate a decode streams weights in it, as a fraction of f32's rate (the
+  // tables above are f32's). Widening bf16 and unpacking int8 / int4 cost instructions per byte, so
+  // at a few threads a format can be bound by them rather than by memory. 1 where absent (GPUs).
+  std::map<NumberFormat, double> weight_rate;
   // cpu: head_dim -> attention cost per key; empty where attention is planned by bytes and FLOPs.
   std::map<int64_t, AttentionKeyCost> attention_by_head_dim;
 
+  // weight_rate's figure for `format`, 1 when absent.
+  double weight_rate_for(NumberFormat format) const;
   // FLOP/s for a compute precision; throws naming the missing key.
   double flops_for(NumberFormat format) const;
   // Bandwidth one rank sees with `threads` threads (cpu), else the device's; `cached`: its working set
