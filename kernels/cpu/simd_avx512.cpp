@@ -38,6 +38,26 @@ __m128 sum_lanes_of_four(__m512 a, __m512 b, __m512 c, __m512 d) {
   return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
 }
 
+// Stores the tile's dot products: for each row, the sum of its Parts partial sums per column, reduced
+// across lanes four columns at a time.
+template <int Rows, int Cols, int Parts>
+void store_tile_sums(const __m512 (&acc)[Rows][Cols][Parts], float* out, int64_t out_stride) {
+#pragma GCC unroll 32
+  for (int r = 0; r < Rows; ++r) {
+    __m512 totals[4];
+#pragma GCC unroll 32
+    for (int c = 0; c < 4; ++c) {
+      totals[c] = _mm512_setzero_ps();
+      if (c < Cols) {
+#pragma GCC unroll 32
+        for (int p = 0; p < Parts; ++p) totals[c] = _mm512_add_ps(totals[c], acc[r][c][p]);
+      }
+    }
+    const __m128 sums = sum_lanes_of_four(totals[0], totals[1], totals[2], totals[3]);
+    _mm_mask_storeu_ps(out + r * out_stride, static_cast<__mmask8>((1u << Cols) - 1u), sums);
+  }
+}
+
 struct LoadF32 {
   static __m512 full(const void* w, int64_t i) { return _mm512_loadu_ps(static_cast<const float*>(w) + i); }
   static __m512 masked(const void* w, int64_t i, __mmask16 mask) {
@@ -130,42 +150,44 @@ void dot_tile_fixed(const float* x, int64_t x_stride, const void* w, int64_t w_s
       for (int c = 0; c < Cols; ++c) acc[r][c][0] = _mm512_fmadd_ps(inputs, weights[c], acc[r][c][0]);
     }
   }
-#pragma GCC unroll 32
-  for (int r = 0; r < Rows; ++r) {
-    __m512 totals[4];
-#pragma GCC unroll 32
-    for (int c = 0; c < 4; ++c) {
-      totals[c] = _mm512_setzero_ps();
-      if (c < Cols) {
-#pragma GCC unroll 32
-        for (int u = 0; u < kUnroll; ++u) totals[c] = _mm512_add_ps(totals[c], acc[r][c][u]);
-      }
-    }
-    const __m128 sums = sum_lanes_of_four(totals[0], totals[1], totals[2], totals[3]);
-    _mm_mask_storeu_ps(out + r * out_stride, static_cast<__mmask8>((1u << Cols) - 1u), sums);
+  store_tile_sums(acc, out, out_stride);
+}
+
+// Runs Tile::run<Rows, Cols>(args...) with the tile's shape as compile-time constants, so that the
+// loops over it unroll fully and every sum stays in a register.
+template <class Tile, int Rows, class... Args>
+void with_cols(int cols, Args... args) {
+  switch (cols) {
+    case 1: return Tile::template run<Rows, 1>(args...);
+    case 2: return Tile::template run<Rows, 2>(args...);
+    case 3: return Tile::template run<Rows, 3>(args...);
+    default: return Tile::template run<Rows, 4>(args...);
   }
 }
 
-template <class Load, int Rows>
-void dot_tile_rows(const float* x, int64_t x_stride, const void* w, int64_t w_stride, int cols, int64_t k, float* out,
-                   int64_t out_stride) {
-  switch (cols) {
-    case 1: return dot_tile_fixed<Load, Rows, 1>(x, x_stride, w, w_stride, k, out, out_stride);
-    case 2: return dot_tile_fixed<Load, Rows, 2>(x, x_stride, w, w_stride, k, out, out_stride);
-    case 3: return dot_tile_fixed<Load, Rows, 3>(x, x_stride, w, w_stride, k, out, out_stride);
-    default: return dot_tile_fixed<Load, Rows, 4>(x, x_stride, w, w_stride, k, out, out_stride);
+template <class Tile, class... Args>
+void with_shape(int rows, int cols, Args... args) {
+  switch (rows) {
+    case 1: return with_cols<Tile, 1>(cols, args...);
+    case 2: return with_cols<Tile, 2>(cols, args...);
+    case 3: return with_cols<Tile, 3>(cols, args...);
+    default: return with_cols<Tile, 4>(cols, args...);
   }
 }
 
 template <class Load>
+struct DotTile {
+  template <int Rows, int Cols>
+  static void run(const float* x, int64_t x_stride, const void* w, int64_t w_stride, int64_t k, float* out,
+                  int64_t out_stride) {
+    dot_tile_fixed<Load, Rows, Cols>(x, x_stride, w, w_stride, k, out, out_stride);
+  }
+};
+
+template <class Load>
 void dot_tile(const float* x, int64_t x_stride, int rows, const void* w, int64_t w_stride, int cols, int64_t k,
               float* out, int64_t out_stride) {
-  switch (rows) {
-    case 1: return dot_tile_rows<Load, 1>(x, x_stride, w, w_stride, cols, k, out, out_stride);
-    case 2: return dot_tile_rows<Load, 2>(x, x_stride, w, w_stride, cols, k, out, out_stride);
-    case 3: return dot_tile_rows<Load, 3>(x, x_stride, w, w_stride, cols, k, out, out_stride);
-    default: return dot_tile_rows<Load, 4>(x, x_stride, w, w_stride, cols, k, out, out_stride);
-  }
+  with_shape<DotTile<Load>>(rows, cols, x, x_stride, w, w_stride, k, out, out_stride);
 }
 
 // ggml's block formats (see runtime/core/dtype.h; structs are not shared across the ISA files, so the
@@ -238,42 +260,22 @@ void block_tile_fixed(const float* x, int64_t x_stride, const void* w, int64_t w
       }
     }
   }
-#pragma GCC unroll 32
-  for (int r = 0; r < Rows; ++r) {
-    __m512 totals[4];
-#pragma GCC unroll 32
-    for (int c = 0; c < 4; ++c) {
-      totals[c] = _mm512_setzero_ps();
-      if (c < Cols) {
-#pragma GCC unroll 32
-        for (int h = 0; h < kHalves; ++h) totals[c] = _mm512_add_ps(totals[c], acc[r][c][h]);
-      }
-    }
-    const __m128 sums = sum_lanes_of_four(totals[0], totals[1], totals[2], totals[3]);
-    _mm_mask_storeu_ps(out + r * out_stride, static_cast<__mmask8>((1u << Cols) - 1u), sums);
-  }
+  store_tile_sums(acc, out, out_stride);
 }
 
-template <class Decode, int Rows>
-void block_tile_rows(const float* x, int64_t x_stride, const void* w, int64_t w_stride, int cols, int64_t k,
-                     float* out, int64_t out_stride) {
-  switch (cols) {
-    case 1: return block_tile_fixed<Decode, Rows, 1>(x, x_stride, w, w_stride, k, out, out_stride);
-    case 2: return block_tile_fixed<Decode, Rows, 2>(x, x_stride, w, w_stride, k, out, out_stride);
-    case 3: return block_tile_fixed<Decode, Rows, 3>(x, x_stride, w, w_stride, k, out, out_stride);
-    default: return block_tile_fixed<Decode, Rows, 4>(x, x_stride, w, w_stride, k, out, out_stride);
+template <class Decode>
+struct BlockTile {
+  template <int Rows, int Cols>
+  static void run(const float* x, int64_t x_stride, const void* w, int64_t w_stride, int64_t k, float* out,
+                  int64_t out_stride) {
+    block_tile_fixed<Decode, Rows, Cols>(x, x_stride, w, w_stride, k, out, out_stride);
   }
-}
+};
 
 template <class Decode>
 void block_tile(const float* x, int64_t x_stride, int rows, const void* w, int64_t w_stride, int cols, int64_t k,
                 float* out, int64_t out_stride) {
-  switch (rows) {
-    case 1: return block_tile_rows<Decode, 1>(x, x_stride, w, w_stride, cols, k, out, out_stride);
-    case 2: return block_tile_rows<Decode, 2>(x, x_stride, w, w_stride, cols, k, out, out_stride);
-    case 3: return block_tile_rows<Decode, 3>(x, x_stride, w, w_stride, cols, k, out, out_stride);
-    default: return block_tile_rows<Decode, 4>(x, x_stride, w, w_stride, cols, k, out, out_stride);
-  }
+  with_shape<BlockTile<Decode>>(rows, cols, x, x_stride, w, w_stride, k, out, out_stride);
 }
 
 // Integer dot products with quantized inputs (simd.h's QuantizedDotTileFn), two blocks at a time:
@@ -336,7 +338,7 @@ struct PairQ8_0 {
 
 template <class Pair, int Rows, int Cols, bool Second>
 void quantized_pair(const int8_t* codes, const float* scales, int64_t codes_stride, const uint8_t* blocks,
-                    int64_t row_bytes, __m512 (&acc)[Rows][Cols]) {
+                    int64_t row_bytes, __m512 (&acc)[Rows][Cols][1]) {
   __m512i weights[Cols];
   __m128 headers[Cols];
 #pragma GCC unroll 32
@@ -354,8 +356,8 @@ void quantized_pair(const int8_t* codes, const float* scales, int64_t codes_stri
       const __m512i dots = _mm512_dpbusd_epi32(_mm512_setzero_si512(), weights[c], inputs);
       const __m512 factors = _mm512_maskz_insertf32x4(kAllLanes, _mm512_setzero_ps(), _mm_mul_ps(headers[c], input_scales), 0);
       const __m512 lane_scales = _mm512_maskz_permutexvar_ps(kAllLanes, spread, factors);
-      acc[r][c] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(kAllLanes, dots), lane_scales, acc[r][c]);
-      acc[r][c] = _mm512_mask_add_ps(acc[r][c], 0b1010, acc[r][c], factors);
+      acc[r][c][0] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(kAllLanes, dots), lane_scales, acc[r][c][0]);
+      acc[r][c][0] = _mm512_mask_add_ps(acc[r][c][0], 0b1010, acc[r][c][0], factors);
     }
   }
 }
@@ -365,11 +367,11 @@ void quantized_tile_fixed(const int8_t* codes, const float* scales, int64_t code
                           int64_t w_stride, int64_t k, float* out, int64_t out_stride) {
   const auto* weights = static_cast<const uint8_t*>(w);
   const int64_t row_bytes = w_stride / 32 * Pair::kBytes, blocks = k / 32;
-  __m512 acc[Rows][Cols];
+  __m512 acc[Rows][Cols][1];
 #pragma GCC unroll 32
   for (int r = 0; r < Rows; ++r) {
 #pragma GCC unroll 32
-    for (int c = 0; c < Cols; ++c) acc[r][c] = _mm512_setzero_ps();
+    for (int c = 0; c < Cols; ++c) acc[r][c][0] = _mm512_setzero_ps();
   }
   int64_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
@@ -380,36 +382,22 @@ void quantized_tile_fixed(const int8_t* codes, const float* scales, int64_t code
     quantized_pair<Pair, Rows, Cols, false>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
                                             row_bytes, acc);
   }
-#pragma GCC unroll 32
-  for (int r = 0; r < Rows; ++r) {
-    __m512 totals[4];
-#pragma GCC unroll 32
-    for (int c = 0; c < 4; ++c) totals[c] = c < Cols ? acc[r][c] : _mm512_setzero_ps();
-    const __m128 sums = sum_lanes_of_four(totals[0], totals[1], totals[2], totals[3]);
-    _mm_mask_storeu_ps(out + r * out_stride, static_cast<__mmask8>((1u << Cols) - 1u), sums);
-  }
+  store_tile_sums(acc, out, out_stride);
 }
 
-template <class Pair, int Rows>
-void quantized_tile_rows(const int8_t* codes, const float* scales, int64_t codes_stride, const void* w,
-                         int64_t w_stride, int cols, int64_t k, float* out, int64_t out_stride) {
-  switch (cols) {
-    case 1: return quantized_tile_fixed<Pair, Rows, 1>(codes, scales, codes_stride, w, w_stride, k, out, out_stride);
-    case 2: return quantized_tile_fixed<Pair, Rows, 2>(codes, scales, codes_stride, w, w_stride, k, out, out_stride);
-    case 3: return quantized_tile_fixed<Pair, Rows, 3>(codes, scales, codes_stride, w, w_stride, k, out, out_stride);
-    default: return quantized_tile_fixed<Pair, Rows, 4>(codes, scales, codes_stride, w, w_stride, k, out, out_stride);
+template <class Pair>
+struct QuantizedTile {
+  template <int Rows, int Cols>
+  static void run(const int8_t* codes, const float* scales, int64_t codes_stride, const void* w, int64_t w_stride,
+                  int64_t k, float* out, int64_t out_stride) {
+    quantized_tile_fixed<Pair, Rows, Cols>(codes, scales, codes_stride, w, w_stride, k, out, out_stride);
   }
-}
+};
 
 template <class Pair>
 void quantized_tile(const int8_t* codes, const float* scales, int64_t codes_stride, int rows, const void* w,
                     int64_t w_stride, int cols, int64_t k, float* out, int64_t out_stride) {
-  switch (rows) {
-    case 1: return quantized_tile_rows<Pair, 1>(codes, scales, codes_stride, w, w_stride, cols, k, out, out_stride);
-    case 2: return quantized_tile_rows<Pair, 2>(codes, scales, codes_stride, w, w_stride, cols, k, out, out_stride);
-    case 3: return quantized_tile_rows<Pair, 3>(codes, scales, codes_stride, w, w_stride, cols, k, out, out_stride);
-    default: return quantized_tile_rows<Pair, 4>(codes, scales, codes_stride, w, w_stride, cols, k, out, out_stride);
-  }
+  with_shape<QuantizedTile<Pair>>(rows, cols, codes, scales, codes_stride, w, w_stride, k, out, out_stride);
 }
 
 // Adds the count weighted value rows into Regs registers of each of Rows query rows of y, at offset
