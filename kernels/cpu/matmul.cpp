@@ -5,6 +5,7 @@
 // q8_0 / q4_1 blocks are decoded to f32 in registers, their scale (and minimum) applied per block; or,
 // where the CPU has an integer dot product (AVX-512 VNNI), multiplied as integers by the inputs
 // quantized to int8 per block of 32, as llama.cpp does: half the instructions of decoding to f32.
+// bf16 weights, where the CPU has AVX512-BF16, multiply inputs rounded to bf16 with vdpbf16ps.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -50,8 +51,9 @@ constexpr int64_t kBlockBytes = 128 * 1024;
 }  // namespace
 
 bool matmul_quantizes_inputs(DType w_dtype) {
-  return is_block_dtype(w_dtype) &&
-         simd::active_kernels().quantized_dot_tile[w_dtype == DType::q4_1 ? 1 : 0] != nullptr;
+  const simd::Kernels& kernels = simd::active_kernels();
+  if (w_dtype == DType::bf16) return kernels.bf16_dot_tile != nullptr;
+  return is_block_dtype(w_dtype) && kernels.quantized_dot_tile[w_dtype == DType::q4_1 ? 1 : 0] != nullptr;
 }
 
 void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k,
@@ -73,6 +75,15 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
   thread_local std::vector<int8_t> codes;
   thread_local std::vector<float> code_scales;
   if (quantized_tile != nullptr) quantize_inputs(x, m, k, padded, codes, code_scales);
+  // bf16 weights take the bf16 dot product where the level has one: inputs rounded to bf16 here.
+  const auto bf16_tile = w_dtype == DType::bf16 ? simd::active_kernels().bf16_dot_tile : nullptr;
+  const int64_t bf16_stride = (k + 31) / 32 * 32;
+  thread_local std::vector<uint16_t> bf16_inputs;
+  if (bf16_tile != nullptr) {
+    bf16_inputs.assign(m * bf16_stride, 0);
+    for (int64_t r = 0; r < m; ++r) convert_from_f32(x + r * k, bf16_inputs.data() + r * bf16_stride, DType::bf16, k);
+  }
+  const uint16_t* const rounded_inputs = bf16_inputs.data();
   // Pointers, not the thread_local names, go into the workers: on a worker thread the names would be
   // that thread's own (empty) buffers.
   const int8_t* const input_codes = codes.data();
@@ -93,7 +104,10 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
         const int rows = static_cast<int>(std::min<int64_t>(simd::kMaxTileRows, m - row));
         for (int64_t col = block; col < block_end; col += kTileCols) {
           const int cols = static_cast<int>(std::min(kTileCols, block_end - col));
-          if (quantized_tile != nullptr) {
+          if (bf16_tile != nullptr) {
+            bf16_tile(rounded_inputs + row * bf16_stride, bf16_stride, rows, weights + col * row_bytes, k, cols, k,
+                      y + row * n + col, n);
+          } else if (quantized_tile != nullptr) {
             quantized_tile(input_codes + row * padded, input_scales + row * (padded / 16), padded, rows,
                            weights + col * row_bytes, k, cols, k, y + row * n + col, n);
           } else {

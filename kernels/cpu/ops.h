@@ -13,8 +13,9 @@ namespace shardlm::cpu {
 
 void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k,
             const float* row_scales = nullptr);
-// True when matmul with w_dtype weights quantizes its inputs at the active SIMD level (block formats
-// with an integer dot product): then ref::matmul_quantized_inputs is its contract, not ref::matmul.
+// True when matmul with w_dtype weights rounds its inputs at the active SIMD level (block formats with
+// an integer dot product: int8 per block; bf16 with a bf16 dot product: bf16): then
+// ref::matmul_quantized_inputs is its contract, not ref::matmul.
 bool matmul_quantizes_inputs(DType w_dtype);
 void rmsnorm(ThreadPool& pool, const float* x, const float* weight, float* y, int64_t rows, int64_t dim, float eps);
 void rope(ThreadPool& pool, float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim,

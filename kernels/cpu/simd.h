@@ -46,6 +46,11 @@ struct Kernels {
   // For q8_0 and q4_1 weights (in that order): the product with quantized inputs, where the level has
   // an integer dot product that beats decoding blocks to f32 (AVX-512 VNNI); null where it has not.
   QuantizedDotTileFn quantized_dot_tile[2];
+  // For bf16 weights: the product with input rows rounded to bf16 (x, rows padded with zeros to a
+  // multiple of 32 elements, x_stride apart), where the level has a bf16 dot product (AVX512-BF16's
+  // vdpbf16ps: 32 multiply-adds an instruction, with no widening of the weights); null elsewhere.
+  void (*bf16_dot_tile)(const uint16_t* x, int64_t x_stride, int rows, const void* w, int64_t w_stride, int cols,
+                        int64_t k, float* out, int64_t out_stride);
   // y[r * y_stride + i] += sum_j a[r * a_stride + j] * x[j * x_stride + i] for r < rows (1 <= rows <=
   // kMaxTileRows), i < n, j < count: attention's weighted sums of value rows for several query rows.
   // Blocks of y stay in registers while all count value rows are added, and each value row, once

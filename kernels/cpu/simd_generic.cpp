@@ -144,6 +144,7 @@ const Kernels& generic_kernels() {
   static const Kernels table{"generic", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>, dot_tile<LoadI8>,
                                          dot_tile<LoadQ8_0>, dot_tile<LoadQ4_1>},
                              {nullptr, nullptr},
+                             nullptr,
                              weighted_sum,
                              widen_bf16,
                              widen_q8_0,

@@ -25,8 +25,13 @@ void matmul(const float* x, const void* w, DType w_dtype, float* y, int64_t m, i
 
 void matmul_quantized_inputs(const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n,
                              int64_t k) {
-  SHARDLM_CHECK(k % 32 == 0, "ref::matmul_quantized_inputs: k={} is not a multiple of 32", k);
   std::vector<float> quantized(m * k);
+  if (w_dtype == DType::bf16) {
+    for (int64_t i = 0; i < m * k; ++i) quantized[i] = bf16_to_f32(f32_to_bf16(x[i]));
+    matmul(quantized.data(), w, w_dtype, y, m, n, k);
+    return;
+  }
+  SHARDLM_CHECK(k % 32 == 0, "ref::matmul_quantized_inputs: k={} is not a multiple of 32", k);
   for (int64_t block = 0; block < m * k / 32; ++block) {
     const float* in = x + block * 32;
     float absmax = 0.0f;

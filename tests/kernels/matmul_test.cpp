@@ -87,14 +87,16 @@ TEST_P(MatmulTest, MatchesReferenceWithinRoundingOfAnF32Sum) {
         const Weights w = make_weights(test::random_floats(rng, n * k, -1, 1), dtype, n);
         std::vector<float> expected(m * n), expected_quantized(m * n), abs_sums(m * n);
         ref::matmul(x.data(), w.data.data(), dtype, expected.data(), m, n, k, w.row_scales());
-        if (blocks) ref::matmul_quantized_inputs(x.data(), w.data.data(), dtype, expected_quantized.data(), m, n, k);
+        if (blocks || dtype == DType::bf16)
+          ref::matmul_quantized_inputs(x.data(), w.data.data(), dtype, expected_quantized.data(), m, n, k);
         std::vector<float> abs_x(x.size());
         for (size_t i = 0; i < x.size(); ++i) abs_x[i] = std::abs(x[i]);
         // sum_i |x_i w_i|
         ref::matmul(abs_x.data(), w.abs_f32.data(), DType::f32, abs_sums.data(), m, n, k);
 
         test::for_each_kernel_config([&](ThreadPool& pool) {
-          // Where the level multiplies block formats by int8-quantized inputs, that is the contract.
+          // Where the level multiplies block formats by int8-quantized inputs, or bf16 weights by
+          // bf16-rounded ones, that is the contract.
           const bool quantized = cpu::matmul_quantizes_inputs(dtype);
           const std::vector<float>& want = quantized ? expected_quantized : expected;
           std::vector<float> y(m * n, NAN);
