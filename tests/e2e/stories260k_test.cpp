@@ -61,41 +61,33 @@ double weight_mib(const std::string& err) {
   return at == std::string::npos ? -1.0 : std::stod(err.substr(at + 18));
 }
 
+// Greedy decoding with --weights `weights` keeps at least `min_agree` characters of llama2.c's f32
+// story, and the weights take under `max_ratio` of f32's bytes.
+void expect_story_kept(const std::string& weights, size_t min_agree, double max_ratio) {
+  const std::string expected = known_output_from_readme();
+  const std::vector<std::string> args = {"generate", "--model", kModelDir + "/stories260K.bin", "--prompt",
+                                         "Once upon a time", "--max-new-tokens", "60", "--temperature", "0"};
+  std::vector<std::string> reduced_args = args;
+  reduced_args.insert(reduced_args.end(), {"--weights", weights});
+  const CliResult reduced = run_cli(reduced_args), f32 = run_cli(args);
+  ASSERT_EQ(reduced.exit_code, 0) << reduced.err;
+  size_t agree = 0;
+  while (agree < expected.size() && agree < reduced.out.size() && expected[agree] == reduced.out[agree]) ++agree;
+  EXPECT_GE(agree, min_agree) << reduced.out;
+  EXPECT_LT(weight_mib(reduced.err), max_ratio * weight_mib(f32.err)) << reduced.err << f32.err;
+}
+
 // --weights int8 quantizes every projection per output row (a quarter of f32's bytes; embeddings stay
 // bf16). Greedy decoding still follows llama2.c's f32 story for its first sentences: measured here,
 // 175 of its 181 characters agree, at every SIMD level (AVX-512, AVX2, generic), before a near-tie
 // flips; the bound leaves a little room for other machines' rounding.
-TEST(Stories260K, Int8WeightsKeepLlama2csStoryAndShrinkTheWeights) {
-  const std::string expected = known_output_from_readme();
-  const std::vector<std::string> args = {"generate", "--model", kModelDir + "/stories260K.bin", "--prompt",
-                                         "Once upon a time", "--max-new-tokens", "60", "--temperature", "0"};
-  std::vector<std::string> int8_args = args;
-  int8_args.insert(int8_args.end(), {"--weights", "int8"});
-  const CliResult int8 = run_cli(int8_args), f32 = run_cli(args);
-  ASSERT_EQ(int8.exit_code, 0) << int8.err;
-  size_t agree = 0;
-  while (agree < expected.size() && agree < int8.out.size() && expected[agree] == int8.out[agree]) ++agree;
-  EXPECT_GE(agree, 160u) << int8.out;
-  EXPECT_LT(weight_mib(int8.err), 0.5 * weight_mib(f32.err)) << int8.err << f32.err;
-}
+TEST(Stories260K, Int8WeightsKeepLlama2csStoryAndShrinkTheWeights) { expect_story_kept("int8", 160, 0.5); }
 
 // --weights int4: q4_1 projections (the MLP down projection, whose rows of 172 are not whole groups of
 // 32, takes int8), q8_0 embedding. A 260K-parameter model has little redundancy to spare: greedy
 // decoding keeps llama2.c's first sentence and a half (measured: 72 of 181 characters at AVX-512,
 // AVX2 and generic) before a near-tie flips, and the weights take under a quarter of f32's bytes.
-TEST(Stories260K, Int4WeightsKeepLlama2csFirstSentenceAndShrinkTheWeights) {
-  const std::string expected = known_output_from_readme();
-  const std::vector<std::string> args = {"generate", "--model", kModelDir + "/stories260K.bin", "--prompt",
-                                         "Once upon a time", "--max-new-tokens", "60", "--temperature", "0"};
-  std::vector<std::string> int4_args = args;
-  int4_args.insert(int4_args.end(), {"--weights", "int4"});
-  const CliResult int4 = run_cli(int4_args), f32 = run_cli(args);
-  ASSERT_EQ(int4.exit_code, 0) << int4.err;
-  size_t agree = 0;
-  while (agree < expected.size() && agree < int4.out.size() && expected[agree] == int4.out[agree]) ++agree;
-  EXPECT_GE(agree, 60u) << int4.out;
-  EXPECT_LT(weight_mib(int4.err), 0.25 * weight_mib(f32.err)) << int4.err << f32.err;
-}
+TEST(Stories260K, Int4WeightsKeepLlama2csFirstSentenceAndShrinkTheWeights) { expect_story_kept("int4", 60, 0.25); }
 
 // A TinyStories model finds its own kind of text far more predictable than a random text of the
 // same tokens: perplexity of llama2.c's known story (the model's own greedy output) is low, and the
