@@ -161,19 +161,22 @@ plan::CheckpointLoad checkpoint_load(const std::string& path, const ModelSpec& s
     const bool matrix = t.shape.size() == 2;
     const bool embedding = t.name.find("embd") != std::string::npos || t.name.find("embed") != std::string::npos;
     if (matrix && !embedding && layer_type.empty()) layer_type = t.type;
-    // GGUF keeps every tensor as stored (a view of the mapping) but repacks Q4_0 into q4_1 blocks on
-    // the heap; a Hugging Face checkpoint keeps matrices as stored and converts only norms and biases
+    // GGUF keeps every tensor as stored (a view of the mapping) but repacks Q4_0 and Q4_K into q4_1
+    // and Q6_K into q8_0 blocks on the heap; a Hugging Face checkpoint keeps matrices as stored and converts only norms and biases
     // to f32; llama2.c is f32 throughout.
-    const bool converted = gguf ? t.type == "Q4_0" : (!matrix && t.type != "F32");
-    if (converted) load.converted_bytes += gguf ? t.elements() / 32 * 20 : t.elements() * 4;
+    const bool repacked = t.type == "Q4_0" || t.type == "Q4_K" || t.type == "Q6_K";
+    const bool converted = gguf ? repacked : (!matrix && t.type != "F32");
+    // Repacked GGUF blocks: q4_1's 20 bytes per 32 values (Q4_0, Q4_K) or q8_0's 34 (Q6_K).
+    if (converted) load.converted_bytes += gguf ? t.elements() / 32 * (t.type == "Q6_K" ? 34 : 20) : t.elements() * 4;
     if (converted && matrix) load.matrices_converted = true;
   }
   runtime = plan::NumberFormat::f32;
   if (layer_type == "BF16") runtime = plan::NumberFormat::bf16;
   if (layer_type == "F16") runtime = plan::NumberFormat::f16;
-  // Q4_0 / Q4_1 layers are the runtime's int4 (q4_1, with q8_0 tables); Q8_0 layers count as int8.
-  if (gguf && (layer_type == "Q4_0" || layer_type == "Q4_1")) runtime = plan::NumberFormat::int4;
-  if (gguf && layer_type == "Q8_0") runtime = plan::NumberFormat::int8;
+  // Q4_0 / Q4_1 / Q4_K layers are the runtime's int4 (q4_1, with q8_0 tables); Q8_0 / Q6_K count as
+  // int8.
+  if (gguf && (layer_type == "Q4_0" || layer_type == "Q4_1" || layer_type == "Q4_K")) runtime = plan::NumberFormat::int4;
+  if (gguf && (layer_type == "Q8_0" || layer_type == "Q6_K")) runtime = plan::NumberFormat::int8;
   const size_t before = heap_in_use();
   {
     const auto tokenizer = load_tokenizer(path, "", spec);

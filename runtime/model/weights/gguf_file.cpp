@@ -91,6 +91,8 @@ size_t ggml_row_bytes(GgmlType type, int64_t elements) {
     case GgmlType::q4_0: return elements / 32 * 18;  // f16 scale + 16 bytes of nibbles
     case GgmlType::q4_1: return elements / 32 * 20;  // f16 scale, f16 minimum + 16 bytes of nibbles
     case GgmlType::q8_0: return elements / 32 * 34;  // f16 scale + 32 int8
+    case GgmlType::q4_K: return elements / 256 * 144;  // f16 scale and minimum, 12 bytes of sub-scales, 128 of nibbles
+    case GgmlType::q6_K: return elements / 256 * 210;  // 128 bytes of low nibbles, 64 of high pairs, 16 scales, f16
   }
   return 0;
 }
@@ -103,6 +105,8 @@ const char* ggml_type_name(GgmlType type) {
     case GgmlType::q4_0: return "Q4_0";
     case GgmlType::q4_1: return "Q4_1";
     case GgmlType::q8_0: return "Q8_0";
+    case GgmlType::q4_K: return "Q4_K";
+    case GgmlType::q6_K: return "Q6_K";
   }
   return "?";
 }
@@ -152,12 +156,16 @@ GgufFile GgufFile::open(const std::string& path) {
     const auto type = reader.read<uint32_t>("a tensor type");
     p.tensor.type = static_cast<GgmlType>(type);
     SHARDLM_CHECK(std::string(ggml_type_name(p.tensor.type)) != "?",
-                  "'{}': tensor '{}' has ggml type {}, which ShardLM does not read (F32, F16, BF16, Q4_0, Q4_1, Q8_0)",
+                  "'{}': tensor '{}' has ggml type {}, which ShardLM does not read (F32, F16, BF16, Q4_0, Q4_1, Q8_0, "
+                  "Q4_K, Q6_K)",
                   path, p.tensor.name, type);
     const int64_t row = p.tensor.shape.back();
     const bool blocked = p.tensor.type == GgmlType::q4_0 || p.tensor.type == GgmlType::q4_1 || p.tensor.type == GgmlType::q8_0;
     SHARDLM_CHECK(!blocked || row % 32 == 0, "'{}': tensor '{}' rows of {} are not whole 32-value blocks", path,
                   p.tensor.name, row);
+    const bool super_blocked = p.tensor.type == GgmlType::q4_K || p.tensor.type == GgmlType::q6_K;
+    SHARDLM_CHECK(!super_blocked || row % 256 == 0, "'{}': tensor '{}' rows of {} are not whole 256-value super-blocks",
+                  path, p.tensor.name, row);
     p.tensor.bytes = ggml_row_bytes(p.tensor.type, row) * (elements / row);
     p.offset = reader.read<uint64_t>("a tensor offset");
     SHARDLM_CHECK(!gguf.tensors_.contains(p.tensor.name), "'{}': tensor '{}' appears twice", path, p.tensor.name);

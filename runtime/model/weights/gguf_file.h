@@ -23,7 +23,7 @@ struct GgufValue {
 };
 
 // ggml tensor types that ShardLM reads.
-enum class GgmlType : uint32_t { f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q8_0 = 8, bf16 = 30 };
+enum class GgmlType : uint32_t { f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q8_0 = 8, q4_K = 12, q6_K = 14, bf16 = 30 };
 
 struct GgufTensor {
   std::string name;

@@ -17,17 +17,26 @@ DType stored_dtype(GgmlType type) {
     case GgmlType::f32: return DType::f32;
     case GgmlType::f16: return DType::f16;
     case GgmlType::bf16: return DType::bf16;
-    case GgmlType::q8_0: return DType::q8_0;
+    case GgmlType::q8_0:
+    case GgmlType::q6_K: return DType::q8_0;
     case GgmlType::q4_0:
-    case GgmlType::q4_1: return DType::q4_1;
+    case GgmlType::q4_1:
+    case GgmlType::q4_K: return DType::q4_1;
   }
   SHARDLM_FAIL("ggml type {} has no runtime dtype", static_cast<uint32_t>(type));
 }
 
-Tensor repack_q4_0(const GgufTensor& t, std::vector<int64_t> shape) {
-  Tensor result = cpu_backend().empty(std::move(shape), DType::q4_1);
-  repack_q4_0_as_q4_1(t.data, static_cast<int64_t>(t.bytes / ggml_row_bytes(GgmlType::q4_0, kQuantBlock)),
-                      result.data_as<BlockQ4_1>());
+// Q4_0 and the k-quants in the runtime's own blocks (ggml_dequantize.h): Q4_0 and Q4_K as q4_1,
+// Q6_K as q8_0, block by block into the tensor's storage, never a whole f32 copy.
+Tensor repack(const GgufTensor& t, std::vector<int64_t> shape, DType target) {
+  Tensor result = cpu_backend().empty(std::move(shape), target);
+  const int64_t elements = result.numel();
+  switch (t.type) {
+    case GgmlType::q4_0: repack_q4_0_as_q4_1(t.data, elements / kQuantBlock, result.data_as<BlockQ4_1>()); break;
+    case GgmlType::q4_K: repack_q4_K_as_q4_1(t.data, elements / 256, result.data_as<BlockQ4_1>()); break;
+    case GgmlType::q6_K: requantize_q6_K_as_q8_0(t.data, elements / 256, result.data_as<BlockQ8_0>()); break;
+    default: SHARDLM_FAIL("ggml type {} is not repacked", static_cast<uint32_t>(t.type));
+  }
   return result;
 }
 
@@ -41,7 +50,8 @@ Tensor load_tensor(const GgufFile& gguf, const std::string& name, std::vector<in
                 fmt::join(t.shape, ", "), fmt::join(shape, ", "));
   const DType target = dtype.value_or(stored_dtype(t.type));
   if (target == stored_dtype(t.type)) {
-    if (t.type == GgmlType::q4_0) return repack_q4_0(t, std::move(shape));
+    if (t.type == GgmlType::q4_0 || t.type == GgmlType::q4_K || t.type == GgmlType::q6_K)
+      return repack(t, std::move(shape), target);
     return Tensor::view(std::move(shape), target, t.data, gguf.mapping());
   }
   const int64_t row = shape.back(), rows = t.bytes / ggml_row_bytes(t.type, row);

@@ -1,10 +1,15 @@
 // GGUF files assembled byte by byte, with values decoded by hand from the format's definition.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "runtime/core/check.h"
 #include "runtime/model/weights/ggml_dequantize.h"
@@ -39,6 +44,11 @@ class GgufWriter {
   }
   std::string bytes_;
 };
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 // Q4_1 block: scale 0.5 (f16 0x3800), minimum -1 (f16 0xBC00), byte j = nibble j | nibble (15 - j) << 4.
 std::string q4_1_block() {
@@ -115,6 +125,49 @@ TEST(GgufFile, Q4_0RepacksIntoQ4_1WithoutChangingAValue) {
     BlockQ4_1 repacked;
     repack_q4_0_as_q4_1(reinterpret_cast<const uint8_t*>(block.data()), 1, &repacked);
     for (size_t i = 0; i < 32; ++i) EXPECT_EQ(load_as_f32(&repacked, DType::q4_1, i), expected[i]) << i;
+  }
+}
+
+// Q4_K and Q6_K super-blocks of random bytes against the gguf package's own dequantization
+// (tests/reference/make_kquant_fixture.py): ShardLM's decoding gives the same values; Q4_K repacked
+// into q4_1 blocks keeps each within 2^-11 of its sub-block's range (scale and minimum rounded to
+// f16), and Q6_K requantized into q8_0 within half a step of the new scale.
+TEST(GgufFile, KQuantsDecodeAsGgufDoesAndRepackClosely) {
+  const auto fixture = nlohmann::json::parse(
+      read_all(std::string(SHARDLM_TEST_DATA) + "/../fixtures/kquants/expected.json"));
+  for (const char* kind : {"q4_K", "q6_K"}) {
+    const GgmlType type = std::string(kind) == "q4_K" ? GgmlType::q4_K : GgmlType::q6_K;
+    for (const auto& block : fixture[kind]) {
+      SCOPED_TRACE(kind);
+      const std::string hex = block["bytes"];
+      std::vector<uint8_t> bytes(hex.size() / 2);
+      for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+      const auto want = block["values"].get<std::vector<float>>();
+      ASSERT_EQ(want.size(), 256u);
+      std::vector<float> got(256);
+      dequantize_row(type, bytes.data(), got.data(), 256);
+      float largest = 0;
+      for (size_t i = 0; i < 256; ++i) {
+        EXPECT_NEAR(got[i], want[i], 1e-6 * std::fabs(want[i])) << i;
+        largest = std::max(largest, std::fabs(want[i]));
+      }
+      if (type == GgmlType::q4_K) {
+        BlockQ4_1 repacked[8];
+        repack_q4_K_as_q4_1(bytes.data(), 1, repacked);
+        for (size_t i = 0; i < 256; ++i) {
+          const BlockQ4_1& sub = repacked[i / 32];
+          const float range = 15 * std::fabs(f16_to_f32(sub.scale)) + std::fabs(f16_to_f32(sub.minimum));
+          EXPECT_NEAR(load_as_f32(repacked, DType::q4_1, i), want[i], 0x1p-11f * range + 1e-6f) << i;
+        }
+      } else {
+        BlockQ8_0 requantized[8];
+        requantize_q6_K_as_q8_0(bytes.data(), 1, requantized);
+        for (size_t i = 0; i < 256; ++i) {
+          const float step = f16_to_f32(requantized[i / 32].scale);
+          EXPECT_NEAR(load_as_f32(requantized, DType::q8_0, i), want[i], step / 2 * 1.001f + 1e-6f) << i;
+        }
+      }
+    }
   }
 }
 
