@@ -18,7 +18,8 @@
 namespace shardlm::cpu {
 namespace {
 
-// simd.h's quantized inputs: per block of 32 inputs of each row, codes = round(x / scale) with scale =
+// simd.h's quantized inputs: per block of 32 inputs of each row, codes = x / scale rounded half to
+// even, with scale =
 // the block's largest magnitude / 127, and [scale, scale x sum of codes] per block, in pairs of blocks.
 // kernels/ref's matmul_quantized_inputs states the same rule independently.
 void quantize_inputs(const float* x, int64_t m, int64_t k, int64_t padded, std::vector<int8_t>& codes,
@@ -34,7 +35,10 @@ void quantize_inputs(const float* x, int64_t m, int64_t k, int64_t padded, std::
       int8_t* out = codes.data() + r * padded + b * kQuantBlock;
       int sum = 0;
       for (int64_t i = 0; i < kQuantBlock; ++i) {
-        out[i] = static_cast<int8_t>(std::lround(in[i] * inverse));
+        // Round half to even by adding and taking away 1.5 x 2^23, which leaves no fraction bits for
+        // any |value| <= 127: plain float arithmetic the compiler vectorises, where lround is a call.
+        constexpr float kRounder = 12582912.0f;
+        out[i] = static_cast<int8_t>((in[i] * inverse + kRounder) - kRounder);
         sum += out[i];
       }
       float* block_scales = scales.data() + r * (padded / 16) + (b / 2) * 4 + (b % 2) * 2;

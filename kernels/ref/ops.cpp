@@ -37,7 +37,7 @@ void matmul_quantized_inputs(const float* x, const void* w, DType w_dtype, float
     float absmax = 0.0f;
     for (int i = 0; i < 32; ++i) absmax = std::max(absmax, std::fabs(in[i]));
     const float scale = absmax / 127.0f, inverse = absmax > 0.0f ? 127.0f / absmax : 0.0f;
-    for (int i = 0; i < 32; ++i) quantized[block * 32 + i] = static_cast<float>(std::lround(in[i] * inverse)) * scale;
+    for (int i = 0; i < 32; ++i) quantized[block * 32 + i] = std::nearbyint(in[i] * inverse) * scale;
   }
   matmul(quantized.data(), w, w_dtype, y, m, n, k);
 }

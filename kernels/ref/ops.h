@@ -45,7 +45,7 @@ void matmul(const float* x, const void* w, DType w_dtype, float* y, int64_t m, i
 // ref::matmul with x first rounded as the CPU rounds it for w_dtype (cpu::matmul_quantizes_inputs):
 // for bf16 weights each input to bf16 (nearest even); for q8_0 / q4_1, as llama.cpp's q8 dot products
 // do, each block of 32 inputs of a row becomes round(x / s) with s = (largest |x| of the block) / 127
-// (in f32, rounding half away from zero), and the product uses codes x s (k a multiple of 32).
+// (in f32, rounding half to even), and the product uses codes x s (k a multiple of 32).
 void matmul_quantized_inputs(const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k);
 // Symmetric per-row int8 (weight-only, per output channel, as load_in_8bit's absmax): scales[r] =
 // max |x[r]| / 127 and q[r, i] = round(x[r, i] / scales[r]) in [-127, 127]; a row of zeros gets scale 0.
