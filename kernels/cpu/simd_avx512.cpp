@@ -153,41 +153,33 @@ void dot_tile_fixed(const float* x, int64_t x_stride, const void* w, int64_t w_s
   store_tile_sums(acc, out, out_stride);
 }
 
-// Runs Tile::run<Rows, Cols>(args...) with the tile's shape as compile-time constants, so that the
-// loops over it unroll fully and every sum stays in a register.
-template <class Tile, int Rows, class... Args>
-void with_cols(int cols, Args... args) {
+// Calls fixed.operator()<Rows, Cols>(args...) with the tile's shape as compile-time constants, so
+// that the loops over it unroll fully and every sum stays in a register.
+template <int Rows, class Fixed, class... Args>
+void with_cols(int cols, Fixed fixed, Args... args) {
   switch (cols) {
-    case 1: return Tile::template run<Rows, 1>(args...);
-    case 2: return Tile::template run<Rows, 2>(args...);
-    case 3: return Tile::template run<Rows, 3>(args...);
-    default: return Tile::template run<Rows, 4>(args...);
+    case 1: return fixed.template operator()<Rows, 1>(args...);
+    case 2: return fixed.template operator()<Rows, 2>(args...);
+    case 3: return fixed.template operator()<Rows, 3>(args...);
+    default: return fixed.template operator()<Rows, 4>(args...);
   }
 }
 
-template <class Tile, class... Args>
-void with_shape(int rows, int cols, Args... args) {
+template <class Fixed, class... Args>
+void with_shape(int rows, int cols, Fixed fixed, Args... args) {
   switch (rows) {
-    case 1: return with_cols<Tile, 1>(cols, args...);
-    case 2: return with_cols<Tile, 2>(cols, args...);
-    case 3: return with_cols<Tile, 3>(cols, args...);
-    default: return with_cols<Tile, 4>(cols, args...);
+    case 1: return with_cols<1>(cols, fixed, args...);
+    case 2: return with_cols<2>(cols, fixed, args...);
+    case 3: return with_cols<3>(cols, fixed, args...);
+    default: return with_cols<4>(cols, fixed, args...);
   }
 }
-
-template <class Load>
-struct DotTile {
-  template <int Rows, int Cols>
-  static void run(const float* x, int64_t x_stride, const void* w, int64_t w_stride, int64_t k, float* out,
-                  int64_t out_stride) {
-    dot_tile_fixed<Load, Rows, Cols>(x, x_stride, w, w_stride, k, out, out_stride);
-  }
-};
 
 template <class Load>
 void dot_tile(const float* x, int64_t x_stride, int rows, const void* w, int64_t w_stride, int cols, int64_t k,
               float* out, int64_t out_stride) {
-  with_shape<DotTile<Load>>(rows, cols, x, x_stride, w, w_stride, k, out, out_stride);
+  with_shape(rows, cols, []<int Rows, int Cols>(auto... args) { dot_tile_fixed<Load, Rows, Cols>(args...); }, x,
+             x_stride, w, w_stride, k, out, out_stride);
 }
 
 // ggml's block formats (see runtime/core/dtype.h; structs are not shared across the ISA files, so the
@@ -264,18 +256,10 @@ void block_tile_fixed(const float* x, int64_t x_stride, const void* w, int64_t w
 }
 
 template <class Decode>
-struct BlockTile {
-  template <int Rows, int Cols>
-  static void run(const float* x, int64_t x_stride, const void* w, int64_t w_stride, int64_t k, float* out,
-                  int64_t out_stride) {
-    block_tile_fixed<Decode, Rows, Cols>(x, x_stride, w, w_stride, k, out, out_stride);
-  }
-};
-
-template <class Decode>
 void block_tile(const float* x, int64_t x_stride, int rows, const void* w, int64_t w_stride, int cols, int64_t k,
                 float* out, int64_t out_stride) {
-  with_shape<BlockTile<Decode>>(rows, cols, x, x_stride, w, w_stride, k, out, out_stride);
+  with_shape(rows, cols, []<int Rows, int Cols>(auto... args) { block_tile_fixed<Decode, Rows, Cols>(args...); }, x,
+             x_stride, w, w_stride, k, out, out_stride);
 }
 
 // Integer dot products with quantized inputs (simd.h's QuantizedDotTileFn), two blocks at a time:
@@ -386,18 +370,10 @@ void quantized_tile_fixed(const int8_t* codes, const float* scales, int64_t code
 }
 
 template <class Pair>
-struct QuantizedTile {
-  template <int Rows, int Cols>
-  static void run(const int8_t* codes, const float* scales, int64_t codes_stride, const void* w, int64_t w_stride,
-                  int64_t k, float* out, int64_t out_stride) {
-    quantized_tile_fixed<Pair, Rows, Cols>(codes, scales, codes_stride, w, w_stride, k, out, out_stride);
-  }
-};
-
-template <class Pair>
 void quantized_tile(const int8_t* codes, const float* scales, int64_t codes_stride, int rows, const void* w,
                     int64_t w_stride, int cols, int64_t k, float* out, int64_t out_stride) {
-  with_shape<QuantizedTile<Pair>>(rows, cols, codes, scales, codes_stride, w, w_stride, k, out, out_stride);
+  with_shape(rows, cols, []<int Rows, int Cols>(auto... args) { quantized_tile_fixed<Pair, Rows, Cols>(args...); },
+             codes, scales, codes_stride, w, w_stride, k, out, out_stride);
 }
 
 // bf16 weights times bf16-rounded inputs: vdpbf16ps adds the products of 16 pairs of bf16 values to
@@ -436,17 +412,10 @@ void bf16_tile_fixed(const uint16_t* x, int64_t x_stride, const void* w, int64_t
   store_tile_sums(acc, out, out_stride);
 }
 
-struct Bf16Tile {
-  template <int Rows, int Cols>
-  static void run(const uint16_t* x, int64_t x_stride, const void* w, int64_t w_stride, int64_t k, float* out,
-                  int64_t out_stride) {
-    bf16_tile_fixed<Rows, Cols>(x, x_stride, w, w_stride, k, out, out_stride);
-  }
-};
-
 void bf16_tile(const uint16_t* x, int64_t x_stride, int rows, const void* w, int64_t w_stride, int cols, int64_t k,
                float* out, int64_t out_stride) {
-  with_shape<Bf16Tile>(rows, cols, x, x_stride, w, w_stride, k, out, out_stride);
+  with_shape(rows, cols, []<int Rows, int Cols>(auto... args) { bf16_tile_fixed<Rows, Cols>(args...); }, x, x_stride,
+             w, w_stride, k, out, out_stride);
 }
 
 // Adds the count weighted value rows into Regs registers of each of Rows query rows of y, at offset

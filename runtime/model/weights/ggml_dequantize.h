@@ -1,5 +1,6 @@
-// ggml's block formats to f32. Each block holds 32 values with an f16 scale (and for Q4_1 an f16
-// minimum); 4-bit values sit low nibbles first: byte j holds value j (low) and value j + 16 (high).
+// ggml's block formats to f32, and into the runtime's own blocks. Q4_0 / Q4_1 / Q8_0 blocks hold 32
+// values with an f16 scale (and for Q4_1 an f16 minimum); 4-bit values sit low nibbles first: byte j
+// holds value j (low) and value j + 16 (high). The k-quants below come in super-blocks of 256.
 #pragma once
 
 #include <cstdint>
