@@ -28,7 +28,7 @@ MatmulInputs make_inputs(DType dtype, int64_t m, int64_t n, int64_t k) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   MatmulInputs in{std::vector<float>(m * k), std::vector<float>(m * n),
-                  std::vector<uint8_t>(n * k * dtype_size(dtype))};
+                  std::vector<uint8_t>(n * dtype_bytes(dtype, k))};
   for (float& value : in.x) value = uniform(rng);
   std::vector<float> w(n * k);
   for (float& value : w) value = uniform(rng);
@@ -37,13 +37,13 @@ MatmulInputs make_inputs(DType dtype, int64_t m, int64_t n, int64_t k) {
 }
 
 void report(benchmark::State& state, DType dtype, int64_t m, int64_t n, int64_t k) {
-  state.SetBytesProcessed(state.iterations() * n * k * static_cast<int64_t>(dtype_size(dtype)));
+  state.SetBytesProcessed(state.iterations() * n * static_cast<int64_t>(dtype_bytes(dtype, k)));
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * m * n * k * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(std::string(dtype_name(dtype)) + " simd=" + std::string(cpu::simd_level()));
 }
 
-// Arguments: dtype (0 f32, 1 f16, 2 bf16), m, k, n, threads.
+// Arguments: dtype (0 f32, 1 f16, 2 bf16, 4 q8_0, 5 q4_1), m, k, n, threads.
 void BM_MatmulCpu(benchmark::State& state) {
   const auto dtype = static_cast<DType>(state.range(0));
   const int64_t m = state.range(1), k = state.range(2), n = state.range(3);
@@ -72,7 +72,7 @@ void BM_MatmulRef(benchmark::State& state) {
 
 void cpu_shapes(benchmark::internal::Benchmark* bench) {
   bench->ArgNames({"dtype", "m", "k", "n", "threads"});
-  for (int64_t dtype : {0, 1, 2}) {
+  for (int64_t dtype : {0, 1, 2, 4, 5}) {
     for (int64_t threads : {1, 2}) {
       for (int64_t m : {1, 64}) {
         bench->Args({dtype, m, 576, 1536, threads});
@@ -85,7 +85,7 @@ void cpu_shapes(benchmark::internal::Benchmark* bench) {
 
 void ref_shapes(benchmark::internal::Benchmark* bench) {
   bench->ArgNames({"dtype", "m", "k", "n"});
-  for (int64_t dtype : {0, 1, 2}) bench->Args({dtype, 1, 576, 1536});
+  for (int64_t dtype : {0, 1, 2, 4, 5}) bench->Args({dtype, 1, 576, 1536});
 }
 
 // Real time: with 2 threads the calling thread's CPU time would count only its own share.

@@ -276,24 +276,31 @@ __m512i join(__m256i low, __m256i high) {
 
 struct PairQ4_1 {
   static constexpr int64_t kBytes = 20;
-  // The nibbles of blocks b and b+1 as 64 bytes in input order: [b low, b high, b+1 low, b+1 high].
+  // The nibbles of blocks b and b+1 as 64 bytes [b low, b+1 low, b high, b+1 high]: the low nibbles
+  // are values 0-15 of a block and the high ones 16-31, so the inputs are put in this order (once per
+  // input row, rather than the weights once per weight row), and lanes 0-3 and 8-11 of the products
+  // belong to block b.
   template <bool Second>
   static __m512i bytes(const uint8_t* block) {
     const __m128i first = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 4));
     const __m128i second =
         Second ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kBytes + 4)) : _mm_setzero_si128();
     const __m256i both = _mm256_set_m128i(second, first);
-    const __m512i halves = join(both, _mm256_srli_epi16(both, 4));
-    const __m512i nibbles = _mm512_and_si512(halves, _mm512_set1_epi8(0x0F));
-    return _mm512_maskz_permutexvar_epi64(0xFF, _mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7), nibbles);
+    return _mm512_and_si512(join(both, _mm256_srli_epi16(both, 4)), _mm512_set1_epi8(0x0F));
   }
+  static __m512i inputs(__m512i codes) {
+    return _mm512_maskz_permutexvar_epi64(0xFF, _mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7), codes);
+  }
+  static __m512i lane_blocks() { return _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2); }
   // [scale b, minimum b, scale b+1, minimum b+1]
   template <bool Second>
   static __m128 headers(const uint8_t* block) {
-    int first, second = 0;
+    uint32_t first, second = 0;
     __builtin_memcpy(&first, block, 4);
     if (Second) __builtin_memcpy(&second, block + kBytes, 4);
-    return _mm_cvtph_ps(_mm_setr_epi32(first, second, 0, 0));
+    // One move into a vector register: inserting 16- or 32-bit pieces one by one cost more here than
+    // the whole dot product of the pair.
+    return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(first | static_cast<uint64_t>(second) << 32)));
   }
 };
 
@@ -308,14 +315,17 @@ struct PairQ8_0 {
     const __m512i both = join(first, second);
     return _mm512_xor_si512(both, _mm512_set1_epi8(static_cast<char>(0x80)));
   }
+  // Values in input order: lanes 0-7 of the products belong to block b.
+  static __m512i inputs(__m512i codes) { return codes; }
+  static __m512i lane_blocks() { return _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2); }
   // [scale b, -128 x scale b, scale b+1, -128 x scale b+1]
   template <bool Second>
   static __m128 headers(const uint8_t* block) {
     uint16_t first, second = 0;
     __builtin_memcpy(&first, block, 2);
     if (Second) __builtin_memcpy(&second, block + kBytes, 2);
-    const __m128 scales = _mm_cvtph_ps(_mm_setr_epi16(static_cast<short>(first), static_cast<short>(first),
-                                                      static_cast<short>(second), static_cast<short>(second), 0, 0, 0, 0));
+    const __m128i both = _mm_cvtsi32_si128(static_cast<int>(first | static_cast<uint32_t>(second) << 16));
+    const __m128 scales = _mm_cvtph_ps(_mm_unpacklo_epi16(both, both));
     return _mm_mul_ps(scales, _mm_setr_ps(1.0f, -128.0f, 1.0f, -128.0f));
   }
 };
@@ -330,15 +340,15 @@ void quantized_pair(const int8_t* codes, const float* scales, int64_t codes_stri
     weights[c] = Pair::template bytes<Second>(blocks + c * row_bytes);
     headers[c] = Pair::template headers<Second>(blocks + c * row_bytes);
   }
-  const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
+  const __m512i spread = Pair::lane_blocks();
 #pragma GCC unroll 32
   for (int r = 0; r < Rows; ++r) {
-    const __m512i inputs = _mm512_loadu_si512(codes + r * codes_stride);
+    const __m512i inputs = Pair::inputs(_mm512_loadu_si512(codes + r * codes_stride));
     const __m128 input_scales = _mm_loadu_ps(scales + r * (codes_stride / 16));
 #pragma GCC unroll 32
     for (int c = 0; c < Cols; ++c) {
       const __m512i dots = _mm512_dpbusd_epi32(_mm512_setzero_si512(), weights[c], inputs);
-      const __m512 factors = _mm512_maskz_insertf32x4(kAllLanes, _mm512_setzero_ps(), _mm_mul_ps(headers[c], input_scales), 0);
+      const __m512 factors = _mm512_zextps128_ps512(_mm_mul_ps(headers[c], input_scales));
       const __m512 lane_scales = _mm512_maskz_permutexvar_ps(kAllLanes, spread, factors);
       acc[r][c][0] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(kAllLanes, dots), lane_scales, acc[r][c][0]);
       acc[r][c][0] = _mm512_mask_add_ps(acc[r][c][0], 0b1010, acc[r][c][0], factors);

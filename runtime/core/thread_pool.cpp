@@ -50,15 +50,24 @@ void ThreadPool::parallel_for(int64_t count, int64_t min_chunk, const std::funct
     body(0, count);
     return;
   }
-  {
-    std::lock_guard lock(mutex_);  // orders the job's fields before the generation bump
-    body_ = &body;
-    count_ = count;
-    active_threads_ = parts;
-    pending_.store(parts - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+  // The generation is odd while the fields change (a seqlock write): a worker idle in the previous
+  // job that reads them meanwhile sees the odd or the next value and reads again. Every worker
+  // active in the previous job is done with them (pending_ reached 0).
+  const uint64_t generation = generation_.load(std::memory_order_relaxed);
+  generation_.store(generation + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  body_.store(&body, std::memory_order_relaxed);
+  count_.store(count, std::memory_order_relaxed);
+  active_threads_.store(parts, std::memory_order_relaxed);
+  pending_.store(parts - 1, std::memory_order_relaxed);
+  // seq_cst with the sleeper's increment of sleeping_ before it checks the generation: either it
+  // sees this store and does not sleep, or this load sees it and the notify (under the mutex it
+  // waits with) wakes it.
+  generation_.store(generation + 2, std::memory_order_seq_cst);
+  if (sleeping_.load(std::memory_order_seq_cst) > 0) {
+    { std::lock_guard lock(mutex_); }
+    work_ready_.notify_all();
   }
-  if (sleeping_.load(std::memory_order_acquire) > 0) work_ready_.notify_all();
   int64_t begin, end;
   chunk_bounds(count, parts, 0, begin, end);
   run_chunk(body, begin, end);
@@ -83,15 +92,20 @@ void ThreadPool::run_chunk(const std::function<void(int64_t, int64_t)>& body, in
 
 bool ThreadPool::wait_for_work(uint64_t seen) {
   const auto spin_until = std::chrono::steady_clock::now() + kSpin;
-  while (generation_.load(std::memory_order_acquire) == seen && !stopping_.load(std::memory_order_relaxed)) {
-    if (std::chrono::steady_clock::now() > spin_until) {
+  for (int checks = 0; generation_.load(std::memory_order_acquire) == seen && !stopping_.load(std::memory_order_relaxed);
+       ++checks) {
+    // The clock is read every 64 checks: a check is a few pauses, so a new job is seen within
+    // about a hundred nanoseconds.
+    if (checks % 64 == 63 && std::chrono::steady_clock::now() > spin_until) {
       std::unique_lock lock(mutex_);
-      sleeping_.fetch_add(1, std::memory_order_acq_rel);
-      work_ready_.wait(lock, [&] { return stopping_ || generation_.load(std::memory_order_acquire) != seen; });
-      sleeping_.fetch_sub(1, std::memory_order_acq_rel);
+      sleeping_.fetch_add(1, std::memory_order_seq_cst);
+      work_ready_.wait(lock, [&] {
+        return stopping_.load(std::memory_order_seq_cst) || generation_.load(std::memory_order_seq_cst) != seen;
+      });
+      sleeping_.fetch_sub(1, std::memory_order_relaxed);
       break;
     }
-    for (int i = 0; i < 64; ++i) cpu_relax();
+    for (int i = 0; i < 4; ++i) cpu_relax();
   }
   return !stopping_.load(std::memory_order_relaxed);
 }
@@ -99,16 +113,19 @@ bool ThreadPool::wait_for_work(uint64_t seen) {
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   while (wait_for_work(seen)) {
+    // A seqlock read: the fields belong to generation `seen` only if it is even (not being written)
+    // and unchanged after reading them. If it moved on, the job read was one this worker had no part
+    // in (a job with it active cannot end before it runs its chunk), so it reads the newer one.
     const std::function<void(int64_t, int64_t)>* body;
     int64_t count;
     int active;
-    {
-      std::lock_guard lock(mutex_);
+    do {
       seen = generation_.load(std::memory_order_acquire);
-      body = body_;
-      count = count_;
-      active = active_threads_;
-    }
+      body = body_.load(std::memory_order_relaxed);
+      count = count_.load(std::memory_order_relaxed);
+      active = active_threads_.load(std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_acquire);
+    } while (seen % 2 != 0 || generation_.load(std::memory_order_relaxed) != seen);
     if (index >= active) continue;
     int64_t begin, end;
     chunk_bounds(count, active, index, begin, end);

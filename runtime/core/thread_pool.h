@@ -37,15 +37,18 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   // A decode step issues hundreds of parallel_for calls microseconds apart; waking a sleeping
   // thread costs ~50 us, so workers spin briefly on `generation_` before sleeping on the condition.
+  // The job is published without a lock (its fields, then the generation bump), because a worker
+  // that saw the bump and then blocked on a mutex the caller still held would sleep in the kernel
+  // and cost that wake-up on every op. Workers read the fields as a seqlock (see worker_loop).
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<int> sleeping_{0};
   std::atomic<bool> stopping_{false};
-  std::mutex mutex_;
+  std::mutex mutex_;  // only for sleeping on work_ready_
   std::condition_variable work_ready_;
-  const std::function<void(int64_t, int64_t)>* body_ = nullptr;
-  int64_t count_ = 0;
-  int active_threads_ = 0;
+  std::atomic<const std::function<void(int64_t, int64_t)>*> body_{nullptr};
+  std::atomic<int64_t> count_{0};
+  std::atomic<int> active_threads_{0};
   std::mutex error_mutex_;
   std::exception_ptr first_error_;  // of the parallel_for in progress
 };
