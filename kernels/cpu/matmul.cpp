@@ -18,34 +18,13 @@
 namespace shardlm::cpu {
 namespace {
 
-// simd.h's quantized inputs: per block of 32 inputs of each row, codes = x / scale rounded half to
-// even, with scale =
-// the block's largest magnitude / 127, and [scale, scale x sum of codes] per block, in pairs of blocks.
-// kernels/ref's matmul_quantized_inputs states the same rule independently.
-void quantize_inputs(const float* x, int64_t m, int64_t k, int64_t padded, std::vector<int8_t>& codes,
-                     std::vector<float>& scales) {
+// Input rows quantized for the integer tiles (simd.h): each row's codes padded with zeros to a whole
+// number of pairs of blocks, its [scale, sum] pairs likewise.
+void quantize_inputs(const simd::Kernels& kernels, const float* x, int64_t m, int64_t k, int64_t padded,
+                     std::vector<int8_t>& codes, std::vector<float>& scales) {
   codes.assign(m * padded, 0);
   scales.assign(m * padded / 16, 0.0f);
-  for (int64_t r = 0; r < m; ++r) {
-    for (int64_t b = 0; b < k / kQuantBlock; ++b) {
-      const float* in = x + r * k + b * kQuantBlock;
-      float absmax = 0.0f;
-      for (int64_t i = 0; i < kQuantBlock; ++i) absmax = std::max(absmax, std::fabs(in[i]));
-      const float inverse = absmax > 0.0f ? 127.0f / absmax : 0.0f;
-      int8_t* out = codes.data() + r * padded + b * kQuantBlock;
-      int sum = 0;
-      for (int64_t i = 0; i < kQuantBlock; ++i) {
-        // Round half to even by adding and taking away 1.5 x 2^23, which leaves no fraction bits for
-        // any |value| <= 127: plain float arithmetic the compiler vectorises, where lround is a call.
-        constexpr float kRounder = 12582912.0f;
-        out[i] = static_cast<int8_t>((in[i] * inverse + kRounder) - kRounder);
-        sum += out[i];
-      }
-      float* block_scales = scales.data() + r * (padded / 16) + (b / 2) * 4 + (b % 2) * 2;
-      block_scales[0] = absmax / 127.0f;
-      block_scales[1] = block_scales[0] * static_cast<float>(sum);
-    }
-  }
+  for (int64_t r = 0; r < m; ++r) kernels.quantize_inputs(x + r * k, k, codes.data() + r * padded, scales.data() + r * (padded / 16));
 }
 
 // Bytes of weights per block of columns: the block stays in L2 while every group of input rows passes
@@ -78,7 +57,7 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
   const int64_t padded = (k + simd::kInputPair - 1) / simd::kInputPair * simd::kInputPair;
   thread_local std::vector<int8_t> codes;
   thread_local std::vector<float> code_scales;
-  if (quantized_tile != nullptr) quantize_inputs(x, m, k, padded, codes, code_scales);
+  if (quantized_tile != nullptr) quantize_inputs(simd::active_kernels(), x, m, k, padded, codes, code_scales);
   // bf16 weights take the bf16 dot product where the level has one: inputs rounded to bf16 here.
   const auto bf16_tile = w_dtype == DType::bf16 ? simd::active_kernels().bf16_dot_tile : nullptr;
   const int64_t bf16_stride = (k + 31) / 32 * 32;

@@ -46,6 +46,10 @@ struct Kernels {
   // For q8_0 and q4_1 weights (in that order): the product with quantized inputs, where the level has
   // an integer dot product that beats decoding blocks to f32 (AVX-512 VNNI); null where it has not.
   QuantizedDotTileFn quantized_dot_tile[2];
+  // Where quantized_dot_tile is set: one input row of k values (a multiple of 32) quantized as above,
+  // codes[i] for i < k and, for block b, scales[2b] = its scale and scales[2b + 1] = its sum. Each
+  // code is x / scale rounded half to even (kernels/ref's matmul_quantized_inputs states the rule).
+  void (*quantize_inputs)(const float* x, int64_t k, int8_t* codes, float* scales);
   // For bf16 weights: the product with input rows rounded to bf16 (x, rows padded with zeros to a
   // multiple of 32 elements, x_stride apart), where the level has a bf16 dot product (AVX512-BF16's
   // vdpbf16ps: 32 multiply-adds an instruction, with no widening of the weights); null elsewhere.

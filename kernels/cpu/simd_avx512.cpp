@@ -20,6 +20,14 @@ constexpr __mmask16 kAllLanes = 0xffff;
 
 __mmask16 tail_mask(int64_t remaining) { return static_cast<__mmask16>((1u << remaining) - 1u); }
 
+// The largest of v's 16 lanes.
+float largest_lane(__m512 v) {
+  const __m256 half = _mm256_max_ps(_mm512_maskz_extractf32x8_ps(0xff, v, 0), _mm512_maskz_extractf32x8_ps(0xff, v, 1));
+  __m128 quarter = _mm_max_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
+  quarter = _mm_max_ps(quarter, _mm_movehl_ps(quarter, quarter));
+  return _mm_cvtss_f32(_mm_max_ss(quarter, _mm_movehdup_ps(quarter)));
+}
+
 // The sum of the two 256-bit halves of v.
 __m256 fold_halves(__m512 v) {
   return _mm256_add_ps(_mm512_maskz_extractf32x8_ps(0xff, v, 0), _mm512_maskz_extractf32x8_ps(0xff, v, 1));
@@ -386,6 +394,35 @@ void quantized_tile(const int8_t* codes, const float* scales, int64_t codes_stri
              codes, scales, codes_stride, w, w_stride, k, out, out_stride);
 }
 
+// simd.h's quantize_inputs, a block of 32 per step. The product x * (127 / largest) is rounded on its
+// own (a separate multiply, then vrndscaleps to nearest even), never fused with anything, so each code
+// is exactly the one the scalar rule gives.
+void quantize_inputs(const float* x, int64_t k, int8_t* codes, float* scales) {
+  const __m512 magnitude_bits = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  for (int64_t b = 0; b < k / 32; ++b) {
+    const __m512 first = _mm512_loadu_ps(x + b * 32), second = _mm512_loadu_ps(x + b * 32 + 16);
+    const float largest = largest_lane(
+        _mm512_maskz_max_ps(kAllLanes, _mm512_and_ps(first, magnitude_bits), _mm512_and_ps(second, magnitude_bits)));
+    const __m512 inverse = _mm512_set1_ps(largest > 0.0f ? 127.0f / largest : 0.0f);
+    const __m512i low = _mm512_maskz_cvtps_epi32(
+        kAllLanes, _mm512_maskz_roundscale_ps(kAllLanes, _mm512_mul_ps(first, inverse), kNearest));
+    const __m512i high = _mm512_maskz_cvtps_epi32(
+        kAllLanes, _mm512_maskz_roundscale_ps(kAllLanes, _mm512_mul_ps(second, inverse), kNearest));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + b * 32), _mm512_maskz_cvtepi32_epi8(kAllLanes, low));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + b * 32 + 16), _mm512_maskz_cvtepi32_epi8(kAllLanes, high));
+    // The sum of the 32 codes, from the 8 lanes of a 256-bit fold.
+    const __m512i pairs = _mm512_add_epi32(low, high);
+    const __m256i eight = _mm256_add_epi32(_mm512_maskz_extracti64x4_epi64(0xF, pairs, 0),
+                                           _mm512_maskz_extracti64x4_epi64(0xF, pairs, 1));
+    __m128i four = _mm_add_epi32(_mm256_castsi256_si128(eight), _mm256_extracti128_si256(eight, 1));
+    four = _mm_add_epi32(four, _mm_shuffle_epi32(four, _MM_SHUFFLE(1, 0, 3, 2)));
+    four = _mm_add_epi32(four, _mm_shuffle_epi32(four, _MM_SHUFFLE(2, 3, 0, 1)));
+    scales[2 * b] = largest / 127.0f;
+    scales[2 * b + 1] = scales[2 * b] * static_cast<float>(_mm_cvtsi128_si32(four));
+  }
+}
+
 // bf16 weights times bf16-rounded inputs: vdpbf16ps adds the products of 16 pairs of bf16 values to
 // 16 f32 sums, so 32 values of a row go in one instruction, neither side widened first. The inputs'
 // rows are padded with zeros to whole registers; the weights' last register is a masked load.
@@ -564,11 +601,7 @@ float max(const float* x, int64_t n) {
     const __mmask16 mask = n - i >= kWidth ? kAllLanes : tail_mask(n - i);
     best = _mm512_maskz_max_ps(kAllLanes, best, _mm512_mask_loadu_ps(lowest, mask, x + i));
   }
-  const __m256 half = _mm256_max_ps(_mm512_maskz_extractf32x8_ps(0xff, best, 0),
-                                    _mm512_maskz_extractf32x8_ps(0xff, best, 1));
-  __m128 quarter = _mm_max_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
-  quarter = _mm_max_ps(quarter, _mm_movehl_ps(quarter, quarter));
-  return _mm_cvtss_f32(_mm_max_ss(quarter, _mm_movehdup_ps(quarter)));
+  return largest_lane(best);
 }
 
 }  // namespace
@@ -577,6 +610,7 @@ const Kernels& avx512_kernels() {
   static const Kernels table{"avx512", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>, dot_tile<LoadI8>,
                                         block_tile<DecodeQ8_0>, block_tile<DecodeQ4_1>},
                              {quantized_tile<PairQ8_0>, quantized_tile<PairQ4_1>},
+                             quantize_inputs,
                              bf16_tile,
                              weighted_sum,
                              widen_bf16,

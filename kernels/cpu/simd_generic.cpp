@@ -145,6 +145,7 @@ const Kernels& generic_kernels() {
                                          dot_tile<LoadQ8_0>, dot_tile<LoadQ4_1>},
                              {nullptr, nullptr},
                              nullptr,
+                             nullptr,
                              weighted_sum,
                              widen_bf16,
                              widen_q8_0,

@@ -72,7 +72,10 @@ void ThreadPool::parallel_for(int64_t count, int64_t min_chunk, const std::funct
   chunk_bounds(count, parts, 0, begin, end);
   run_chunk(body, begin, end);
   // The workers must be done with `body` before it goes out of scope, even when a chunk threw.
-  while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+  for (int checks = 1; pending_.load(std::memory_order_acquire) != 0; ++checks) {
+    cpu_relax();
+    if (checks % 256 == 0) std::this_thread::yield();  // a worker may be waiting for this core
+  }
   std::exception_ptr error;
   {
     std::lock_guard lock(error_mutex_);
@@ -95,7 +98,9 @@ bool ThreadPool::wait_for_work(uint64_t seen) {
   for (int checks = 0; generation_.load(std::memory_order_acquire) == seen && !stopping_.load(std::memory_order_relaxed);
        ++checks) {
     // The clock is read every 64 checks: a check is a few pauses, so a new job is seen within
-    // about a hundred nanoseconds.
+    // about a hundred nanoseconds. The yield costs little where every thread has its core, and
+    // where threads outnumber cores (ranks sharing a machine) it lets the caller run instead.
+    if (checks % 64 == 63) std::this_thread::yield();
     if (checks % 64 == 63 && std::chrono::steady_clock::now() > spin_until) {
       std::unique_lock lock(mutex_);
       sleeping_.fetch_add(1, std::memory_order_seq_cst);

@@ -165,6 +165,25 @@ TEST_P(MatmulTest, IntegerInputsGiveExactResults) {
   }
 }
 
+// Inputs quantized per block round half to even: with the block's largest value 127 (scale 1), the
+// inputs 2.5, -3.5, 0.5 and 1.5 are ties and become 2, -4, 0 and 2, so against weights of ones the
+// product is 127 + 2 - 4 + 0 + 2 = 127; rounding half away from zero would give 129, and a level that
+// keeps inputs in f32 gives the exact 128.
+TEST(MatmulQuantizedInputs, TiesRoundToEven) {
+  std::vector<float> x(kQuantBlock, 0.0f);
+  x[0] = 127.0f, x[1] = 2.5f, x[2] = -3.5f, x[3] = 0.5f, x[4] = 1.5f;
+  for (DType dtype : {DType::q8_0, DType::q4_1}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    // The first block's scale in integer_blocks is 1: weights of exactly one.
+    const std::vector<uint8_t> ones = integer_blocks(std::vector<float>(kQuantBlock, 1.0f), dtype);
+    test::for_each_kernel_config([&](ThreadPool& pool) {
+      float y = NAN;
+      cpu::matmul(pool, x.data(), ones.data(), dtype, &y, 1, 1, kQuantBlock);
+      EXPECT_EQ(y, cpu::matmul_quantizes_inputs(dtype) ? 127.0f : 128.0f);
+    });
+  }
+}
+
 // An empty dot product is zero, and empty outputs are left alone.
 TEST_P(MatmulTest, EmptyShapes) {
   const DType dtype = GetParam();

@@ -26,6 +26,22 @@ TEST(ThreadPool, EveryIndexRunsExactlyOnce) {
   }
 }
 
+// Jobs back to back that use only some of the workers: an idle worker reads the next job's fields
+// while the caller may be writing them (the pool publishes jobs without a lock), so a torn read would
+// run a chunk twice or run one from a job that did not include that worker.
+TEST(ThreadPool, JobsBackToBackWithIdleWorkersRunEachIndexOnce) {
+  ThreadPool pool(4);
+  std::vector<std::atomic<int>> hits(4);
+  for (int job = 0; job < 20000; ++job) {
+    const int64_t count = 2 + job % 3;  // 2, 3 or 4 chunks of one index
+    for (auto& hit : hits) hit = 0;
+    pool.parallel_for(count, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) hits[i]++;
+    });
+    for (int64_t i = 0; i < 4; ++i) ASSERT_EQ(hits[i].load(), i < count ? 1 : 0) << "job " << job << ", index " << i;
+  }
+}
+
 TEST(ThreadPool, UsesSeveralThreadsForLargeRanges) {
   ThreadPool pool(2);
   std::atomic<int> chunks{0};
