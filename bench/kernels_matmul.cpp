@@ -74,7 +74,7 @@ void cpu_shapes(benchmark::internal::Benchmark* bench) {
   bench->ArgNames({"dtype", "m", "k", "n", "threads"});
   for (int64_t dtype : {0, 1, 2, 4, 5}) {
     for (int64_t threads : {1, 2}) {
-      for (int64_t m : {1, 64}) {
+      for (int64_t m : {1, 16, 32, 64, 128, 512}) {
         bench->Args({dtype, m, 576, 1536, threads});
         bench->Args({dtype, m, 1536, 576, threads});
       }

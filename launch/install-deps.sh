@@ -11,6 +11,8 @@ packages=(
   libyaml-cpp-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pip python3-venv openssl time
+  # OpenBLAS: the peer of bench/prefill_gemm.cpp, which loads it at run time (nothing links it)
+  libopenblas0-pthread
 )
 
 missing=()

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/work_split.h"
 #include "kernels/cpu/simd.h"
@@ -51,6 +52,29 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
     return;
   }
   const simd::DotTileFn dot_tile = simd::active_kernels().dot_tile[static_cast<int>(w_dtype)];
+  // Enough rows (a prefill) for packing the weights to pay: the blocked GEMM. bf16 weights multiply
+  // inputs rounded to bf16 (and widened back to f32) where the level has a bf16 dot product, the
+  // contract of its bf16 products; the rows are rounded on the pool, as they are many.
+  const auto bf16_tile = w_dtype == DType::bf16 ? simd::active_kernels().bf16_dot_tile : nullptr;
+  if (m >= kGemmMinRows && gemm_supported(simd::active_kernels(), w_dtype)) {
+    thread_local std::vector<float> rounded;
+    const float* inputs = x;
+    if (bf16_tile != nullptr) {
+      rounded.resize(m * k);
+      float* const out = rounded.data();
+      pool.parallel_for(m, std::max<int64_t>(1, 4096 / k), [&](int64_t begin, int64_t end) {
+        thread_local std::vector<uint16_t> row;
+        row.resize(k);
+        for (int64_t r = begin; r < end; ++r) {
+          convert_from_f32(x + r * k, row.data(), DType::bf16, k);
+          simd::active_kernels().widen_bf16(row.data(), k, out + r * k);
+        }
+      });
+      inputs = out;
+    }
+    gemm(pool, simd::active_kernels(), inputs, w, w_dtype, y, m, n, k);
+    return;
+  }
   // Block formats take the integer path where the SIMD level has one: inputs quantized once here.
   const simd::QuantizedDotTileFn quantized_tile =
       is_block_dtype(w_dtype) ? simd::active_kernels().quantized_dot_tile[w_dtype == DType::q4_1 ? 1 : 0] : nullptr;
@@ -59,7 +83,6 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
   thread_local std::vector<float> code_scales;
   if (quantized_tile != nullptr) quantize_inputs(simd::active_kernels(), x, m, k, padded, codes, code_scales);
   // bf16 weights take the bf16 dot product where the level has one: inputs rounded to bf16 here.
-  const auto bf16_tile = w_dtype == DType::bf16 ? simd::active_kernels().bf16_dot_tile : nullptr;
   const int64_t bf16_stride = (k + 31) / 32 * 32;
   thread_local std::vector<uint16_t> bf16_inputs;
   if (bf16_tile != nullptr) {

@@ -23,6 +23,9 @@ using DotTileFn = void (*)(const float* x, int64_t x_stride, int rows, const voi
                            int64_t k, float* out, int64_t out_stride);
 inline constexpr int kMaxTileRows = 4;
 inline constexpr int kMaxTileCols = 4;
+// The blocked GEMM's tile: kGemmRows input rows by a panel of kGemmPanel output columns.
+inline constexpr int kGemmRows = 8;
+inline constexpr int kGemmPanel = 32;
 
 // Input rows quantized for integer dot products with q8_0 / q4_1 weights (as llama.cpp's q8 dot
 // products): each block of 32 inputs becomes 32 int8 codes and a scale (largest magnitude / 127), so
@@ -55,6 +58,14 @@ struct Kernels {
   // vdpbf16ps: 32 multiply-adds an instruction, with no widening of the weights); null elsewhere.
   void (*bf16_dot_tile)(const uint16_t* x, int64_t x_stride, int rows, const void* w, int64_t w_stride, int cols,
                         int64_t k, float* out, int64_t out_stride);
+  // Prefill's blocked GEMM's micro-kernel (gemm.cpp), where the level has one; null elsewhere. A
+  // packed panel holds kGemmPanel weight rows (output columns) side by side for `depth` inputs, as
+  // [depth][kGemmPanel] floats. For r < rows (1 <= rows <= kGemmRows) and c < cols (1 <= cols <=
+  // kGemmPanel): y[r * y_stride + c] (+ its old value if accumulate) = sum_{i < depth} x[r * x_stride
+  // + i] * panel[i * kGemmPanel + c]. Each input, broadcast, multiplies a whole row of the panel, and
+  // the rows x panel sums stay in registers over the depth.
+  void (*gemm_f32)(const float* x, int64_t x_stride, int rows, const float* panel, int64_t depth, float* y,
+                   int64_t y_stride, int cols, bool accumulate);
   // y[r * y_stride + i] += sum_j a[r * a_stride + j] * x[j * x_stride + i] for r < rows (1 <= rows <=
   // kMaxTileRows), i < n, j < count: attention's weighted sums of value rows for several query rows.
   // Blocks of y stay in registers while all count value rows are added, and each value row, once

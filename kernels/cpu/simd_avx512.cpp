@@ -394,6 +394,63 @@ void quantized_tile(const int8_t* codes, const float* scales, int64_t codes_stri
              codes, scales, codes_stride, w, w_stride, k, out, out_stride);
 }
 
+// simd.h's gemm_f32 for a fixed number of rows: Rows x 2 registers of sums (up to 16), the panel's
+// two registers loaded once per input and used by every row.
+template <int Rows>
+void store_gemm_tile(__m512 (&acc)[Rows][2], float* y, int64_t y_stride, int cols, bool accumulate) {
+  const __mmask16 first = cols >= 16 ? kAllLanes : tail_mask(cols);
+  const __mmask16 second = cols > 16 ? tail_mask(cols - 16) : 0;
+#pragma GCC unroll 32
+  for (int r = 0; r < Rows; ++r) {
+    float* row = y + r * y_stride;
+    if (accumulate) {
+      acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_maskz_loadu_ps(first, row));
+      acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_maskz_loadu_ps(second, row + 16));
+    }
+    _mm512_mask_storeu_ps(row, first, acc[r][0]);
+    _mm512_mask_storeu_ps(row + 16, second, acc[r][1]);
+  }
+}
+
+template <int Rows>
+void gemm_f32_fixed(const float* x, int64_t x_stride, const float* panel, int64_t depth, float* y, int64_t y_stride,
+                    int cols, bool accumulate) {
+  __m512 acc[Rows][2];
+#pragma GCC unroll 32
+  for (int r = 0; r < Rows; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < depth; ++i) {
+    const __m512 low = _mm512_loadu_ps(panel + i * 32), high = _mm512_loadu_ps(panel + i * 32 + 16);
+#pragma GCC unroll 32
+    for (int r = 0; r < Rows; ++r) {
+      const __m512 input = _mm512_set1_ps(x[r * x_stride + i]);
+      acc[r][0] = _mm512_fmadd_ps(input, low, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(input, high, acc[r][1]);
+    }
+  }
+  store_gemm_tile(acc, y, y_stride, cols, accumulate);
+}
+
+// Calls fixed.operator()<Rows>(args...) for rows in 1..8 (simd.h's kGemmRows).
+template <class Fixed, class... Args>
+void with_gemm_rows(int rows, Fixed fixed, Args... args) {
+  switch (rows) {
+    case 1: return fixed.template operator()<1>(args...);
+    case 2: return fixed.template operator()<2>(args...);
+    case 3: return fixed.template operator()<3>(args...);
+    case 4: return fixed.template operator()<4>(args...);
+    case 5: return fixed.template operator()<5>(args...);
+    case 6: return fixed.template operator()<6>(args...);
+    case 7: return fixed.template operator()<7>(args...);
+    default: return fixed.template operator()<8>(args...);
+  }
+}
+
+void gemm_f32(const float* x, int64_t x_stride, int rows, const float* panel, int64_t depth, float* y,
+              int64_t y_stride, int cols, bool accumulate) {
+  with_gemm_rows(rows, []<int Rows>(auto... args) { gemm_f32_fixed<Rows>(args...); }, x, x_stride, panel, depth, y,
+                 y_stride, cols, accumulate);
+}
+
 // simd.h's quantize_inputs, a block of 32 per step. The product x * (127 / largest) is rounded on its
 // own (a separate multiply, then vrndscaleps to nearest even), never fused with anything, so each code
 // is exactly the one the scalar rule gives.
@@ -612,6 +669,7 @@ const Kernels& avx512_kernels() {
                              {quantized_tile<PairQ8_0>, quantized_tile<PairQ4_1>},
                              quantize_inputs,
                              bf16_tile,
+                             gemm_f32,
                              weighted_sum,
                              widen_bf16,
                              widen_q8_0,

@@ -146,6 +146,7 @@ const Kernels& generic_kernels() {
                              {nullptr, nullptr},
                              nullptr,
                              nullptr,
+                             nullptr,
                              weighted_sum,
                              widen_bf16,
                              widen_q8_0,

@@ -18,7 +18,7 @@ namespace {
 constexpr int64_t kSizes[] = {1, 7, 63, 64, 65, 769, 4097};
 // Row lengths for the block formats: one block, two, an odd count, and a long row.
 constexpr int64_t kBlockRowLengths[] = {32, 64, 96, 800, 4128};
-constexpr int64_t kRowCounts[] = {1, 3, 17};
+constexpr int64_t kRowCounts[] = {1, 3, 17, 41};  // 41 takes the blocked GEMM where the level has one
 // The reference is scalar double code, O(m n k): shapes above this many multiply-adds are skipped so
 // that each test stays around a second. What is left still pairs 4097 with every m and 769 with 769,
 // and its largest shapes (over 1 M multiply-adds) are split between two threads.
@@ -137,7 +137,8 @@ TEST_P(MatmulTest, IntegerInputsGiveExactResults) {
   struct Shape { int64_t m, n, k; };
   const bool blocks = is_block_dtype(dtype);
   const std::vector<Shape> shapes = blocks ? std::vector<Shape>{{1, 65, 4128}, {3, 4097, 160}, {17, 129, 800}, {5, 7, 32}}
-                                           : std::vector<Shape>{{1, 65, 4097}, {3, 4097, 129}, {17, 129, 769}, {5, 7, 1}};
+                                           : std::vector<Shape>{{1, 65, 4097}, {3, 4097, 129}, {17, 129, 769}, {5, 7, 1},
+                                                                {37, 71, 1601}};  // the blocked GEMM, 3 depth blocks
   for (const Shape& shape : shapes) {
     SCOPED_TRACE(testing::Message() << "m=" << shape.m << " n=" << shape.n << " k=" << shape.k);
     std::vector<float> x(shape.m * shape.k), w_values(shape.n * shape.k);
