@@ -5,17 +5,13 @@
 #include <cstring>
 #include <set>
 
-#include "kernels/cpu/ops.h"
 #include "parallel/comm/communicator.h"
 #include "runtime/core/check.h"
 #include "runtime/model/positions.h"
+#include "runtime/ops/cpu_ops.h"
 
 namespace shardlm {
 namespace {
-
-void add_in_place(float* x, const float* delta, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] += delta[i];
-}
 
 void check_matrix(const Tensor& t, int64_t rows, int64_t cols, const char* what, int64_t layer) {
   SHARDLM_CHECK(t.defined(), "layer {}: {} weight is missing", layer, what);
@@ -45,40 +41,21 @@ void check_vector(const Tensor& t, int64_t size, const char* what, int64_t layer
                 t.describe(), size);
 }
 
-// Copies a fused QKV row into q, k and v, following the checkpoint's row order.
-void split_qkv(const ModelSpec& s, const float* row, float* q, float* k, float* v) {
-  const int64_t hd = s.head_dim, Q = s.q_dim(), KV = s.kv_dim();
-  switch (s.qkv_layout) {
-    case QkvLayout::separate: break;
-    case QkvLayout::blocks:
-      std::memcpy(q, row, Q * sizeof(float));
-      std::memcpy(k, row + Q, KV * sizeof(float));
-      std::memcpy(v, row + Q + KV, KV * sizeof(float));
-      break;
-    case QkvLayout::per_head:
-      for (int64_t h = 0; h < s.heads; ++h) {
-        std::memcpy(q + h * hd, row + (3 * h) * hd, hd * sizeof(float));
-        std::memcpy(k + h * hd, row + (3 * h + 1) * hd, hd * sizeof(float));
-        std::memcpy(v + h * hd, row + (3 * h + 2) * hd, hd * sizeof(float));
-      }
-      break;
-    case QkvLayout::per_kv_group: {
-      const int64_t group = s.heads / s.kv_heads;
-      for (int64_t j = 0; j < s.kv_heads; ++j) {
-        const float* base = row + j * (group + 2) * hd;
-        std::memcpy(q + j * group * hd, base, group * hd * sizeof(float));
-        std::memcpy(k + j * hd, base + group * hd, hd * sizeof(float));
-        std::memcpy(v + j * hd, base + (group + 1) * hd, hd * sizeof(float));
-      }
-      break;
-    }
-  }
-}
-
 }  // namespace
 
 Decoder::Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool, Placement placement)
-    : spec_(std::move(spec)), weights_(std::move(weights)), pool_(pool), placement_(placement) {
+    : Decoder(std::move(spec), std::move(weights), std::make_unique<CpuOps>(pool), nullptr, placement) {}
+
+Decoder::Decoder(ModelSpec spec, ModelWeights weights, DeviceOps& ops, Placement placement)
+    : Decoder(std::move(spec), std::move(weights), nullptr, &ops, placement) {}
+
+Decoder::Decoder(ModelSpec spec, ModelWeights weights, std::unique_ptr<DeviceOps> owned, DeviceOps* borrowed,
+                 Placement placement)
+    : spec_(std::move(spec)),
+      weights_(std::move(weights)),
+      owned_ops_(std::move(owned)),
+      ops_(borrowed != nullptr ? *borrowed : *owned_ops_),
+      placement_(placement) {
   spec_.validate();
   const ModelSpec& s = spec_;
   SHARDLM_CHECK(s.rope_scaling != RopeScaling::yarn, "{}: YaRN RoPE scaling is not supported", s.family);
@@ -141,62 +118,59 @@ size_t Decoder::weight_bytes() const {
   return total;
 }
 
+float* Decoder::device_floats(Tensor& buffer, int64_t elements) {
+  if (!buffer.defined() || buffer.numel() < elements) buffer = ops_.memory().empty({std::max<int64_t>(elements, 1)}, DType::f32);
+  return buffer.data_as<float>();
+}
+
 void Decoder::ensure_scratch(int64_t tokens) {
   if (tokens <= scratch_tokens_) return;
   scratch_tokens_ = tokens;
-  const auto T = static_cast<size_t>(tokens);
-  x_.resize(T * spec_.hidden);
-  normed_.resize(T * spec_.hidden);
-  qkv_.resize(spec_.qkv_layout == QkvLayout::separate ? 0 : T * (spec_.q_dim() + 2 * spec_.kv_dim()));
-  q_.resize(T * spec_.q_dim());
-  k_.resize(T * spec_.kv_dim());
-  v_.resize(T * spec_.kv_dim());
-  attn_.resize(T * spec_.q_dim());
-  out_.resize(T * spec_.hidden);
-  gate_.resize(T * spec_.ffn_hidden);
-  up_.resize(T * spec_.ffn_hidden);
+  const int64_t T = tokens;
+  x_ = device_floats(x_buffer_, T * spec_.hidden);
+  normed_ = device_floats(normed_buffer_, T * spec_.hidden);
+  if (spec_.qkv_layout != QkvLayout::separate) qkv_ = device_floats(qkv_buffer_, T * (spec_.q_dim() + 2 * spec_.kv_dim()));
+  q_ = device_floats(q_buffer_, T * spec_.q_dim());
+  k_ = device_floats(k_buffer_, T * spec_.kv_dim());
+  v_ = device_floats(v_buffer_, T * spec_.kv_dim());
+  attn_ = device_floats(attn_buffer_, T * spec_.q_dim());
+  out_ = device_floats(out_buffer_, T * spec_.hidden);
+  gate_ = device_floats(gate_buffer_, T * spec_.ffn_hidden);
+  up_ = device_floats(up_buffer_, T * spec_.ffn_hidden);
   positions_.resize(T);
 }
 
 void Decoder::normalize(const Norm& norm, const float* x, float* y, int64_t rows) {
-  const float* bias = norm.bias.defined() ? norm.bias.data_as<float>() : nullptr;
   if (spec_.norm == NormKind::rmsnorm) {
-    cpu::rmsnorm(pool_, x, norm.weight.data_as<float>(), y, rows, spec_.hidden, spec_.norm_eps);
+    ops_.rmsnorm(x, norm.weight, y, rows, spec_.norm_eps);
   } else {
-    cpu::layernorm(pool_, x, norm.weight.data_as<float>(), bias, y, rows, spec_.hidden, spec_.norm_eps);
+    ops_.layernorm(x, norm.weight, norm.bias, y, rows, spec_.norm_eps);
   }
 }
 
 void Decoder::linear(const Linear& layer, const float* x, float* y, int64_t rows, bool row_parallel) {
-  const Tensor& w = layer.weight;
-  cpu::matmul(pool_, x, w.data(), w.dtype(), y, rows, w.dim(0), w.dim(1),
-              layer.scale.defined() ? layer.scale.data_as<float>() : nullptr);
+  ops_.matmul(x, layer.weight, layer.scale, y, rows);
   if (row_parallel && placement_.tp_comm != nullptr)
-    placement_.tp_comm->all_reduce(y, static_cast<size_t>(rows * w.dim(0)));
-  if (layer.bias.defined()) cpu::add_bias(pool_, y, layer.bias.data_as<float>(), rows, w.dim(0));
+    placement_.tp_comm->all_reduce(y, static_cast<size_t>(rows * layer.weight.dim(0)));
+  if (layer.bias.defined()) ops_.add_bias(y, layer.bias, rows);
 }
 
 void Decoder::embed(std::span<const SequenceSlice> sequences) {
-  const int64_t D = spec_.hidden;
-  const Tensor& table = weights_.token_embedding;
-  int64_t t = 0;
+  std::vector<int32_t> ids;
   for (const SequenceSlice& seq : sequences) {
-    for (size_t i = 0; i < seq.tokens.size(); ++i, ++t) {
-      const int32_t id = seq.tokens[i];
+    for (const int32_t id : seq.tokens) {
       SHARDLM_CHECK(id >= 0 && id < spec_.vocab_size, "token id {} is outside the vocabulary of {}", id,
                     spec_.vocab_size);
-      float* row = x_.data() + t * D;
-      for (int64_t d = 0; d < D; ++d) row[d] = load_as_f32(table.data(), table.dtype(), id * D + d);
-      if (spec_.position == PositionKind::learned) {
-        const Tensor& positions = weights_.position_embedding;
-        for (int64_t d = 0; d < D; ++d)
-          row[d] += load_as_f32(positions.data(), positions.dtype(), positions_[t] * D + d);
-      }
+      ids.push_back(id);
     }
   }
+  const auto count = static_cast<int64_t>(ids.size());
+  ops_.embed(weights_.token_embedding, ids.data(), count, x_, /*accumulate=*/false);
+  if (spec_.position == PositionKind::learned)
+    ops_.embed(weights_.position_embedding, positions_.data(), count, x_, /*accumulate=*/true);
   if (weights_.embedding_norm.defined()) {
-    normalize(weights_.embedding_norm, x_.data(), normed_.data(), t);
-    std::copy_n(normed_.data(), t * D, x_.data());
+    normalize(weights_.embedding_norm, x_, normed_, count);
+    ops_.copy(x_, normed_, count * spec_.hidden * sizeof(float));
   }
 }
 
@@ -255,78 +229,80 @@ std::span<const float> Decoder::forward_batch_hidden(std::span<const SequenceSli
     embed(sequences);
   } else {
     SHARDLM_CHECK(hidden_in != nullptr, "a pipeline stage after the first needs the previous stage's hidden states");
-    std::copy_n(hidden_in, total * spec_.hidden, x_.data());
+    ops_.memory().copy(x_, hidden_in, total * spec_.hidden * sizeof(float));
   }
   run_layers(sequences, total);
-  return std::span<const float>(x_.data(), total * spec_.hidden);
+  return to_host(x_, total * spec_.hidden, host_hidden_);
 }
 
 void Decoder::run_layers(std::span<const SequenceSlice> sequences, int64_t T) {
   const int64_t D = spec_.hidden;
   for (int64_t l = 0; l < spec_.layers; ++l) {
     const LayerWeights& layer = weights_.layers[l];
-    normalize(layer.attn_norm, x_.data(), normed_.data(), T);
+    normalize(layer.attn_norm, x_, normed_, T);
     attention(layer, l, sequences, T);  // reads normed_, writes out_
     if (spec_.parallel_attention) {
       // x + attn(norm x) + mlp(norm' x): both branches read the block's input, so the MLP's norm is
       // taken before the attention branch is added (with one shared norm, normed_ already holds it).
-      if (!spec_.shared_attention_norm) normalize(layer.ffn_norm, x_.data(), normed_.data(), T);
-      add_in_place(x_.data(), out_.data(), T * D);
-      mlp(layer, normed_.data(), out_.data(), T);
-      add_in_place(x_.data(), out_.data(), T * D);
+      if (!spec_.shared_attention_norm) normalize(layer.ffn_norm, x_, normed_, T);
+      ops_.add(x_, out_, T * D);
+      mlp(layer, normed_, out_, T);
+      ops_.add(x_, out_, T * D);
     } else {
-      add_in_place(x_.data(), out_.data(), T * D);
-      normalize(layer.ffn_norm, x_.data(), normed_.data(), T);
-      mlp(layer, normed_.data(), out_.data(), T);
-      add_in_place(x_.data(), out_.data(), T * D);
+      ops_.add(x_, out_, T * D);
+      normalize(layer.ffn_norm, x_, normed_, T);
+      mlp(layer, normed_, out_, T);
+      ops_.add(x_, out_, T * D);
     }
   }
+}
+
+std::span<const float> Decoder::to_host(const float* device, int64_t count, std::vector<float>& host) {
+  if (ops_.memory().device() == Device::cpu) return std::span<const float>(device, count);
+  host.resize(count);
+  ops_.memory().copy(host.data(), device, count * sizeof(float));
+  return host;
 }
 
 std::span<const float> Decoder::logits_of(const std::vector<int64_t>& rows_wanted) {
   const int64_t D = spec_.hidden, rows = static_cast<int64_t>(rows_wanted.size());
-  last_rows_.resize(rows * D);
-  for (int64_t r = 0; r < rows; ++r) std::copy_n(x_.data() + rows_wanted[r] * D, D, last_rows_.data() + r * D);
-  normalize(weights_.final_norm, last_rows_.data(), normed_.data(), rows);
+  float* last_rows = device_floats(last_rows_buffer_, rows * D);
+  ops_.gather_rows(x_, rows_wanted.data(), rows, D, last_rows);
+  normalize(weights_.final_norm, last_rows, normed_, rows);
   const int64_t V = spec_.vocab_size, local = weights_.lm_head.dim(0);
-  logits_.resize(rows * V);
+  float* logits = device_floats(logits_buffer_, rows * V);
   if (local == V) {
-    cpu::matmul(pool_, normed_.data(), weights_.lm_head.data(), weights_.lm_head.dtype(), logits_.data(), rows, V, D);
-    return logits_;
+    ops_.matmul(normed_, weights_.lm_head, Tensor(), logits, rows);
+    return to_host(logits, rows * V, host_logits_);
   }
   // This rank's slice of the vocabulary, placed in zeros; the sum over the group fills in the rest.
-  local_logits_.resize(rows * local);
-  cpu::matmul(pool_, normed_.data(), weights_.lm_head.data(), weights_.lm_head.dtype(), local_logits_.data(), rows,
-              local, D);
-  std::fill(logits_.begin(), logits_.end(), 0.0f);
+  // The all-reduce runs on the host's copy (the MPI communicator's memory).
+  float* local_logits = device_floats(local_logits_buffer_, rows * local);
+  ops_.matmul(normed_, weights_.lm_head, Tensor(), local_logits, rows);
+  const std::span<const float> mine = to_host(local_logits, rows * local, host_hidden_);
+  host_logits_.assign(rows * V, 0.0f);
   for (int64_t r = 0; r < rows; ++r)
-    std::copy_n(local_logits_.data() + r * local, local, logits_.data() + r * V + placement_.vocab_first);
+    std::copy_n(mine.data() + r * local, local, host_logits_.data() + r * V + placement_.vocab_first);
   SHARDLM_CHECK(placement_.tp_comm != nullptr, "a vocabulary-parallel LM head needs its tensor-parallel group");
-  placement_.tp_comm->all_reduce(logits_.data(), logits_.size());
-  return logits_;
+  placement_.tp_comm->all_reduce(host_logits_.data(), host_logits_.size());
+  return host_logits_;
 }
 
 void Decoder::project_qkv(const LayerWeights& layer, int64_t T) {
   if (spec_.qkv_layout == QkvLayout::separate) {
-    linear(layer.q, normed_.data(), q_.data(), T);
-    linear(layer.k, normed_.data(), k_.data(), T);
-    linear(layer.v, normed_.data(), v_.data(), T);
+    linear(layer.q, normed_, q_, T);
+    linear(layer.k, normed_, k_, T);
+    linear(layer.v, normed_, v_, T);
     if (spec_.clip_qkv > 0) {  // the clamp is element-wise, so clamping q, k and v apart is the same
-      const float c = spec_.clip_qkv;
-      for (int64_t i = 0; i < T * spec_.q_dim(); ++i) q_[i] = std::clamp(q_[i], -c, c);
-      for (int64_t i = 0; i < T * spec_.kv_dim(); ++i) k_[i] = std::clamp(k_[i], -c, c), v_[i] = std::clamp(v_[i], -c, c);
+      ops_.clamp(q_, T * spec_.q_dim(), spec_.clip_qkv);
+      ops_.clamp(k_, T * spec_.kv_dim(), spec_.clip_qkv);
+      ops_.clamp(v_, T * spec_.kv_dim(), spec_.clip_qkv);
     }
     return;
   }
-  const int64_t width = spec_.q_dim() + 2 * spec_.kv_dim();
-  linear(layer.qkv, normed_.data(), qkv_.data(), T);
-  if (spec_.clip_qkv > 0) {
-    for (int64_t i = 0; i < T * width; ++i) qkv_[i] = std::clamp(qkv_[i], -spec_.clip_qkv, spec_.clip_qkv);
-  }
-  for (int64_t t = 0; t < T; ++t) {
-    split_qkv(spec_, qkv_.data() + t * width, q_.data() + t * spec_.q_dim(), k_.data() + t * spec_.kv_dim(),
-              v_.data() + t * spec_.kv_dim());
-  }
+  linear(layer.qkv, normed_, qkv_, T);
+  if (spec_.clip_qkv > 0) ops_.clamp(qkv_, T * (spec_.q_dim() + 2 * spec_.kv_dim()), spec_.clip_qkv);
+  ops_.split_qkv(spec_, qkv_, T, q_, k_, v_);
 }
 
 void Decoder::attention(const LayerWeights& layer, int64_t l, std::span<const SequenceSlice> sequences, int64_t rows) {
@@ -341,45 +317,45 @@ void Decoder::attention(const LayerWeights& layer, int64_t l, std::span<const Se
       // Dynamic NTK scaling makes theta depend on each sequence's own length.
       const auto theta = static_cast<float>(rope_theta_for(spec_, seq.start_pos + T));
       const float divide_by = rope_position_scale(spec_);
-      cpu::rope(pool_, q_.data() + r0 * Q, positions_.data() + r0, T, spec_.heads, spec_.head_dim, theta, divide_by,
+      ops_.rope(q_ + r0 * Q, positions_.data() + r0, T, spec_.heads, spec_.head_dim, theta, divide_by,
                 spec_.rope_layout);
-      cpu::rope(pool_, k_.data() + r0 * KV, positions_.data() + r0, T, spec_.kv_heads, spec_.head_dim, theta,
-                divide_by, spec_.rope_layout);
+      ops_.rope(k_ + r0 * KV, positions_.data() + r0, T, spec_.kv_heads, spec_.head_dim, theta, divide_by,
+                spec_.rope_layout);
     }
     AttentionShape shape{T, seq.start_pos, spec_.heads, spec_.kv_heads, spec_.head_dim, KV, scale};
     shape.alibi_slopes = alibi_slopes_.empty() ? nullptr : alibi_slopes_.data();
     const void *keys, *values;
     if (seq.cache != nullptr) {
-      std::memcpy(seq.cache->keys(l) + seq.start_pos * KV, k_.data() + r0 * KV, T * KV * sizeof(float));
-      std::memcpy(seq.cache->values(l) + seq.start_pos * KV, v_.data() + r0 * KV, T * KV * sizeof(float));
+      ops_.copy(seq.cache->keys(l) + seq.start_pos * KV, k_ + r0 * KV, T * KV * sizeof(float));
+      ops_.copy(seq.cache->values(l) + seq.start_pos * KV, v_ + r0 * KV, T * KV * sizeof(float));
       keys = seq.cache->keys(l);
       values = seq.cache->values(l);
     } else {
-      seq.pool->write(l, k_.data() + r0 * KV, v_.data() + r0 * KV, T, seq.start_pos, seq.block_table);
+      ops_.write_kv(*seq.pool, l, k_ + r0 * KV, v_ + r0 * KV, T, seq.start_pos, seq.block_table);
       shape.block_table = seq.block_table.data();
       shape.block_size = seq.pool->block_size();
       shape.kv_dtype = seq.pool->dtype();
       keys = seq.pool->keys(l);
       values = seq.pool->values(l);
     }
-    cpu::attention(pool_, q_.data() + r0 * Q, keys, values, attn_.data() + r0 * Q, shape);
+    ops_.attention(q_ + r0 * Q, keys, values, attn_ + r0 * Q, shape);
     r0 += T;
   }
-  linear(layer.o, attn_.data(), out_.data(), rows, /*row_parallel=*/true);
+  linear(layer.o, attn_, out_, rows, /*row_parallel=*/true);
 }
 
 void Decoder::mlp(const LayerWeights& layer, const float* input, float* output, int64_t T) {
   const int64_t F = spec_.ffn_hidden;
-  linear(layer.up, input, up_.data(), T);
+  linear(layer.up, input, up_, T);
   switch (spec_.ffn) {
     case FfnKind::swiglu:
-      linear(layer.gate, input, gate_.data(), T);
-      cpu::silu_gate(pool_, gate_.data(), up_.data(), up_.data(), T * F);
+      linear(layer.gate, input, gate_, T);
+      ops_.silu_gate(gate_, up_, up_, T * F);
       break;
-    case FfnKind::gelu: cpu::gelu(pool_, up_.data(), T * F); break;
-    case FfnKind::gelu_tanh: cpu::gelu_tanh(pool_, up_.data(), T * F); break;
+    case FfnKind::gelu: ops_.gelu(up_, T * F); break;
+    case FfnKind::gelu_tanh: ops_.gelu_tanh(up_, T * F); break;
   }
-  linear(layer.down, up_.data(), output, T, /*row_parallel=*/true);
+  linear(layer.down, up_, output, T, /*row_parallel=*/true);
 }
 
 }  // namespace shardlm

@@ -1,9 +1,11 @@
 // The generic decoder: embedding, N blocks (norm, attention, norm, MLP), final norm, LM head, with
-// the switches of ModelSpec covering every supported family. This rank holds all layers; parallel/
-// splits it later.
+// the switches of ModelSpec covering every supported family. It runs every op through a DeviceOps
+// (runtime/ops) and keeps its activations in that device's memory, so one decoder serves every
+// device; logits come back to the host for sampling.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -12,6 +14,7 @@
 #include "runtime/model/kv_pool.h"
 #include "runtime/model/model_spec.h"
 #include "runtime/model/model_weights.h"
+#include "runtime/ops/device_ops.h"
 
 namespace shardlm {
 
@@ -49,8 +52,10 @@ struct Placement {
 
 class Decoder {
  public:
-  // Throws when the weights do not fit the spec, naming the tensor.
+  // Throws when the weights do not fit the spec, naming the tensor. The first runs on the host with
+  // the pool's threads; the second on the device `ops` stands for (the weights already on it).
   Decoder(ModelSpec spec, ModelWeights weights, ThreadPool& pool, Placement placement = {});
+  Decoder(ModelSpec spec, ModelWeights weights, DeviceOps& ops, Placement placement = {});
 
   const ModelSpec& spec() const { return spec_; }
   const ModelWeights& weights() const { return weights_; }
@@ -95,15 +100,30 @@ class Decoder {
   void attention(const LayerWeights& layer, int64_t layer_index, std::span<const SequenceSlice> sequences, int64_t rows);
   void mlp(const LayerWeights& layer, const float* input, float* output, int64_t tokens);
 
+  Decoder(ModelSpec spec, ModelWeights weights, std::unique_ptr<DeviceOps> owned, DeviceOps* borrowed,
+          Placement placement);
+  // Device memory of `elements` floats held by `buffer`, reallocated when it is too small.
+  float* device_floats(Tensor& buffer, int64_t elements);
+  // count floats of device memory as the host sees them: the memory itself on the host device, else
+  // a copy in `host`.
+  std::span<const float> to_host(const float* device, int64_t count, std::vector<float>& host);
+
   ModelSpec spec_;
   ModelWeights weights_;
-  ThreadPool& pool_;
+  std::unique_ptr<DeviceOps> owned_ops_;  // set when built from a thread pool
+  DeviceOps& ops_;
   Placement placement_;
   std::vector<float> alibi_slopes_;
-  // Scratch activations, grown to the largest token count seen: [T, width] each.
+  // Scratch activations in the device's memory, grown to the largest token count seen: [T, width]
+  // each (pointers into the tensors below, which own them).
   int64_t scratch_tokens_ = 0;
-  std::vector<float> x_, normed_, qkv_, q_, k_, v_, attn_, out_, gate_, up_, logits_, local_logits_, last_rows_;
-  std::vector<int32_t> positions_;
+  Tensor x_buffer_, normed_buffer_, qkv_buffer_, q_buffer_, k_buffer_, v_buffer_, attn_buffer_, out_buffer_,
+      gate_buffer_, up_buffer_, logits_buffer_, local_logits_buffer_, last_rows_buffer_;
+  float *x_ = nullptr, *normed_ = nullptr, *qkv_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr,
+        *attn_ = nullptr, *out_ = nullptr, *gate_ = nullptr, *up_ = nullptr;
+  // Host copies of logits and hidden states, where the device is not the host.
+  std::vector<float> host_logits_, host_hidden_;
+  std::vector<int32_t> positions_;  // host: the ops take positions and token ids from the host
 };
 
 }  // namespace shardlm
