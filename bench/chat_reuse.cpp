@@ -35,7 +35,9 @@ std::pair<double, int64_t> round_two_ttft(Decoder& decoder, const Tokenizer& tok
   options.prefix_cache = reuse;
   Engine engine(decoder, options);
   std::vector<ChatMessage> messages = {{"system", system}, {"user", "How many people live in France?"}};
-  GenerationRequest first{tokenizer.encode(chat.render(messages, true), true), 64, {}};
+  GenerationRequest first;
+  first.prompt = tokenizer.encode(chat.render(messages, true), true);
+  first.max_new_tokens = 64;
   first.sampling.temperature = 0;
   engine.submit(first);
   engine.run_to_completion();
@@ -43,7 +45,9 @@ std::pair<double, int64_t> round_two_ttft(Decoder& decoder, const Tokenizer& tok
   for (int32_t token : engine.output(0)) answer += tokenizer.decode(-1, token);
   messages.push_back({"assistant", answer});
   messages.push_back({"user", "And how many are in Germany?"});
-  GenerationRequest second{tokenizer.encode(chat.render(messages, true), true), 64, {}};
+  GenerationRequest second;
+  second.prompt = tokenizer.encode(chat.render(messages, true), true);
+  second.max_new_tokens = 64;
   second.sampling.temperature = 0;
   const int64_t computed_before = engine.counters().computed_prompt_tokens;
   const auto start = std::chrono::steady_clock::now();

@@ -24,7 +24,7 @@ struct IdMessage {
 
 class NcclCommunicator final : public Communicator {
  public:
-  NcclCommunicator(Communicator& bootstrap, int device);
+  NcclCommunicator(Communicator& bootstrap, int device, cudaStream_t compute_stream);
   ~NcclCommunicator() override;
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;
@@ -44,8 +44,13 @@ class NcclCommunicator final : public Communicator {
  private:
   void check(cudaError_t status, const char* call, int line) const;
   void check(ncclResult_t result, const char* call, int line) const;
-  // The calling thread may have switched devices since the last operation.
-  void use_device() const { check(cudaSetDevice(device_), "cudaSetDevice", __LINE__); }
+  // The calling thread may have switched devices since the last operation. Then the communicator's
+  // stream is made to wait for the work queued on the compute stream so far.
+  void use_device() const {
+    check(cudaSetDevice(device_), "cudaSetDevice", __LINE__);
+    check(cudaEventRecord(compute_done_, compute_stream_), "cudaEventRecord", __LINE__);
+    check(cudaStreamWaitEvent(stream_, compute_done_, 0), "cudaStreamWaitEvent", __LINE__);
+  }
   void wait() const { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize", __LINE__); }
   void check_device_pointer(const void* data, const char* operation) const;
   void check_peer(int peer, const char* operation) const;
@@ -55,6 +60,8 @@ class NcclCommunicator final : public Communicator {
   int size_;
   int device_;
   cudaStream_t stream_ = nullptr;
+  cudaStream_t compute_stream_ = nullptr;  // null: the default stream
+  cudaEvent_t compute_done_ = nullptr;      // recorded on compute_stream_ before each operation
   ncclComm_t comm_ = nullptr;
   float* barrier_scratch_ = nullptr;  // one float on the device, summed by barrier()
 };
@@ -82,8 +89,8 @@ void NcclCommunicator::check(ncclResult_t result, const char* call, int line) co
                           ncclGetErrorString(result), detail && *detail ? ": " : "", detail ? detail : ""));
 }
 
-NcclCommunicator::NcclCommunicator(Communicator& bootstrap, int device)
-    : rank_(bootstrap.rank()), size_(bootstrap.size()), device_(device) {
+NcclCommunicator::NcclCommunicator(Communicator& bootstrap, int device, cudaStream_t compute_stream)
+    : rank_(bootstrap.rank()), size_(bootstrap.size()), device_(device), compute_stream_(compute_stream) {
   IdMessage message;
   if (rank_ == 0) {
     const cudaError_t status = cudaSetDevice(device_);
@@ -100,8 +107,9 @@ NcclCommunicator::NcclCommunicator(Communicator& bootstrap, int device)
                 size_, message.error);
 
   try {
-    use_device();
+    SHARDLM_NCCL_CHECK(cudaSetDevice(device_));
     SHARDLM_NCCL_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    SHARDLM_NCCL_CHECK(cudaEventCreateWithFlags(&compute_done_, cudaEventDisableTiming));
     SHARDLM_NCCL_CHECK(cudaMalloc(reinterpret_cast<void**>(&barrier_scratch_), sizeof(float)));
     SHARDLM_NCCL_CHECK(ncclCommInitRank(&comm_, size_, message.id, rank_));
   } catch (...) {
@@ -118,7 +126,9 @@ void NcclCommunicator::release() noexcept {
   if (comm_ != nullptr) ncclCommDestroy(comm_);
   if (barrier_scratch_ != nullptr) cudaFree(barrier_scratch_);
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  if (compute_done_ != nullptr) cudaEventDestroy(compute_done_);
   comm_ = nullptr;
+  compute_done_ = nullptr;
   barrier_scratch_ = nullptr;
   stream_ = nullptr;
 }
@@ -205,8 +215,8 @@ void NcclCommunicator::barrier() {
 
 bool nccl_built() { return true; }
 
-std::unique_ptr<Communicator> make_nccl_communicator(Communicator& bootstrap, int device) {
-  return std::make_unique<NcclCommunicator>(bootstrap, device);
+std::unique_ptr<Communicator> make_nccl_communicator(Communicator& bootstrap, int device, void* compute_stream) {
+  return std::make_unique<NcclCommunicator>(bootstrap, device, static_cast<cudaStream_t>(compute_stream));
 }
 
 }  // namespace shardlm

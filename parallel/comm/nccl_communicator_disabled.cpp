@@ -6,7 +6,7 @@ namespace shardlm {
 
 bool nccl_built() { return false; }
 
-std::unique_ptr<Communicator> make_nccl_communicator(Communicator& bootstrap, int device) {
+std::unique_ptr<Communicator> make_nccl_communicator(Communicator& /*bootstrap*/, int device, void* /*compute_stream*/) {
   SHARDLM_FAIL(
       "GPU communicator for device {}: this binary was built without NCCL (configure with CUDA and NCCL: "
       "nccl.h and libnccl under /usr/local/cuda or set NCCL_ROOT)",

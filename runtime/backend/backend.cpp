@@ -12,8 +12,7 @@ Tensor Backend::empty(std::vector<int64_t> shape, DType dtype) {
 
 Tensor Backend::zeros(std::vector<int64_t> shape, DType dtype) {
   Tensor tensor = empty(std::move(shape), dtype);
-  std::vector<uint8_t> zero(tensor.bytes(), 0);
-  copy(tensor.data(), zero.data(), zero.size());
+  zero(tensor.data(), tensor.bytes());
   return tensor;
 }
 

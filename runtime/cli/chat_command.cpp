@@ -68,7 +68,10 @@ int chat_command(const std::vector<std::string>& argv) {
                   "the conversation ({} tokens) has filled the model's context of {} tokens", prompt.size(),
                   spec.max_seq_len);
     const EngineCounters before = engine.counters();
-    GenerationRequest request{prompt, max_new_tokens, sampling};
+    GenerationRequest request;
+    request.prompt = prompt;
+    request.max_new_tokens = max_new_tokens;
+    request.sampling = sampling;
     request.sampling.seed = sampling.seed + turn;  // each turn its own, repeatable stream
     const int64_t id = engine.submit(std::move(request));
     TokenTextStream text(tokenizer, -1);

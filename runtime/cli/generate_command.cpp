@@ -147,7 +147,10 @@ int generate_command(const std::vector<std::string>& argv) {
                  static_cast<long long>(spec.max_seq_len), static_cast<long long>(max_new_tokens));
   }
   for (size_t i = 0; i < prompt_ids.size() && max_new_tokens > 0 && speculate == 0; ++i) {
-    GenerationRequest request{prompt_ids[i], max_new_tokens, sampling};
+    GenerationRequest request;
+    request.prompt = prompt_ids[i];
+    request.max_new_tokens = max_new_tokens;
+    request.sampling = sampling;
     request.sampling.seed = sampling.seed + i;
     request.ignore_stop_tokens = ignore_eos;
     engine.submit(std::move(request));

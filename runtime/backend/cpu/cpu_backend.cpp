@@ -19,14 +19,16 @@ class CpuBackend final : public Backend {
     const size_t rounded = (bytes + 63) / 64 * 64;
     void* data = rounded == 0 ? nullptr : std::aligned_alloc(64, rounded);
     SHARDLM_CHECK(rounded == 0 || data != nullptr, "out of host memory allocating {} bytes", bytes);
-    note_allocated(rounded);
+    counters_->allocated(rounded);
     auto storage = std::make_shared<Storage>();
     storage->data = data;
     storage->bytes = bytes;
     storage->device = Device::cpu;
-    storage->owner = std::shared_ptr<void>(data, [this, rounded](void* p) {
+    // The deleter holds the counters, not the backend: a tensor may outlive it (in a static
+    // destroyed later at exit).
+    storage->owner = std::shared_ptr<void>(data, [counters = counters_, rounded](void* p) {
       std::free(p);
-      current_.fetch_sub(rounded, std::memory_order_relaxed);
+      counters->released(rounded);
     });
     return storage;
   }
@@ -35,19 +37,14 @@ class CpuBackend final : public Backend {
     if (bytes > 0) std::memcpy(dst, src, bytes);
   }
 
-  MemoryStats memory() const override {
-    return {current_.load(std::memory_order_relaxed), peak_.load(std::memory_order_relaxed), 0};
+  void zero(void* data, size_t bytes) override {
+    if (bytes > 0) std::memset(data, 0, bytes);
   }
 
+  MemoryStats memory() const override { return {counters_->current(), counters_->peak(), 0}; }
+
  private:
-  void note_allocated(size_t bytes) {
-    const size_t now = current_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
-    size_t peak = peak_.load(std::memory_order_relaxed);
-    while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
-    }
-  }
-  std::atomic<size_t> current_{0};
-  std::atomic<size_t> peak_{0};
+  std::shared_ptr<MemoryCounters> counters_ = std::make_shared<MemoryCounters>();
 };
 
 }  // namespace

@@ -25,35 +25,40 @@ class CudaBackend final : public Backend {
   std::shared_ptr<Storage> alloc(size_t bytes) override {
     void* data = nullptr;
     if (bytes > 0) SHARDLM_CUDA_CHECK(cudaMalloc(&data, bytes), device_);
-    const size_t now = current_.fetch_add(bytes) + bytes;
-    size_t peak = peak_.load();
-    while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
-    }
+    counters_->allocated(bytes);
     auto storage = std::make_shared<Storage>();
     storage->data = data;
     storage->bytes = bytes;
     storage->device = Device::cuda;
-    storage->owner = std::shared_ptr<void>(data, [this, bytes](void* p) {
-      if (p != nullptr) cudaFree(p);
-      current_.fetch_sub(bytes);
+    // The deleter holds the counters and the device number, not the backend, which a tensor may
+    // outlive.
+    storage->owner = std::shared_ptr<void>(data, [counters = counters_, device = device_, bytes](void* p) {
+      if (p != nullptr) {
+        cudaSetDevice(device);
+        cudaFree(p);
+      }
+      counters->released(bytes);
     });
     return storage;
   }
 
   void copy(void* dst, const void* src, size_t bytes) override {
-    SHARDLM_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault), device_);
+    if (bytes > 0) SHARDLM_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault), device_);
+  }
+
+  void zero(void* data, size_t bytes) override {
+    if (bytes > 0) SHARDLM_CUDA_CHECK(cudaMemset(data, 0, bytes), device_);
   }
 
   MemoryStats memory() const override {
     size_t free_bytes = 0, total_bytes = 0;
     SHARDLM_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes), device_);
-    return {current_.load(), peak_.load(), total_bytes};
+    return {counters_->current(), counters_->peak(), total_bytes};
   }
 
  private:
   int device_;
-  std::atomic<size_t> current_{0};
-  std::atomic<size_t> peak_{0};
+  std::shared_ptr<MemoryCounters> counters_ = std::make_shared<MemoryCounters>();
 };
 
 }  // namespace

@@ -25,6 +25,7 @@ class CountingMemory final : public Backend {
     return cpu_backend().alloc(bytes);
   }
   void copy(void* dst, const void* src, size_t bytes) override { cpu_backend().copy(dst, src, bytes); }
+  void zero(void* data, size_t bytes) override { cpu_backend().zero(data, bytes); }
   MemoryStats memory() const override { return cpu_backend().memory(); }
   int allocations = 0;
   size_t allocated_bytes = 0;
