@@ -17,6 +17,8 @@
 #include "parallel/shard.h"
 #include "runtime/model/model_loader.h"
 #include "runtime/model/shard_weights.h"
+#include "runtime/ops/cuda_ops.h"
+#include "runtime/ops/upload_weights.h"
 #include "runtime/model/weight_dtype.h"
 
 namespace shardlm::cli {
@@ -33,7 +35,9 @@ const char* const kModelFlagsHelp =
     "  --pp-layers       layers per pipeline stage, e.g. 3,2 (default: balanced)\n"
     "  --kv-cache-memory KV cache size: bytes (512M, 2G) or a fraction of free memory (0.5)\n"
     "  --kv-dtype        what the KV cache stores: f32, bf16 (half the memory) or int8 (a scale per 32\n"
-    "                    values of a token's head: 0.27 of f32's bytes); default f32\n";
+    "                    values of a token's head: 0.27 of f32's bytes); default f32\n"
+    "  --device          cpu (default) or cuda: the GPU of this rank (one rank for now; f32 or bf16\n"
+    "                    weights, an f32 or bf16 KV cache)\n";
 const char* const kSamplingFlagsHelp =
     "  --temperature     0 = greedy\n"
     "  --top-k           keep the K most likely tokens (default 0 = all)\n"
@@ -88,6 +92,10 @@ ModelFlags read_model_flags(Args& args) {
     // int8: q8_0 blocks of 32 values of a token's head, each with its scale.
     flags.kv_dtype = *kv_dtype == "int8" ? DType::q8_0 : parse_dtype(*kv_dtype);
   }
+  if (const auto device = args.text("device")) {
+    SHARDLM_CHECK(*device == "cpu" || *device == "cuda", "--device expects cpu or cuda, got '{}'", *device);
+    flags.cuda = *device == "cuda";
+  }
   return flags;
 }
 
@@ -132,6 +140,16 @@ std::string file_identity(const std::string& path) {
 Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
   Session session;
   session.model_path = flags.model_path;
+  if (flags.cuda) {
+    // Before anything is loaded: a machine without a GPU (or a build without CUDA) says so at once.
+    SHARDLM_CHECK(flags.tp == 1 && flags.pp == 1,
+                  "--device cuda runs one rank for now (tensor and pipeline parallelism on GPUs come next); got "
+                  "--tp {} --pp {}",
+                  flags.tp, flags.pp);
+    SHARDLM_CHECK(flags.kv_dtype == DType::f32 || flags.kv_dtype == DType::bf16,
+                  "--device cuda keeps the KV cache in f32 or bf16 for now, not {}", dtype_name(flags.kv_dtype));
+    session.device = make_cuda_ops(mpi().local_rank());
+  }
   session.world = mpi().world_config(flags.tp, flags.pp);
   session.world_comm = world_communicator();
   session.tp_comm = flags.tp > 1 ? tp_communicator(session.world) : nullptr;
@@ -152,7 +170,13 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
   session.pool = std::make_unique<ThreadPool>(flags.threads);
   Placement placement{session.tp_comm.get(), shard.first_head, spec.heads, mine.first, world.first_stage(),
                       world.last_stage(), shard.first_vocab};
-  session.decoder = std::make_unique<Decoder>(local.spec, local.weights, *session.pool, placement);
+  if (session.device != nullptr) {
+    const DType matrices[] = {DType::f32, DType::bf16};
+    session.decoder = std::make_unique<Decoder>(
+        local.spec, upload_weights(local.weights, session.device->memory(), matrices), *session.device, placement);
+  } else {
+    session.decoder = std::make_unique<Decoder>(local.spec, local.weights, *session.pool, placement);
+  }
   return session;
 }
 

@@ -26,6 +26,7 @@ struct ModelFlags {
   int tp = 1, pp = 1;
   std::vector<int64_t> pp_layers;  // layers per stage; empty = balanced
   DType kv_dtype = DType::f32;     // what the engine's KV pool stores (--kv-dtype f32|bf16)
+  bool cuda = false;               // --device cuda: run on this rank's GPU
 };
 ModelFlags read_model_flags(Args& args);
 // --temperature (default_temperature when absent), --top-k, --top-p, --seed.
@@ -41,6 +42,7 @@ struct Session {
   std::unique_ptr<Communicator> world_comm, tp_comm;
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<DeviceOps> device;  // the GPU's ops with --device cuda; null on the CPU
   std::unique_ptr<Decoder> decoder;  // this rank's share of the model
   bool coordinator() const { return world.is_coordinator(); }
 };

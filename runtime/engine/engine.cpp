@@ -28,7 +28,7 @@ Engine::Engine(Decoder& model, EngineOptions options, RankLinks links)
     : model_(model),
       links_(links),
       options_(agreed(options, links)),
-      pool_(model.spec(), options_.num_blocks, options_.block_size, options_.kv_dtype),
+      pool_(model.spec(), options_.num_blocks, options_.block_size, options_.kv_dtype, model.ops().memory()),
       blocks_(options_.num_blocks, options_.block_size, options_.prefix_cache) {
   SHARDLM_CHECK(options_.max_batch >= 1, "the batch must hold at least one sequence, got {}", options_.max_batch);
 }

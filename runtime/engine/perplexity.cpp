@@ -35,7 +35,7 @@ PerplexityScore score_text(Decoder& decoder, const std::vector<int32_t>& tokens,
                   spec.vocab_size);
 
   const int64_t blocks = (window + kBlockSize - 1) / kBlockSize;
-  KvPool pool(spec, blocks, kBlockSize, kv_dtype);
+  KvPool pool(spec, blocks, kBlockSize, kv_dtype, decoder.ops().memory());
   std::vector<int32_t> block_table(blocks);
   std::iota(block_table.begin(), block_table.end(), 0);
 

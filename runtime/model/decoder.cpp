@@ -229,7 +229,7 @@ std::span<const float> Decoder::forward_batch_hidden(std::span<const SequenceSli
     embed(sequences);
   } else {
     SHARDLM_CHECK(hidden_in != nullptr, "a pipeline stage after the first needs the previous stage's hidden states");
-    ops_.memory().copy(x_, hidden_in, total * spec_.hidden * sizeof(float));
+    ops_.from_host(x_, hidden_in, total * spec_.hidden * sizeof(float));
   }
   run_layers(sequences, total);
   return to_host(x_, total * spec_.hidden, host_hidden_);
@@ -260,7 +260,7 @@ void Decoder::run_layers(std::span<const SequenceSlice> sequences, int64_t T) {
 std::span<const float> Decoder::to_host(const float* device, int64_t count, std::vector<float>& host) {
   if (ops_.memory().device() == Device::cpu) return std::span<const float>(device, count);
   host.resize(count);
-  ops_.memory().copy(host.data(), device, count * sizeof(float));
+  ops_.to_host(host.data(), device, count * sizeof(float));
   return host;
 }
 

@@ -60,6 +60,8 @@ class Decoder {
   const ModelSpec& spec() const { return spec_; }
   const ModelWeights& weights() const { return weights_; }
   const Placement& placement() const { return placement_; }
+  // The device the decoder runs on: KV caches and pools for it are allocated in ops().memory().
+  DeviceOps& ops() const { return ops_; }
   // Bytes of the weights this rank holds (a tensor shared by two roles, as a tied LM head, once).
   size_t weight_bytes() const;
 

@@ -5,12 +5,13 @@
 
 namespace shardlm {
 
-KvCache::KvCache(const ModelSpec& spec, int64_t capacity) : capacity_(capacity), kv_dim_(spec.kv_dim()) {
+KvCache::KvCache(const ModelSpec& spec, int64_t capacity, Backend& memory)
+    : capacity_(capacity), kv_dim_(spec.kv_dim()) {
   SHARDLM_CHECK(capacity > 0 && capacity <= spec.max_seq_len, "KV cache of {} positions: must be 1..{}", capacity,
                 spec.max_seq_len);
   for (int64_t layer = 0; layer < spec.layers; ++layer) {
-    keys_.push_back(cpu_backend().zeros({capacity, kv_dim_}, DType::f32));
-    values_.push_back(cpu_backend().zeros({capacity, kv_dim_}, DType::f32));
+    keys_.push_back(memory.zeros({capacity, kv_dim_}, DType::f32));
+    values_.push_back(memory.zeros({capacity, kv_dim_}, DType::f32));
   }
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "runtime/backend/backend.h"
 #include "runtime/core/tensor.h"
 #include "runtime/model/model_spec.h"
 
@@ -12,7 +13,8 @@ namespace shardlm {
 
 class KvCache {
  public:
-  KvCache(const ModelSpec& spec, int64_t capacity);
+  // memory: where the cache lives (the device that runs the attention).
+  KvCache(const ModelSpec& spec, int64_t capacity, Backend& memory = cpu_backend());
 
   int64_t capacity() const { return capacity_; }
   int64_t kv_dim() const { return kv_dim_; }

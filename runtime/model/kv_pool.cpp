@@ -5,7 +5,7 @@
 
 namespace shardlm {
 
-KvPool::KvPool(const ModelSpec& spec, int64_t num_blocks, int64_t block_size, DType dtype)
+KvPool::KvPool(const ModelSpec& spec, int64_t num_blocks, int64_t block_size, DType dtype, Backend& memory)
     : num_blocks_(num_blocks), block_size_(block_size), kv_heads_(spec.kv_heads), head_dim_(spec.head_dim),
       dtype_(dtype) {
   SHARDLM_CHECK(num_blocks > 0 && block_size > 0, "a KV pool needs blocks and a block size (got {} of {})", num_blocks,
@@ -20,8 +20,8 @@ KvPool::KvPool(const ModelSpec& spec, int64_t num_blocks, int64_t block_size, DT
                 kQuantBlock, head_dim_, kQuantBlock);
   for (int64_t layer = 0; layer < spec.layers; ++layer) {
     // Uninitialised: attention reads only positions a forward pass has written.
-    keys_.push_back(cpu_backend().empty({num_blocks, kv_heads_, block_size, head_dim_}, dtype));
-    values_.push_back(cpu_backend().empty({num_blocks, kv_heads_, block_size, head_dim_}, dtype));
+    keys_.push_back(memory.empty({num_blocks, kv_heads_, block_size, head_dim_}, dtype));
+    values_.push_back(memory.empty({num_blocks, kv_heads_, block_size, head_dim_}, dtype));
   }
 }
 

@@ -10,6 +10,7 @@
 #include <span>
 #include <vector>
 
+#include "runtime/backend/backend.h"
 #include "runtime/core/dtype.h"
 #include "runtime/core/tensor.h"
 #include "runtime/model/model_spec.h"
@@ -19,7 +20,9 @@ namespace shardlm {
 class KvPool {
  public:
   // spec: this rank's share (its layers and KV heads). dtype: f32, bf16 or q8_0 (throws otherwise).
-  KvPool(const ModelSpec& spec, int64_t num_blocks, int64_t block_size, DType dtype = DType::f32);
+  // memory: where the pools live (the device that runs the attention).
+  KvPool(const ModelSpec& spec, int64_t num_blocks, int64_t block_size, DType dtype = DType::f32,
+         Backend& memory = cpu_backend());
 
   int64_t num_blocks() const { return num_blocks_; }
   int64_t block_size() const { return block_size_; }
@@ -34,6 +37,11 @@ class KvPool {
              std::span<const int32_t> block_table);
   // Bytes of K and V over all layers, as allocated.
   size_t bytes() const;
+  int64_t kv_heads() const { return kv_heads_; }
+  int64_t head_dim() const { return head_dim_; }
+  // The layer's pools to write into, for a device's own KV write (DeviceOps::write_kv).
+  void* keys_for_writing(int64_t layer) { return keys_[layer].data(); }
+  void* values_for_writing(int64_t layer) { return values_[layer].data(); }
 
  private:
   int64_t num_blocks_, block_size_, kv_heads_, head_dim_;

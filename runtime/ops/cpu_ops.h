@@ -27,6 +27,8 @@ class CpuOps final : public DeviceOps {
   void split_qkv(const ModelSpec& spec, const float* qkv, int64_t rows, float* q, float* k, float* v) override;
   void gather_rows(const float* x, const int64_t* rows, int64_t count, int64_t width, float* out) override;
   void copy(void* dst, const void* src, size_t bytes) override;
+  void to_host(void* host, const void* device, size_t bytes) override { copy(host, device, bytes); }
+  void from_host(void* device, const void* host, size_t bytes) override { copy(device, host, bytes); }
   void write_kv(KvPool& pool, int64_t layer, const float* k, const float* v, int64_t tokens, int64_t start_pos,
                 std::span<const int32_t> block_table) override;
 

@@ -49,8 +49,12 @@ class DeviceOps {
   virtual void split_qkv(const ModelSpec& spec, const float* qkv, int64_t rows, float* q, float* k, float* v) = 0;
   // out [count, width] = rows[i] of x [*, width] (rows on the host).
   virtual void gather_rows(const float* x, const int64_t* rows, int64_t count, int64_t width, float* out) = 0;
-  // Copies bytes within the device's memory.
+  // Copies bytes within the device's memory, in order with the ops.
   virtual void copy(void* dst, const void* src, size_t bytes) = 0;
+  // Copies between the device and the host once every op queued before has finished: how results
+  // (logits, hidden states for the next pipeline stage) leave the device and inputs arrive.
+  virtual void to_host(void* host, const void* device, size_t bytes) = 0;
+  virtual void from_host(void* device, const void* host, size_t bytes) = 0;
   // Writes tokens keys and values [tokens, kv_dim] at positions start_pos.. of a sequence whose
   // blocks are block_table, into the pool's layer (converted to the pool's dtype).
   virtual void write_kv(KvPool& pool, int64_t layer, const float* k, const float* v, int64_t tokens, int64_t start_pos,

@@ -73,6 +73,8 @@ class CountingOps final : public DeviceOps {
     cpu_.gather_rows(x, rows, count, width, out);
   }
   void copy(void* dst, const void* src, size_t bytes) override { cpu_.copy(dst, src, bytes); }
+  void to_host(void* host, const void* device, size_t bytes) override { cpu_.to_host(host, device, bytes); }
+  void from_host(void* device, const void* host, size_t bytes) override { cpu_.from_host(device, host, bytes); }
   void write_kv(KvPool& pool, int64_t layer, const float* k, const float* v, int64_t tokens, int64_t start,
                 std::span<const int32_t> table) override {
     cpu_.write_kv(pool, layer, k, v, tokens, start, table);

@@ -1,0 +1,83 @@
+// Causal attention over contiguous or paged K/V in f32 or bf16, with the flash-attention recurrence
+// (Dao et al., 2022): a block of 128 threads per (query token, head) takes the visible keys 128 at
+// a time, each thread one key's score, then rescales its running output by exp(old max - new max),
+// so nothing grows with the length. GQA and MQA read their shared K/V head in place (no copies);
+// ALiBi's bias is computed here from the slopes. A first, plain kernel: scores on CUDA cores, one
+// query row per block (tensor-core tiles over several rows are the next step for prefill speed).
+#include "kernels/cuda/grid.cuh"
+#include "kernels/cuda/ops.h"
+
+namespace shardlm::cuda {
+namespace {
+
+constexpr int kTile = 128;       // keys per step, one per thread
+constexpr int kMaxHeadDim = 256; // two output dimensions per thread
+
+__device__ int64_t kv_offset(const AttentionArgs& a, int64_t p, int64_t kv_head) {
+  if (a.block_table == nullptr) return p * a.kv_stride + kv_head * a.head_dim;
+  const int64_t block = a.block_table[p / a.block_size];
+  return ((block * a.kv_heads + kv_head) * a.block_size + p % a.block_size) * a.head_dim;
+}
+
+__device__ float kv_value(const void* kv, int dtype, int64_t i) {
+  return dtype == 2 ? bf16_to_float(static_cast<const uint16_t*>(kv)[i]) : static_cast<const float*>(kv)[i];
+}
+
+__global__ void attention_kernel(const float* q, const void* k, const void* v, float* out, AttentionArgs a) {
+  __shared__ float query[kMaxHeadDim];
+  __shared__ float weights[kTile];
+  __shared__ float scratch[kTile / 32];
+  const int64_t t = blockIdx.x, h = blockIdx.y, kv_head = h / (a.heads / a.kv_heads);
+  const int64_t visible = a.start_pos + t + 1;
+  const float* q_row = q + (t * a.heads + h) * a.head_dim;
+  for (int64_t d = threadIdx.x; d < a.head_dim; d += blockDim.x) query[d] = q_row[d];
+  __syncthreads();
+  const float slope = a.alibi_slopes != nullptr ? a.alibi_slopes[h] : 0.0f;
+  float running_max = -INFINITY, running_sum = 0.0f;
+  float acc[kMaxHeadDim / kTile] = {0.0f, 0.0f};
+  for (int64_t first = 0; first < visible; first += kTile) {
+    const int64_t p = first + threadIdx.x;
+    float score = -INFINITY;
+    if (p < visible) {
+      const int64_t key = kv_offset(a, p, kv_head);
+      float dot = 0.0f;
+      for (int64_t d = 0; d < a.head_dim; ++d) dot += query[d] * kv_value(k, a.kv_dtype, key + d);
+      score = dot * a.scale - slope * static_cast<float>(a.start_pos + t - p);
+    }
+    const float new_max = fmaxf(running_max, block_max(score, scratch));
+    const float rescale = __expf(running_max - new_max);  // 0 on the first tile (max was -inf)
+    const float weight = p < visible ? __expf(score - new_max) : 0.0f;
+    weights[threadIdx.x] = weight;
+    running_sum = running_sum * rescale + block_sum(weight, scratch);  // block_sum syncs: weights are visible
+    const int64_t count = min(static_cast<int64_t>(kTile), visible - first);
+    for (int j = 0; j < kMaxHeadDim / kTile; ++j) {
+      const int64_t d = threadIdx.x + j * kTile;
+      if (d >= a.head_dim) break;
+      float sum = 0.0f;
+      for (int64_t i = 0; i < count; ++i) sum += weights[i] * kv_value(v, a.kv_dtype, kv_offset(a, first + i, kv_head) + d);
+      acc[j] = acc[j] * rescale + sum;
+    }
+    running_max = new_max;
+    __syncthreads();  // weights are rewritten by the next tile
+  }
+  float* out_row = out + (t * a.heads + h) * a.head_dim;
+  for (int j = 0; j < kMaxHeadDim / kTile; ++j) {
+    const int64_t d = threadIdx.x + j * kTile;
+    if (d < a.head_dim) out_row[d] = acc[j] / running_sum;
+  }
+}
+
+}  // namespace
+
+cudaError_t attention(const float* q, const void* k, const void* v, float* out, const AttentionArgs& args,
+                      cudaStream_t stream) {
+  if (args.tokens <= 0) return cudaSuccess;
+  if (args.head_dim > kMaxHeadDim || args.kv_heads <= 0 || args.heads % args.kv_heads != 0 ||
+      (args.kv_dtype != 0 && args.kv_dtype != 2))
+    return cudaErrorInvalidValue;
+  const dim3 grid(static_cast<unsigned>(args.tokens), static_cast<unsigned>(args.heads));
+  attention_kernel<<<grid, kTile, 0, stream>>>(q, k, v, out, args);
+  return cudaGetLastError();
+}
+
+}  // namespace shardlm::cuda

@@ -1,0 +1,260 @@
+// CudaOps: compiled by the host compiler against cudart (the kernels are in kernels/cuda). cuBLAS is
+// loaded when the first CudaOps is made, not linked: its libraries are hundreds of megabytes that
+// every CPU-only run would map and relocate (55 MiB more resident memory per rank, measured).
+// Host-side arguments (positions, token ids, block tables, ALiBi slopes) are copied to a device
+// buffer on the ops' stream before the kernel that reads them; the stream orders the two.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <dlfcn.h>
+
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/ops.h"
+#include "runtime/backend/cuda/cuda_backend.h"
+#include "runtime/core/check.h"
+#include "runtime/ops/cuda_ops.h"
+
+namespace shardlm {
+namespace {
+
+// The cuBLAS entry points CudaOps calls, from the library found beside cudart (or on the loader's
+// path).
+struct Cublas {
+  decltype(&cublasCreate_v2) create = nullptr;
+  decltype(&cublasDestroy_v2) destroy = nullptr;
+  decltype(&cublasSetStream_v2) set_stream = nullptr;
+  decltype(&cublasSgemm_v2) sgemm = nullptr;
+  // Spelled out: C++ sees cublasGemmEx overloaded (its 64-bit-size twin).
+  cublasStatus_t (*gemm_ex)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*,
+                            const void*, cudaDataType, int, const void*, cudaDataType, int, const void*, void*,
+                            cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t) = nullptr;
+  decltype(&cublasGetStatusString) status_string = nullptr;
+};
+
+const Cublas& cublas() {
+  static const Cublas loaded = [] {
+    const std::string name = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
+    void* library = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+    Dl_info cudart{};
+    if (library == nullptr && dladdr(reinterpret_cast<void*>(&cudaGetDeviceCount), &cudart) != 0 &&
+        cudart.dli_fname != nullptr) {
+      const std::string path = cudart.dli_fname;
+      library = dlopen((path.substr(0, path.rfind('/') + 1) + name).c_str(), RTLD_NOW | RTLD_LOCAL);
+    }
+    SHARDLM_CHECK(library != nullptr, "--device cuda needs cuBLAS ({}), which could not be loaded: {}", name,
+                  dlerror());
+    Cublas entry;
+    auto find = [&](auto& function, const char* symbol) {
+      function = reinterpret_cast<std::remove_reference_t<decltype(function)>>(dlsym(library, symbol));
+      SHARDLM_CHECK(function != nullptr, "{} has no {}", name, symbol);
+    };
+    find(entry.create, "cublasCreate_v2");
+    find(entry.destroy, "cublasDestroy_v2");
+    find(entry.set_stream, "cublasSetStream_v2");
+    find(entry.sgemm, "cublasSgemm_v2");
+    find(entry.gemm_ex, "cublasGemmEx");
+    find(entry.status_string, "cublasGetStatusString");
+    return entry;  // the library stays loaded for the process's life
+  }();
+  return loaded;
+}
+
+void check_cuda(cudaError_t status, const char* what, int device) {
+  SHARDLM_CHECK(status == cudaSuccess, "CUDA {} failed on GPU {}: {}", what, device, cudaGetErrorString(status));
+}
+
+void check_cublas(cublasStatus_t status, const char* what, int device) {
+  SHARDLM_CHECK(status == CUBLAS_STATUS_SUCCESS, "cuBLAS {} failed on GPU {}: {}", what, device,
+                cublas().status_string(status));
+}
+
+int kernel_dtype(DType dtype) { return static_cast<int>(dtype); }  // ops.h's codes follow DType's order
+
+class CudaOps final : public DeviceOps {
+ public:
+  explicit CudaOps(int device) : device_(device), memory_(make_cuda_backend(device)) {
+    check_cuda(cudaSetDevice(device_), "cudaSetDevice", device_);
+    check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate", device_);
+    const cublasStatus_t created = cublas().create(&cublas_);
+    if (created != CUBLAS_STATUS_SUCCESS) {
+      cudaStreamDestroy(stream_);
+      check_cublas(created, "cublasCreate", device_);
+    }
+    check_cublas(cublas().set_stream(cublas_, stream_), "cublasSetStream", device_);
+  }
+  ~CudaOps() override {
+    cudaSetDevice(device_);
+    cublas().destroy(cublas_);
+    cudaStreamDestroy(stream_);
+  }
+  CudaOps(const CudaOps&) = delete;
+  CudaOps& operator=(const CudaOps&) = delete;
+
+  Backend& memory() override { return *memory_; }
+
+  void matmul(const float* x, const Tensor& weight, const Tensor& row_scales, float* y, int64_t rows) override {
+    SHARDLM_CHECK(weight.device() == Device::cuda, "matmul on GPU {}: weight {} is in host memory", device_,
+                  weight.describe());
+    SHARDLM_CHECK(!row_scales.defined(), "matmul on GPU {}: int8 weights are not supported on CUDA yet", device_);
+    const int n = static_cast<int>(weight.dim(0)), k = static_cast<int>(weight.dim(1)), m = static_cast<int>(rows);
+    const float one = 1.0f, zero = 0.0f;
+    // Row-major y [m, n] = x [m, k] w^T is column-major y^T = w x^T: w (stored [n, k]) is k x n
+    // column-major, taken transposed.
+    if (weight.dtype() == DType::f32) {
+      check_cublas(cublas().sgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, weight.data_as<float>(), k, x, k, &zero,
+                               y, n),
+                   "cublasSgemm", device_);
+      return;
+    }
+    SHARDLM_CHECK(weight.dtype() == DType::bf16, "matmul on GPU {}: {} weights are not supported on CUDA yet", device_,
+                  weight.describe());
+    // bf16 weights multiply bf16-rounded inputs, summed in f32: the CPU's contract for bf16 products.
+    uint16_t* rounded = static_cast<uint16_t*>(scratch(rounded_inputs_, rows * k * sizeof(uint16_t)));
+    check_cuda(cuda::round_to_bf16(x, rounded, rows * k, stream_), "round_to_bf16", device_);
+    check_cublas(cublas().gemm_ex(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, weight.data(), CUDA_R_16BF, k, rounded,
+                              CUDA_R_16BF, k, &zero, y, CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmEx", device_);
+  }
+
+  void add_bias(float* y, const Tensor& bias, int64_t rows) override {
+    check_cuda(cuda::add_bias(y, bias.data_as<float>(), rows, bias.numel(), stream_), "add_bias", device_);
+  }
+  void rmsnorm(const float* x, const Tensor& weight, float* y, int64_t rows, float eps) override {
+    check_cuda(cuda::rmsnorm(x, weight.data_as<float>(), y, rows, weight.numel(), eps, stream_), "rmsnorm", device_);
+  }
+  void layernorm(const float* x, const Tensor& weight, const Tensor& bias, float* y, int64_t rows, float eps) override {
+    check_cuda(cuda::layernorm(x, weight.data_as<float>(), bias.defined() ? bias.data_as<float>() : nullptr, y, rows,
+                               weight.numel(), eps, stream_),
+               "layernorm", device_);
+  }
+  void rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim, float theta,
+            float position_scale, RopeLayout layout) override {
+    const auto* on_device = static_cast<const int32_t*>(upload(indices_, positions, tokens * sizeof(int32_t)));
+    check_cuda(cuda::rope(x, on_device, tokens, heads, head_dim, theta, position_scale, layout == RopeLayout::halves,
+                          stream_),
+               "rope", device_);
+  }
+  void attention(const float* q, const void* keys, const void* values, float* out, const AttentionShape& s) override {
+    SHARDLM_CHECK(s.kv_dtype == DType::f32 || s.kv_dtype == DType::bf16,
+                  "attention on GPU {}: a {} KV cache is not supported on CUDA yet (f32 or bf16)", device_,
+                  dtype_name(s.kv_dtype));
+    cuda::AttentionArgs args{s.tokens, s.start_pos, s.heads, s.kv_heads, s.head_dim, s.kv_stride, s.scale,
+                             nullptr, nullptr, s.block_size, kernel_dtype(s.kv_dtype)};
+    if (s.alibi_slopes != nullptr)
+      args.alibi_slopes = static_cast<const float*>(upload(slopes_, s.alibi_slopes, s.heads * sizeof(float)));
+    if (s.block_table != nullptr) {
+      const int64_t blocks = (s.start_pos + s.tokens + s.block_size - 1) / s.block_size;
+      args.block_table = static_cast<const int32_t*>(upload(tables_, s.block_table, blocks * sizeof(int32_t)));
+    }
+    check_cuda(cuda::attention(q, keys, values, out, args, stream_), "attention", device_);
+  }
+  void silu_gate(const float* gate, const float* up, float* out, int64_t n) override {
+    check_cuda(cuda::silu_gate(gate, up, out, n, stream_), "silu_gate", device_);
+  }
+  void gelu(float* x, int64_t n) override { check_cuda(cuda::gelu(x, n, stream_), "gelu", device_); }
+  void gelu_tanh(float* x, int64_t n) override { check_cuda(cuda::gelu_tanh(x, n, stream_), "gelu_tanh", device_); }
+  void add(float* x, const float* delta, int64_t n) override {
+    check_cuda(cuda::add(x, delta, n, stream_), "add", device_);
+  }
+  void clamp(float* x, int64_t n, float limit) override {
+    check_cuda(cuda::clamp(x, n, limit, stream_), "clamp", device_);
+  }
+  void embed(const Tensor& table, const int32_t* ids, int64_t count, float* out, bool accumulate) override {
+    SHARDLM_CHECK(table.dtype() == DType::f32 || table.dtype() == DType::f16 || table.dtype() == DType::bf16,
+                  "embedding on GPU {}: a {} table is not supported on CUDA yet", device_, table.describe());
+    const auto* on_device = static_cast<const int32_t*>(upload(indices_, ids, count * sizeof(int32_t)));
+    check_cuda(cuda::embed_rows(table.data(), kernel_dtype(table.dtype()), table.dim(1), on_device, count, out,
+                                accumulate, stream_),
+               "embed_rows", device_);
+  }
+  void split_qkv(const ModelSpec& s, const float* qkv, int64_t rows, float* q, float* k, float* v) override {
+    // Each piece of a fused row is a strided 2-D copy over all rows.
+    const int64_t hd = s.head_dim, Q = s.q_dim(), KV = s.kv_dim(), width = Q + 2 * KV;
+    auto piece = [&](float* dst, int64_t dst_width, int64_t dst_offset, int64_t src_offset, int64_t count) {
+      check_cuda(cudaMemcpy2DAsync(dst + dst_offset, dst_width * sizeof(float), qkv + src_offset, width * sizeof(float),
+                                   count * sizeof(float), rows, cudaMemcpyDeviceToDevice, stream_),
+                 "cudaMemcpy2DAsync", device_);
+    };
+    switch (s.qkv_layout) {
+      case QkvLayout::separate: break;
+      case QkvLayout::blocks:
+        piece(q, Q, 0, 0, Q), piece(k, KV, 0, Q, KV), piece(v, KV, 0, Q + KV, KV);
+        break;
+      case QkvLayout::per_head:
+        for (int64_t h = 0; h < s.heads; ++h)
+          piece(q, Q, h * hd, 3 * h * hd, hd), piece(k, KV, h * hd, (3 * h + 1) * hd, hd),
+              piece(v, KV, h * hd, (3 * h + 2) * hd, hd);
+        break;
+      case QkvLayout::per_kv_group: {
+        const int64_t group = s.heads / s.kv_heads;
+        for (int64_t j = 0; j < s.kv_heads; ++j) {
+          const int64_t base = j * (group + 2) * hd;
+          piece(q, Q, j * group * hd, base, group * hd), piece(k, KV, j * hd, base + group * hd, hd),
+              piece(v, KV, j * hd, base + (group + 1) * hd, hd);
+        }
+        break;
+      }
+    }
+  }
+  void gather_rows(const float* x, const int64_t* rows, int64_t count, int64_t width, float* out) override {
+    const auto* on_device = static_cast<const int64_t*>(upload(row_indices_, rows, count * sizeof(int64_t)));
+    check_cuda(cuda::gather_rows(x, on_device, count, width, out, stream_), "gather_rows", device_);
+  }
+  void copy(void* dst, const void* src, size_t bytes) override {
+    if (bytes > 0) check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream_), "cudaMemcpyAsync", device_);
+  }
+  void to_host(void* host, const void* device, size_t bytes) override {
+    copy(host, device, bytes);
+    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize", device_);
+  }
+  void from_host(void* device, const void* host, size_t bytes) override { copy(device, host, bytes); }
+  void write_kv(KvPool& pool, int64_t layer, const float* k, const float* v, int64_t tokens, int64_t start_pos,
+                std::span<const int32_t> block_table) override {
+    SHARDLM_CHECK(pool.dtype() == DType::f32 || pool.dtype() == DType::bf16,
+                  "KV write on GPU {}: a {} pool is not supported on CUDA yet (f32 or bf16)", device_,
+                  dtype_name(pool.dtype()));
+    SHARDLM_CHECK(start_pos + tokens <= static_cast<int64_t>(block_table.size()) * pool.block_size(),
+                  "KV write of positions {}..{} past the sequence's {} blocks", start_pos, start_pos + tokens - 1,
+                  block_table.size());
+    const auto* table =
+        static_cast<const int32_t*>(upload(tables_, block_table.data(), block_table.size() * sizeof(int32_t)));
+    check_cuda(cuda::write_kv(pool.keys_for_writing(layer), pool.values_for_writing(layer), kernel_dtype(pool.dtype()),
+                              k, v, tokens, start_pos, table, pool.block_size(), pool.kv_heads(), pool.head_dim(),
+                              stream_),
+               "write_kv", device_);
+  }
+
+ private:
+  // Device memory of at least `bytes` held by `buffer`.
+  void* scratch(Tensor& buffer, size_t bytes) {
+    if (!buffer.defined() || buffer.bytes() < bytes)
+      buffer = memory_->empty({static_cast<int64_t>(std::max<size_t>(bytes, 1))}, DType::i8);
+    return buffer.data();
+  }
+  // Host bytes copied into `buffer` on the stream; the copy is finished (pageable host memory is
+  // staged before cudaMemcpyAsync returns), so the host array may change afterwards.
+  void* upload(Tensor& buffer, const void* host, size_t bytes) {
+    void* device = scratch(buffer, bytes);
+    if (bytes > 0)
+      check_cuda(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync", device_);
+    return device;
+  }
+
+  int device_;
+  std::unique_ptr<Backend> memory_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  Tensor rounded_inputs_, indices_, row_indices_, slopes_, tables_;
+};
+
+}  // namespace
+
+std::unique_ptr<DeviceOps> make_cuda_ops(int device) {
+  const CudaStatus status = cuda_status();
+  SHARDLM_CHECK(device < status.device_count, "--device cuda (GPU {}): {}", device,
+                status.device_count == 0 ? status.message : fmt::format("only {} GPU(s) visible", status.device_count));
+  return std::make_unique<CudaOps>(device);
+}
+
+}  // namespace shardlm

@@ -1,0 +1,196 @@
+// The GPU's DeviceOps (kernels/cuda and cuBLAS behind runtime/ops/cuda) against kernels/ref, op by op
+// at awkward sizes, and the whole decoder on the GPU against the CPU. Skips, saying why, where the
+// build has no CUDA or the machine no GPU (this project's CI machines have none: these run on a
+// lent GPU machine, launch/gpu-check.sh).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/ref/ops.h"
+#include "runtime/backend/cuda/cuda_backend.h"
+#include "runtime/model/decoder.h"
+#include "runtime/model/weights/llama2c_reader.h"
+#include "runtime/ops/cuda_ops.h"
+#include "runtime/ops/upload_weights.h"
+#include "tests/kernels/kernel_test_support.h"
+
+namespace shardlm {
+namespace {
+
+class CudaOpsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const CudaStatus status = cuda_status();
+    if (status.device_count == 0) GTEST_SKIP() << status.message;
+    ops_ = make_cuda_ops(0);
+  }
+  // Device copies of host vectors, and back.
+  // shape: empty for one dimension of all the elements.
+  template <class T>
+  Tensor on_device(const std::vector<T>& host, DType dtype = DType::f32, std::vector<int64_t> shape = {}) {
+    if (shape.empty()) shape = {static_cast<int64_t>(host.size() * sizeof(T) / dtype_size(dtype))};
+    Tensor t = ops_->memory().empty(std::move(shape), dtype);
+    ops_->from_host(t.data(), host.data(), host.size() * sizeof(T));
+    return t;
+  }
+  std::vector<float> back(const Tensor& t) {
+    std::vector<float> host(t.numel());
+    ops_->to_host(host.data(), t.data(), host.size() * sizeof(float));
+    return host;
+  }
+  std::unique_ptr<DeviceOps> ops_;
+  std::mt19937 rng_{2026};
+};
+
+void expect_close(const std::vector<float>& actual, const std::vector<float>& expected, double tolerance,
+                  const char* what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  for (size_t i = 0; i < expected.size(); ++i)
+    ASSERT_NEAR(actual[i], expected[i], tolerance * (1 + std::fabs(expected[i]))) << what << " at " << i;
+}
+
+TEST_F(CudaOpsTest, NormsRopeAndActivationsMatchTheReference) {
+  for (int64_t rows : {1, 3, 17}) {
+    for (int64_t dim : {1, 63, 576, 4097}) {
+      const auto x = test::random_floats(rng_, rows * dim, -3, 3), w = test::random_floats(rng_, dim, -1, 1),
+                 b = test::random_floats(rng_, dim, -1, 1);
+      std::vector<float> expected(rows * dim);
+      Tensor dx = on_device(x), dw = on_device(w), db = on_device(b), dy = ops_->memory().empty({rows * dim}, DType::f32);
+      // f32 sums over a row on the GPU against double in the reference: 1e-5 relative.
+      ref::rmsnorm(x.data(), w.data(), expected.data(), rows, dim, 1e-5f);
+      ops_->rmsnorm(dx.data_as<float>(), dw, dy.data_as<float>(), rows, 1e-5f);
+      expect_close(back(dy), expected, 1e-5, "rmsnorm");
+      ref::layernorm(x.data(), w.data(), b.data(), expected.data(), rows, dim, 1e-5f);
+      ops_->layernorm(dx.data_as<float>(), dw, db, dy.data_as<float>(), rows, 1e-5f);
+      expect_close(back(dy), expected, 1e-5, "layernorm");
+    }
+  }
+  for (RopeLayout layout : {RopeLayout::adjacent, RopeLayout::halves}) {
+    const int64_t tokens = 5, heads = 3, head_dim = 64;
+    auto x = test::random_floats(rng_, tokens * heads * head_dim, -1, 1);
+    const std::vector<int32_t> positions = {0, 1, 7, 511, 4095};
+    Tensor dx = on_device(x);
+    ops_->rope(dx.data_as<float>(), positions.data(), tokens, heads, head_dim, 10000.0f, 2.0f, layout);
+    ref::rope(x.data(), positions.data(), tokens, heads, head_dim, 10000.0f, 2.0f, layout);
+    expect_close(back(dx), x, 1e-6, "rope");  // both compute the angle in double
+  }
+  const int64_t n = 4097;
+  const auto gate = test::random_floats(rng_, n, -6, 6), up = test::random_floats(rng_, n, -2, 2);
+  std::vector<float> expected(n);
+  ref::silu_gate(gate.data(), up.data(), expected.data(), n);
+  Tensor dg = on_device(gate), du = on_device(up), out = ops_->memory().empty({n}, DType::f32);
+  ops_->silu_gate(dg.data_as<float>(), du.data_as<float>(), out.data_as<float>(), n);
+  expect_close(back(out), expected, 1e-5, "silu_gate");
+  for (bool exact : {true, false}) {
+    std::vector<float> values = gate;
+    Tensor dv = on_device(values);
+    exact ? ref::gelu(values.data(), n) : ref::gelu_tanh(values.data(), n);
+    exact ? ops_->gelu(dv.data_as<float>(), n) : ops_->gelu_tanh(dv.data_as<float>(), n);
+    expect_close(back(dv), values, 1e-5, exact ? "gelu" : "gelu_tanh");
+  }
+}
+
+TEST_F(CudaOpsTest, MatmulMatchesTheReferenceInF32AndBf16) {
+  for (DType dtype : {DType::f32, DType::bf16}) {
+    for (int64_t m : {1, 3, 17, 64}) {
+      for (int64_t n : {1, 65, 769}) {
+        for (int64_t k : {1, 63, 4097}) {
+          const auto x = test::random_floats(rng_, m * k, -1, 1), w32 = test::random_floats(rng_, n * k, -1, 1);
+          std::vector<uint16_t> w16(n * k);
+          convert_from_f32(w32.data(), w16.data(), DType::bf16, w16.size());
+          Tensor weight = dtype == DType::f32 ? on_device(w32, DType::f32, {n, k}) : on_device(w16, DType::bf16, {n, k});
+          Tensor dx = on_device(x), dy = ops_->memory().empty({m * n}, DType::f32);
+          ops_->matmul(dx.data_as<float>(), weight, Tensor(), dy.data_as<float>(), m);
+          std::vector<float> expected(m * n), abs_x(x.size()), abs_w(w32.size()), abs_sums(m * n);
+          const void* w = dtype == DType::f32 ? static_cast<const void*>(w32.data()) : w16.data();
+          // bf16 weights multiply bf16-rounded inputs: the CPU's contract (ref::matmul_quantized_inputs).
+          dtype == DType::f32 ? ref::matmul(x.data(), w, dtype, expected.data(), m, n, k)
+                              : ref::matmul_quantized_inputs(x.data(), w, dtype, expected.data(), m, n, k);
+          for (size_t i = 0; i < x.size(); ++i) abs_x[i] = std::fabs(x[i]);
+          for (size_t i = 0; i < w32.size(); ++i) abs_w[i] = std::fabs(w32[i]);
+          ref::matmul(abs_x.data(), abs_w.data(), DType::f32, abs_sums.data(), m, n, k);
+          const auto actual = back(dy);
+          for (int64_t i = 0; i < m * n; ++i)
+            ASSERT_NEAR(actual[i], expected[i], test::sum_error_bound(k, abs_sums[i] * 1.01))
+                << dtype_name(dtype) << " m=" << m << " n=" << n << " k=" << k << " output " << i;
+        }
+      }
+    }
+  }
+}
+
+TEST_F(CudaOpsTest, EmbeddingGatherAndPagedAttentionMatchTheReference) {
+  // Embedding rows of a bf16 table, then learned positions added from an f32 one.
+  const int64_t vocab = 50, width = 37;
+  const auto table32 = test::random_floats(rng_, vocab * width, -1, 1);
+  std::vector<uint16_t> table16(table32.size());
+  convert_from_f32(table32.data(), table16.data(), DType::bf16, table16.size());
+  const std::vector<int32_t> ids = {3, 0, 49, 3};
+  Tensor table = on_device(table16, DType::bf16, {vocab, width}), positions = on_device(table32, DType::f32, {vocab, width});
+  Tensor out = ops_->memory().empty({4 * width}, DType::f32);
+  ops_->embed(table, ids.data(), 4, out.data_as<float>(), false);
+  ops_->embed(positions, ids.data(), 4, out.data_as<float>(), true);
+  std::vector<float> expected(4 * width);
+  for (int64_t t = 0; t < 4; ++t)
+    for (int64_t d = 0; d < width; ++d)
+      expected[t * width + d] = load_as_f32(table16.data(), DType::bf16, ids[t] * width + d) + table32[ids[t] * width + d];
+  expect_close(back(out), expected, 0, "embed");
+
+  // Paged attention, GQA (8 heads over 2 KV heads) with ALiBi, K/V written by write_kv, f32 and bf16.
+  ModelSpec spec;
+  spec.layers = 1, spec.heads = 8, spec.kv_heads = 2, spec.head_dim = 64, spec.hidden = 512, spec.max_seq_len = 4096;
+  for (DType kv_dtype : {DType::f32, DType::bf16}) {
+    const int64_t block_size = 16, past = 300, tokens = 5, kv_dim = 2 * 64, total = past + tokens;
+    KvPool pool(spec, 32, block_size, kv_dtype, ops_->memory());
+    std::vector<int32_t> table_ids(32);
+    for (int32_t i = 0; i < 32; ++i) table_ids[i] = 31 - i;  // blocks out of order
+    const auto k = test::random_floats(rng_, total * kv_dim, -1, 1), v = test::random_floats(rng_, total * kv_dim, -1, 1);
+    Tensor dk = on_device(k), dv = on_device(v);
+    ops_->write_kv(pool, 0, dk.data_as<float>(), dv.data_as<float>(), total, 0, table_ids);
+    const auto q = test::random_floats(rng_, tokens * 8 * 64, -1, 1);
+    std::vector<float> slopes(8);
+    for (int h = 0; h < 8; ++h) slopes[h] = std::ldexp(1.0f, -(h + 1));
+    AttentionShape shape{tokens, past, 8, 2, 64, kv_dim, 0.125f};
+    shape.alibi_slopes = slopes.data();
+    shape.block_table = table_ids.data();
+    shape.block_size = block_size;
+    shape.kv_dtype = kv_dtype;
+    Tensor dq = on_device(q), dout = ops_->memory().empty({tokens * 8 * 64}, DType::f32);
+    ops_->attention(dq.data_as<float>(), pool.keys(0), pool.values(0), dout.data_as<float>(), shape);
+    // The reference reads the same K/V, rounded as the pool rounds them, from a host pool.
+    KvPool host_pool(spec, 32, block_size, kv_dtype);
+    host_pool.write(0, k.data(), v.data(), total, 0, table_ids);
+    std::vector<float> want(tokens * 8 * 64);
+    ref::attention(q.data(), host_pool.keys(0), host_pool.values(0), want.data(), shape);
+    expect_close(back(dout), want, 2e-5, kv_dtype == DType::f32 ? "paged attention f32" : "paged attention bf16");
+  }
+}
+
+// stories260K on the GPU against the CPU: the same greedy tokens and logits within 1e-3 (f32 sums in
+// other orders through 5 layers; logits are O(10)).
+TEST_F(CudaOpsTest, DecoderOnTheGpuMatchesTheCpu) {
+  const LoadedModel model = read_llama2c_model(std::string(SHARDLM_TEST_DATA) + "/stories260K/stories260K.bin");
+  const DType matrices[] = {DType::f32, DType::bf16};
+  Decoder gpu(model.spec, upload_weights(model.weights, ops_->memory(), matrices), *ops_);
+  ThreadPool pool(2);
+  Decoder cpu(model.spec, model.weights, pool);
+  KvCache gpu_cache(model.spec, 64, ops_->memory()), cpu_cache(model.spec, 64);
+  std::vector<int32_t> tokens = {1, 403, 407, 261, 378};
+  int64_t position = 0;
+  for (int step = 0; step < 20; ++step) {
+    const auto g = gpu.forward(tokens, position, gpu_cache);
+    const std::vector<float> gpu_logits(g.begin(), g.end());
+    const auto c = cpu.forward(tokens, position, cpu_cache);
+    expect_close(gpu_logits, std::vector<float>(c.begin(), c.end()), 1e-3, "logits");
+    const auto next = static_cast<int32_t>(std::max_element(c.begin(), c.end()) - c.begin());
+    ASSERT_EQ(std::max_element(gpu_logits.begin(), gpu_logits.end()) - gpu_logits.begin(), next) << "step " << step;
+    position += static_cast<int64_t>(tokens.size());
+    tokens = {next};
+  }
+}
+
+}  // namespace
+}  // namespace shardlm
