@@ -272,7 +272,7 @@ void block_tile(const float* x, int64_t x_stride, int rows, const void* w, int64
 
 // Integer dot products with quantized inputs (simd.h's QuantizedDotTileFn), two blocks at a time:
 // vpdpbusd multiplies 64 unsigned weight bytes by 64 signed input codes and sums each 4 into 16 int32
-// lanes, lanes 0-7 from the first block and 8-15 from the second. Each block's sum is scaled by
+// lanes, half of them from each block (which half: the Pair's lane_blocks). Each block's sum is scaled by
 // (weight scale x input scale); a block's other term, c x input sum (q4_1: c = its minimum; q8_0:
 // c = -128 x its scale, undoing the +128 that made its bytes unsigned), is added into lanes 1 and 3
 // of the same sums, which the final reduction adds up with the rest. 6 instructions per pair of
