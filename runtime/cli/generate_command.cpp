@@ -214,12 +214,20 @@ int generate_command(const std::vector<std::string>& argv) {
   engine.stop_followers();
 
   const EngineCounters& c = engine.counters();
-  const std::string layout =
+  std::string layout =
       fmt::format("ranks: {} (tp {}, pp {}) | threads: {} | peak resident memory: {:.1f} MiB (rank 0) | weights per "
                   "rank: {:.1f} MiB | KV cache: {}, {:.2f} MiB (rank 0)",
                   session.world.world, session.world.tp, session.world.pp, session.pool->size(),
                   peak_resident_bytes() / (1024.0 * 1024.0), fmt::join(weight_mib, ", "),
                   dtype_name(engine.pool().dtype()), engine.pool().bytes() / (1024.0 * 1024.0));
+  if (session.device != nullptr) {
+    // What this process allocated on the GPU, now and at most (torch.cuda.max_memory_allocated's
+    // counterpart), and the card's size.
+    const MemoryStats gpu = session.device->memory().memory();
+    layout += fmt::format(" | {} memory: peak {:.1f} MiB, now {:.1f} MiB of {:.0f} MiB", session.device->memory().name(),
+                          gpu.peak_bytes / (1024.0 * 1024.0), gpu.current_bytes / (1024.0 * 1024.0),
+                          gpu.total_bytes / (1024.0 * 1024.0));
+  }
   if (!several) {
     const double decode_seconds = seconds - first_token_seconds;
     if (speculate > 0)

@@ -47,6 +47,7 @@ TEST(DeviceCli, CudaRunsAsTheCpuDoesOrSaysWhyNot) {
   ASSERT_EQ(cpu.exit_code, 0) << cpu.err;
   ASSERT_EQ(gpu.exit_code, 0) << gpu.err;
   EXPECT_EQ(gpu.out, cpu.out);
+  EXPECT_NE(gpu.err.find("cuda:0 memory: peak"), std::string::npos) << "no GPU memory statistics: " << gpu.err;
 }
 
 TEST(DeviceCli, WhatTheGpuPathDoesNotDoYetIsRefused) {
