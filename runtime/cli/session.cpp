@@ -17,6 +17,7 @@
 #include "parallel/shard.h"
 #include "runtime/model/model_loader.h"
 #include "runtime/model/shard_weights.h"
+#include "parallel/comm/nccl_communicator.h"
 #include "runtime/ops/cuda_ops.h"
 #include "runtime/ops/upload_weights.h"
 #include "runtime/model/weight_dtype.h"
@@ -36,8 +37,8 @@ const char* const kModelFlagsHelp =
     "  --kv-cache-memory KV cache size: bytes (512M, 2G) or a fraction of free memory (0.5)\n"
     "  --kv-dtype        what the KV cache stores: f32, bf16 (half the memory) or int8 (a scale per 32\n"
     "                    values of a token's head: 0.27 of f32's bytes); default f32\n"
-    "  --device          cpu (default) or cuda: the GPU of this rank (one rank for now; f32 or bf16\n"
-    "                    weights, an f32 or bf16 KV cache)\n";
+    "  --device          cpu (default) or cuda: a GPU per rank (f32 or bf16 weights, an f32 or bf16\n"
+    "                    KV cache; --tp over NCCL)\n";
 const char* const kSamplingFlagsHelp =
     "  --temperature     0 = greedy\n"
     "  --top-k           keep the K most likely tokens (default 0 = all)\n"
@@ -142,17 +143,22 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
   session.model_path = flags.model_path;
   if (flags.cuda) {
     // Before anything is loaded: a machine without a GPU (or a build without CUDA) says so at once.
-    SHARDLM_CHECK(flags.tp == 1 && flags.pp == 1,
-                  "--device cuda runs one rank for now (tensor and pipeline parallelism on GPUs come next); got "
-                  "--tp {} --pp {}",
-                  flags.tp, flags.pp);
     SHARDLM_CHECK(flags.kv_dtype == DType::f32 || flags.kv_dtype == DType::bf16,
                   "--device cuda keeps the KV cache in f32 or bf16 for now, not {}", dtype_name(flags.kv_dtype));
-    session.device = make_cuda_ops(mpi().local_rank());
+    SHARDLM_CHECK(flags.tp == 1 || nccl_built(),
+                  "--device cuda with --tp {} sums the ranks' partial products with NCCL, which this build lacks",
+                  flags.tp);
+    session.device = make_cuda_ops(mpi().local_rank());  // one GPU per rank of a node
   }
   session.world = mpi().world_config(flags.tp, flags.pp);
   session.world_comm = world_communicator();
   session.tp_comm = flags.tp > 1 ? tp_communicator(session.world) : nullptr;
+  if (session.tp_comm != nullptr && session.device != nullptr) {
+    // On GPUs the group sums device memory over NCCL (bootstrapped over MPI), ordered after the ops'
+    // stream; MPI keeps the step plans. Pipeline hand-offs leave the device as host copies.
+    session.mpi_tp_comm = std::move(session.tp_comm);
+    session.tp_comm = make_nccl_communicator(*session.mpi_tp_comm, mpi().local_rank(), session.device->queue());
+  }
   check_same_command(*session.world_comm, fingerprint + "|" + file_identity(flags.model_path));
 
   const WorldConfig& world = session.world;

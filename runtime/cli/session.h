@@ -40,6 +40,7 @@ struct Session {
   std::string model_path;
   WorldConfig world;
   std::unique_ptr<Communicator> world_comm, tp_comm;
+  std::unique_ptr<Communicator> mpi_tp_comm;  // with --device cuda and --tp > 1: NCCL's bootstrap
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<DeviceOps> device;  // the GPU's ops with --device cuda; null on the CPU

@@ -276,16 +276,15 @@ std::span<const float> Decoder::logits_of(const std::vector<int64_t>& rows_wante
     return to_host(logits, rows * V, host_logits_);
   }
   // This rank's slice of the vocabulary, placed in zeros; the sum over the group fills in the rest.
-  // The all-reduce runs on the host's copy (the MPI communicator's memory).
+  // All on the device, so that the group's communicator (NCCL on GPUs) sums device memory.
   float* local_logits = device_floats(local_logits_buffer_, rows * local);
   ops_.matmul(normed_, weights_.lm_head, Tensor(), local_logits, rows);
-  const std::span<const float> mine = to_host(local_logits, rows * local, host_hidden_);
-  host_logits_.assign(rows * V, 0.0f);
+  ops_.zero(logits, rows * V);
   for (int64_t r = 0; r < rows; ++r)
-    std::copy_n(mine.data() + r * local, local, host_logits_.data() + r * V + placement_.vocab_first);
+    ops_.copy(logits + r * V + placement_.vocab_first, local_logits + r * local, local * sizeof(float));
   SHARDLM_CHECK(placement_.tp_comm != nullptr, "a vocabulary-parallel LM head needs its tensor-parallel group");
-  placement_.tp_comm->all_reduce(host_logits_.data(), host_logits_.size());
-  return host_logits_;
+  placement_.tp_comm->all_reduce(logits, static_cast<size_t>(rows * V));
+  return to_host(logits, rows * V, host_logits_);
 }
 
 void Decoder::project_qkv(const LayerWeights& layer, int64_t T) {

@@ -100,6 +100,8 @@ void CpuOps::gather_rows(const float* x, const int64_t* rows, int64_t count, int
   for (int64_t r = 0; r < count; ++r) std::copy_n(x + rows[r] * width, width, out + r * width);
 }
 
+void CpuOps::zero(float* x, int64_t n) { std::fill(x, x + n, 0.0f); }
+
 void CpuOps::copy(void* dst, const void* src, size_t bytes) {
   if (bytes > 0) std::memmove(dst, src, bytes);
 }

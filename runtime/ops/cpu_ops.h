@@ -26,6 +26,7 @@ class CpuOps final : public DeviceOps {
   void embed(const Tensor& table, const int32_t* ids, int64_t count, float* out, bool accumulate) override;
   void split_qkv(const ModelSpec& spec, const float* qkv, int64_t rows, float* q, float* k, float* v) override;
   void gather_rows(const float* x, const int64_t* rows, int64_t count, int64_t width, float* out) override;
+  void zero(float* x, int64_t n) override;
   void copy(void* dst, const void* src, size_t bytes) override;
   void to_host(void* host, const void* device, size_t bytes) override { copy(host, device, bytes); }
   void from_host(void* device, const void* host, size_t bytes) override { copy(device, host, bytes); }

@@ -49,6 +49,11 @@ class DeviceOps {
   virtual void split_qkv(const ModelSpec& spec, const float* qkv, int64_t rows, float* q, float* k, float* v) = 0;
   // out [count, width] = rows[i] of x [*, width] (rows on the host).
   virtual void gather_rows(const float* x, const int64_t* rows, int64_t count, int64_t width, float* out) = 0;
+  // x[i] = 0 for i < n, in order with the ops.
+  virtual void zero(float* x, int64_t n) = 0;
+  // The device's queue (a cudaStream_t on CUDA; null on the host): what a communicator moving the
+  // device's buffers must order itself after.
+  virtual void* queue() { return nullptr; }
   // Copies bytes within the device's memory, in order with the ops.
   virtual void copy(void* dst, const void* src, size_t bytes) = 0;
   // Copies between the device and the host once every op queued before has finished: how results

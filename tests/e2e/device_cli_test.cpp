@@ -51,7 +51,6 @@ TEST(DeviceCli, CudaRunsAsTheCpuDoesOrSaysWhyNot) {
 }
 
 TEST(DeviceCli, WhatTheGpuPathDoesNotDoYetIsRefused) {
-  expect_one_line_error(run_cli(generate_args({"--device", "cuda", "--tp", "2"})), {"--device cuda", "--tp 2"});
   expect_one_line_error(run_cli(generate_args({"--device", "cuda", "--kv-dtype", "int8"})), {"--device cuda", "q8_0"});
 }
 

@@ -201,6 +201,10 @@ class CudaOps final : public DeviceOps {
     const auto* on_device = static_cast<const int64_t*>(upload(row_indices_, rows, count * sizeof(int64_t)));
     check_cuda(cuda::gather_rows(x, on_device, count, width, out, stream_), "gather_rows", device_);
   }
+  void zero(float* x, int64_t n) override {
+    if (n > 0) check_cuda(cudaMemsetAsync(x, 0, n * sizeof(float), stream_), "cudaMemsetAsync", device_);
+  }
+  void* queue() override { return stream_; }
   void copy(void* dst, const void* src, size_t bytes) override {
     if (bytes > 0) check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream_), "cudaMemcpyAsync", device_);
   }

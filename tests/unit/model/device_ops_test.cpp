@@ -72,6 +72,7 @@ class CountingOps final : public DeviceOps {
   void gather_rows(const float* x, const int64_t* rows, int64_t count, int64_t width, float* out) override {
     cpu_.gather_rows(x, rows, count, width, out);
   }
+  void zero(float* x, int64_t n) override { cpu_.zero(x, n); }
   void copy(void* dst, const void* src, size_t bytes) override { cpu_.copy(dst, src, bytes); }
   void to_host(void* host, const void* device, size_t bytes) override { cpu_.to_host(host, device, bytes); }
   void from_host(void* device, const void* host, size_t bytes) override { cpu_.from_host(device, host, bytes); }
