@@ -18,7 +18,9 @@
 #include "runtime/model/model_loader.h"
 #include "runtime/model/shard_weights.h"
 #include "parallel/comm/nccl_communicator.h"
+#include "runtime/backend/cuda/cuda_backend.h"
 #include "runtime/ops/cuda_ops.h"
+#include "runtime/ops/staged_communicator.h"
 #include "runtime/ops/upload_weights.h"
 #include "runtime/model/weight_dtype.h"
 
@@ -145,19 +147,25 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
     // Before anything is loaded: a machine without a GPU (or a build without CUDA) says so at once.
     SHARDLM_CHECK(flags.kv_dtype == DType::f32 || flags.kv_dtype == DType::bf16,
                   "--device cuda keeps the KV cache in f32 or bf16 for now, not {}", dtype_name(flags.kv_dtype));
-    SHARDLM_CHECK(flags.tp == 1 || nccl_built(),
-                  "--device cuda with --tp {} sums the ranks' partial products with NCCL, which this build lacks",
-                  flags.tp);
-    session.device = make_cuda_ops(mpi().local_rank());  // one GPU per rank of a node
+    // One GPU per rank of a node; ranks beyond the node's GPUs share them round-robin.
+    const int gpus = std::max(1, cuda_status().device_count);
+    session.device = make_cuda_ops(mpi().local_rank() % gpus);
   }
   session.world = mpi().world_config(flags.tp, flags.pp);
   session.world_comm = world_communicator();
   session.tp_comm = flags.tp > 1 ? tp_communicator(session.world) : nullptr;
   if (session.tp_comm != nullptr && session.device != nullptr) {
     // On GPUs the group sums device memory over NCCL (bootstrapped over MPI), ordered after the ops'
-    // stream; MPI keeps the step plans. Pipeline hand-offs leave the device as host copies.
+    // stream; MPI keeps the step plans. Where NCCL cannot (ranks sharing a GPU, as when tensor
+    // parallelism is tried on a one-GPU machine, or a build without NCCL), the sums are staged
+    // through the host over MPI. Pipeline hand-offs leave the device as host copies.
     session.mpi_tp_comm = std::move(session.tp_comm);
-    session.tp_comm = make_nccl_communicator(*session.mpi_tp_comm, mpi().local_rank(), session.device->queue());
+    const bool shared_gpu = mpi().local_size() > cuda_status().device_count;
+    if (nccl_built() && !shared_gpu) {
+      session.tp_comm = make_nccl_communicator(*session.mpi_tp_comm, mpi().local_rank(), session.device->queue());
+    } else {
+      session.tp_comm = std::make_unique<StagedCommunicator>(*session.mpi_tp_comm, *session.device);
+    }
   }
   check_same_command(*session.world_comm, fingerprint + "|" + file_identity(flags.model_path));
 

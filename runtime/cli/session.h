@@ -39,11 +39,15 @@ void set_mpi(MpiRuntime* runtime);
 struct Session {
   std::string model_path;
   WorldConfig world;
-  std::unique_ptr<Communicator> world_comm, tp_comm;
-  std::unique_ptr<Communicator> mpi_tp_comm;  // with --device cuda and --tp > 1: NCCL's bootstrap
+  // Declared in the order they depend on each other, so that each is destroyed before what it uses.
+  std::unique_ptr<Communicator> world_comm;
+  std::unique_ptr<DeviceOps> device;  // the GPU's ops with --device cuda; null on the CPU
+  // With --device cuda and --tp > 1: the MPI group under tp_comm (NCCL's bootstrap, or the host side
+  // of a staged communicator).
+  std::unique_ptr<Communicator> mpi_tp_comm;
+  std::unique_ptr<Communicator> tp_comm;
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<ThreadPool> pool;
-  std::unique_ptr<DeviceOps> device;  // the GPU's ops with --device cuda; null on the CPU
   std::unique_ptr<Decoder> decoder;  // this rank's share of the model
   bool coordinator() const { return world.is_coordinator(); }
 };

@@ -6,7 +6,7 @@
 
 namespace shardlm {
 
-class CpuOps final : public DeviceOps {
+class CpuOps : public DeviceOps {
  public:
   explicit CpuOps(ThreadPool& pool) : pool_(pool) {}
 

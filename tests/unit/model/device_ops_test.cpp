@@ -31,60 +31,38 @@ class CountingMemory final : public Backend {
   size_t allocated_bytes = 0;
 };
 
-class CountingOps final : public DeviceOps {
+// The CPU's ops, counting the ones a forward pass must route through them.
+class CountingOps final : public CpuOps {
  public:
-  explicit CountingOps(ThreadPool& pool) : cpu_(pool) {}
+  using CpuOps::CpuOps;
   Backend& memory() override { return memory_; }
   void matmul(const float* x, const Tensor& w, const Tensor& s, float* y, int64_t rows) override {
     ++matmuls;
-    cpu_.matmul(x, w, s, y, rows);
+    CpuOps::matmul(x, w, s, y, rows);
   }
-  void add_bias(float* y, const Tensor& b, int64_t rows) override { cpu_.add_bias(y, b, rows); }
   void rmsnorm(const float* x, const Tensor& w, float* y, int64_t rows, float eps) override {
     ++norms;
-    cpu_.rmsnorm(x, w, y, rows, eps);
+    CpuOps::rmsnorm(x, w, y, rows, eps);
   }
   void layernorm(const float* x, const Tensor& w, const Tensor& b, float* y, int64_t rows, float eps) override {
     ++norms;
-    cpu_.layernorm(x, w, b, y, rows, eps);
+    CpuOps::layernorm(x, w, b, y, rows, eps);
   }
   void rope(float* x, const int32_t* p, int64_t t, int64_t h, int64_t d, float theta, float scale,
             RopeLayout layout) override {
     ++ropes;
-    cpu_.rope(x, p, t, h, d, theta, scale, layout);
+    CpuOps::rope(x, p, t, h, d, theta, scale, layout);
   }
   void attention(const float* q, const void* k, const void* v, float* out, const AttentionShape& shape) override {
     ++attentions;
-    cpu_.attention(q, k, v, out, shape);
+    CpuOps::attention(q, k, v, out, shape);
   }
-  void silu_gate(const float* g, const float* u, float* out, int64_t n) override { cpu_.silu_gate(g, u, out, n); }
-  void gelu(float* x, int64_t n) override { cpu_.gelu(x, n); }
-  void gelu_tanh(float* x, int64_t n) override { cpu_.gelu_tanh(x, n); }
-  void add(float* x, const float* d, int64_t n) override { cpu_.add(x, d, n); }
-  void clamp(float* x, int64_t n, float limit) override { cpu_.clamp(x, n, limit); }
   void embed(const Tensor& table, const int32_t* ids, int64_t count, float* out, bool accumulate) override {
     ++embeds;
-    cpu_.embed(table, ids, count, out, accumulate);
-  }
-  void split_qkv(const ModelSpec& s, const float* qkv, int64_t rows, float* q, float* k, float* v) override {
-    cpu_.split_qkv(s, qkv, rows, q, k, v);
-  }
-  void gather_rows(const float* x, const int64_t* rows, int64_t count, int64_t width, float* out) override {
-    cpu_.gather_rows(x, rows, count, width, out);
-  }
-  void zero(float* x, int64_t n) override { cpu_.zero(x, n); }
-  void copy(void* dst, const void* src, size_t bytes) override { cpu_.copy(dst, src, bytes); }
-  void to_host(void* host, const void* device, size_t bytes) override { cpu_.to_host(host, device, bytes); }
-  void from_host(void* device, const void* host, size_t bytes) override { cpu_.from_host(device, host, bytes); }
-  void write_kv(KvPool& pool, int64_t layer, const float* k, const float* v, int64_t tokens, int64_t start,
-                std::span<const int32_t> table) override {
-    cpu_.write_kv(pool, layer, k, v, tokens, start, table);
+    CpuOps::embed(table, ids, count, out, accumulate);
   }
   CountingMemory memory_;
   int matmuls = 0, norms = 0, ropes = 0, attentions = 0, embeds = 0;
-
- private:
-  CpuOps cpu_;
 };
 
 TEST(DeviceOps, DecoderRunsEveryOpThroughItsOpsAndMemory) {
