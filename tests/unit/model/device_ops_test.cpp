@@ -8,28 +8,14 @@
 #include "runtime/model/decoder.h"
 #include "runtime/model/weights/llama2c_reader.h"
 #include "runtime/ops/cpu_ops.h"
+#include "tests/unit/support/counting_memory.h"
 
 namespace shardlm {
 namespace {
 
 const std::string kModel = std::string(SHARDLM_TEST_DATA) + "/stories260K/stories260K.bin";
 
-// Host memory that counts what it hands out.
-class CountingMemory final : public Backend {
- public:
-  Device device() const override { return Device::cpu; }
-  std::string name() const override { return "counting cpu"; }
-  std::shared_ptr<Storage> alloc(size_t bytes) override {
-    ++allocations;
-    allocated_bytes += bytes;
-    return cpu_backend().alloc(bytes);
-  }
-  void copy(void* dst, const void* src, size_t bytes) override { cpu_backend().copy(dst, src, bytes); }
-  void zero(void* data, size_t bytes) override { cpu_backend().zero(data, bytes); }
-  MemoryStats memory() const override { return cpu_backend().memory(); }
-  int allocations = 0;
-  size_t allocated_bytes = 0;
-};
+using test::CountingMemory;
 
 // The CPU's ops, counting the ones a forward pass must route through them.
 class CountingOps final : public CpuOps {

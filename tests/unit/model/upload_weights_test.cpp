@@ -9,23 +9,12 @@
 #include "runtime/model/weight_dtype.h"
 #include "runtime/model/weights/llama2c_reader.h"
 #include "runtime/ops/upload_weights.h"
+#include "tests/unit/support/counting_memory.h"
 
 namespace shardlm {
 namespace {
 
-class CountingMemory final : public Backend {
- public:
-  Device device() const override { return Device::cpu; }
-  std::string name() const override { return "counting memory"; }
-  std::shared_ptr<Storage> alloc(size_t bytes) override {
-    ++allocations;
-    return cpu_backend().alloc(bytes);
-  }
-  void copy(void* dst, const void* src, size_t bytes) override { cpu_backend().copy(dst, src, bytes); }
-  void zero(void* data, size_t bytes) override { cpu_backend().zero(data, bytes); }
-  MemoryStats memory() const override { return cpu_backend().memory(); }
-  int allocations = 0;
-};
+using test::CountingMemory;
 
 const DType kF32AndBf16[] = {DType::f32, DType::bf16};
 
