@@ -334,6 +334,11 @@ void ServingLoop::publish_gauges() {
   gauges.kv_blocks_total = engine_.blocks().num_blocks();
   gauges.kv_blocks_free = engine_.blocks().num_free_blocks();
   gauges.kv_blocks_in_use = gauges.kv_blocks_total - gauges.kv_blocks_free;
+  Backend& memory = engine_.model().ops().memory();
+  const MemoryStats held = memory.memory();
+  gauges.device = memory.name();
+  gauges.device_memory_bytes = static_cast<int64_t>(held.current_bytes);
+  gauges.device_memory_peak_bytes = static_cast<int64_t>(held.peak_bytes);
   gauges.serving = not_serving_reason().empty();
   metrics_.gauges(gauges);
 }

@@ -84,6 +84,13 @@ std::string ServingMetrics::render() const {
   single("shardlm_kv_blocks_free", "gauge", "KV blocks free or only cached.", gauges_.kv_blocks_free);
   single("shardlm_kv_blocks_total", "gauge", "KV blocks in the pool.", gauges_.kv_blocks_total);
   single("shardlm_serving", "gauge", "1 while every rank answers and the engine steps.", gauges_.serving ? 1 : 0);
+  // The device's name is a label (it may hold a colon: "cuda:0"); the metric names stay fixed.
+  out += fmt::format(
+      "# HELP shardlm_device_memory_bytes Bytes rank 0 holds in its device's memory now.\n"
+      "# TYPE shardlm_device_memory_bytes gauge\nshardlm_device_memory_bytes{{device=\"{}\"}} {}\n"
+      "# HELP shardlm_device_memory_peak_bytes The most bytes rank 0 has held in its device's memory.\n"
+      "# TYPE shardlm_device_memory_peak_bytes gauge\nshardlm_device_memory_peak_bytes{{device=\"{}\"}} {}\n",
+      gauges_.device, gauges_.device_memory_bytes, gauges_.device, gauges_.device_memory_peak_bytes);
   out += step_seconds_.render("shardlm_step_seconds", "Time of one engine step (a forward pass over the batch).");
   out += time_to_first_token_seconds_.render("shardlm_time_to_first_token_seconds",
                                              "From a request's arrival to its first token.");

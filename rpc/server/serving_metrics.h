@@ -28,6 +28,10 @@ class Histogram {
 struct ServingGauges {
   int64_t queued = 0, running = 0;
   int64_t kv_blocks_in_use = 0, kv_blocks_free = 0, kv_blocks_total = 0;
+  // What this rank allocated in the memory of the device its decoder runs on (host memory for the
+  // CPU: activations, the KV pool, weights copied at load), now and at most since the start.
+  std::string device = "cpu";
+  int64_t device_memory_bytes = 0, device_memory_peak_bytes = 0;
   bool serving = true;
 };
 

@@ -122,6 +122,7 @@ class Engine {
   const EngineCounters& counters() const { return counters_; }
   const BlockManager& blocks() const { return blocks_; }
   const KvPool& pool() const { return pool_; }
+  const Decoder& model() const { return model_; }
 
  private:
   struct RequestState {

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <filesystem>
 #include <map>
+#include <regex>
 #include <thread>
 
 #include "tests/serve/server_process.h"
@@ -130,6 +131,18 @@ TEST(Serve, SixtyFourConcurrentStreamsAtTp2GetTheirOfflineTextAndFreeEveryBlock)
   ASSERT_TRUE(client.metrics(metrics).ok());
   EXPECT_NE(metrics.find("shardlm_requests_total{outcome=\"length\"} 64"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("shardlm_kv_blocks_used 0"), std::string::npos) << metrics;
+  // Rank 0's device memory (the host's, here) holds at least its KV pool: per block of 16 tokens, its
+  // 2 of stories260K's 4 KV heads x 8 dims x 5 layers x K and V x 4 bytes = 10,240 bytes.
+  auto value = [&](const std::string& pattern) {
+    std::smatch match;
+    return std::regex_search(metrics, match, std::regex(pattern)) ? std::stod(match[1]) : -1.0;
+  };
+  const double blocks = value("shardlm_kv_blocks_total ([0-9]+)");
+  const double held = value("shardlm_device_memory_bytes\\{device=\"cpu\"\\} ([0-9]+)");
+  const double peak = value("shardlm_device_memory_peak_bytes\\{device=\"cpu\"\\} ([0-9]+)");
+  ASSERT_GT(blocks, 0) << metrics;
+  EXPECT_GE(held, blocks * 10240) << metrics;
+  EXPECT_GE(peak, held) << metrics;
 }
 
 TEST(Serve, CancellingAndDeadlinesFreeTheBlocks) {
