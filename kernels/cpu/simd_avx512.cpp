@@ -46,6 +46,20 @@ __m128 sum_lanes_of_four(__m512 a, __m512 b, __m512 c, __m512 d) {
   return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
 }
 
+// Sets a tile's partial sums to zero, every loop unrolled so that the sums live in registers only
+// (left rolled, the compiler keeps the array on the stack and zeroes, stores and reloads it).
+template <int Rows, int Cols, int Parts>
+void zero_sums(__m512 (&acc)[Rows][Cols][Parts]) {
+#pragma GCC unroll 32
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 32
+    for (int c = 0; c < Cols; ++c) {
+#pragma GCC unroll 32
+      for (int p = 0; p < Parts; ++p) acc[r][c][p] = _mm512_setzero_ps();
+    }
+  }
+}
+
 // Stores the tile's dot products: for each row, the sum of its Parts partial sums per column, reduced
 // across lanes four columns at a time.
 template <int Rows, int Cols, int Parts>
@@ -117,18 +131,9 @@ constexpr int unroll_for(int tile_size) { return tile_size >= 8 ? 1 : tile_size 
 template <class Load, int Rows, int Cols>
 void dot_tile_fixed(const float* x, int64_t x_stride, const void* w, int64_t w_stride, int64_t k, float* out,
                     int64_t out_stride) {
-  // Every loop over the tile is fully unrolled, so that the sums live in registers only (left rolled,
-  // the compiler keeps the array on the stack and zeroes, stores and reloads it around the loop).
   constexpr int kUnroll = unroll_for(Rows * Cols);
   __m512 acc[Rows][Cols][kUnroll];
-#pragma GCC unroll 32
-  for (int r = 0; r < Rows; ++r) {
-#pragma GCC unroll 32
-    for (int c = 0; c < Cols; ++c) {
-#pragma GCC unroll 32
-      for (int u = 0; u < kUnroll; ++u) acc[r][c][u] = _mm512_setzero_ps();
-    }
-  }
+  zero_sums(acc);
   int64_t i = 0;
   for (; i + kWidth * kUnroll <= k; i += kWidth * kUnroll) {
 #pragma GCC unroll 32
@@ -237,14 +242,7 @@ void block_tile_fixed(const float* x, int64_t x_stride, const void* w, int64_t w
   const auto* weights = static_cast<const uint8_t*>(w);
   const int64_t row_bytes = w_stride / 32 * Decode::kBytes;
   __m512 acc[Rows][Cols][kHalves];
-#pragma GCC unroll 32
-  for (int r = 0; r < Rows; ++r) {
-#pragma GCC unroll 32
-    for (int c = 0; c < Cols; ++c) {
-#pragma GCC unroll 32
-      for (int h = 0; h < kHalves; ++h) acc[r][c][h] = _mm512_setzero_ps();
-    }
-  }
+  zero_sums(acc);
   for (int64_t i = 0; i < k; i += 32) {
     const uint8_t* block = weights + i / 32 * Decode::kBytes;
     __m512 low[Cols], high[Cols];
@@ -370,11 +368,7 @@ void quantized_tile_fixed(const int8_t* codes, const float* scales, int64_t code
   const auto* weights = static_cast<const uint8_t*>(w);
   const int64_t row_bytes = w_stride / 32 * Pair::kBytes, blocks = k / 32;
   __m512 acc[Rows][Cols][1];
-#pragma GCC unroll 32
-  for (int r = 0; r < Rows; ++r) {
-#pragma GCC unroll 32
-    for (int c = 0; c < Cols; ++c) acc[r][c][0] = _mm512_setzero_ps();
-  }
+  zero_sums(acc);
   int64_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
     quantized_pair<Pair, Rows, Cols, true>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
@@ -489,14 +483,7 @@ void bf16_tile_fixed(const uint16_t* x, int64_t x_stride, const void* w, int64_t
   constexpr int kParts = Rows * Cols <= 8 ? 2 : 1;  // independent sums enough to hide the latency
   const auto* weights = static_cast<const uint16_t*>(w);
   __m512 acc[Rows][Cols][kParts];
-#pragma GCC unroll 32
-  for (int r = 0; r < Rows; ++r) {
-#pragma GCC unroll 32
-    for (int c = 0; c < Cols; ++c) {
-#pragma GCC unroll 32
-      for (int p = 0; p < kParts; ++p) acc[r][c][p] = _mm512_setzero_ps();
-    }
-  }
+  zero_sums(acc);
   auto step = [&](int64_t i, __mmask32 mask, int part) {
     __m512i w_pairs[Cols];
 #pragma GCC unroll 32
