@@ -21,6 +21,17 @@ cudaError_t add_bias(float* y, const float* bias, int64_t rows, int64_t n, cudaS
 // out[i] = x[i] rounded to bf16 (nearest even), as bf16 bits: the inputs of bf16 products.
 cudaError_t round_to_bf16(const float* x, uint16_t* out, int64_t n, cudaStream_t stream);
 
+// Products with weights w [n, k] as stored (dtype codes of weight_groups.h: f16, i8 with f32 row
+// scales, q8_0, q4_1; f32 and bf16 too), y [m, n] = x [m, k] w^T in f32. weight_matvec reads each
+// weight once for m <= kMaxMatvecRows input rows (decode), decoding it in registers;
+// weight_dequantize writes rows first_row .. + rows of w as bf16 (nearest even, an i8 row times its
+// scale) into out [rows, k], for cuBLAS's tensor cores at larger m.
+inline constexpr int64_t kMaxMatvecRows = 8;
+cudaError_t weight_matvec(const float* x, const void* w, int dtype, const float* row_scales, float* y, int64_t m,
+                          int64_t n, int64_t k, cudaStream_t stream);
+cudaError_t weight_dequantize(const void* w, int dtype, const float* row_scales, int64_t first_row, int64_t rows,
+                              int64_t k, uint16_t* out, cudaStream_t stream);
+
 // One block per row; sums in f32 over the row's elements.
 cudaError_t rmsnorm(const float* x, const float* weight, float* y, int64_t rows, int64_t dim, float eps,
                     cudaStream_t stream);
@@ -31,7 +42,8 @@ cudaError_t layernorm(const float* x, const float* weight, const float* bias, fl
 cudaError_t rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim, float theta,
                  float position_scale, bool halves, cudaStream_t stream);
 
-// out [count, width] (=, or += with accumulate) rows ids[i] of table [*, width] of `dtype`, widened.
+// out [count, width] (=, or += with accumulate) rows ids[i] of table [*, width] of `dtype` (any of
+// weight_groups.h's but i8), widened.
 cudaError_t embed_rows(const void* table, int dtype, int64_t width, const int32_t* ids, int64_t count, float* out,
                        bool accumulate, cudaStream_t stream);
 // out [count, width] = rows[i] of x [*, width].
@@ -52,6 +64,10 @@ struct AttentionArgs {
   const int32_t* block_table;   // null for contiguous K/V
   int64_t block_size;
   int kv_dtype;                 // 0 f32, 2 bf16
+  // Split-K (attention_merge.h): each row's keys in `splits` ranges (attention_splits), their
+  // partial results in `partials`, tokens * heads * splits * partial_floats(head_dim) floats.
+  int splits = 1;
+  float* partials = nullptr;
 };
 // Causal attention, the flash-attention recurrence: one block per (query token, head) walks the
 // visible keys in tiles with a running maximum and sum, so memory does not grow with the length.

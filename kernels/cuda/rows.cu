@@ -1,22 +1,15 @@
 // Row movements: embedding lookups, gathers, and writes into the paged KV pools.
-#include <cuda_fp16.h>
-
 #include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/ops.h"
+#include "kernels/cuda/weight_groups.h"
 
 namespace shardlm::cuda {
 namespace {
 
-__device__ float load_as_float(const void* table, int dtype, int64_t i) {
-  if (dtype == 1) return __half2float(static_cast<const __half*>(table)[i]);
-  if (dtype == 2) return bf16_to_float(static_cast<const uint16_t*>(table)[i]);
-  return static_cast<const float*>(table)[i];
-}
-
-__global__ void embed_rows_kernel(const void* table, int dtype, int64_t width, const int32_t* ids, int64_t count,
+__global__ void embed_rows_kernel(const uint8_t* table, int dtype, int64_t width, const int32_t* ids, int64_t count,
                                   float* out, bool accumulate) {
   for (int64_t i = first_index(); i < count * width; i += grid_stride()) {
-    const float value = load_as_float(table, dtype, ids[i / width] * width + i % width);
+    const float value = row_value(table + ids[i / width] * row_bytes(dtype, width), dtype, i % width);
     out[i] = accumulate ? out[i] + value : value;
   }
 }
@@ -48,8 +41,10 @@ __global__ void write_kv_kernel(void* k_pool, void* v_pool, int dtype, const flo
 cudaError_t embed_rows(const void* table, int dtype, int64_t width, const int32_t* ids, int64_t count, float* out,
                        bool accumulate, cudaStream_t stream) {
   if (count * width <= 0) return cudaSuccess;
-  embed_rows_kernel<<<blocks_for(count * width), kThreads, 0, stream>>>(table, dtype, width, ids, count, out,
-                                                                        accumulate);
+  if (dtype == kI8 || dtype < kF32 || dtype > kQ4_1 || ((dtype == kQ8_0 || dtype == kQ4_1) && width % kGroup != 0))
+    return cudaErrorInvalidValue;  // i8 rows need scales the tables do not have
+  embed_rows_kernel<<<blocks_for(count * width), kThreads, 0, stream>>>(static_cast<const uint8_t*>(table), dtype,
+                                                                        width, ids, count, out, accumulate);
   return cudaGetLastError();
 }
 

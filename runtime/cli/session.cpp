@@ -39,8 +39,8 @@ const char* const kModelFlagsHelp =
     "  --kv-cache-memory KV cache size: bytes (512M, 2G) or a fraction of free memory (0.5)\n"
     "  --kv-dtype        what the KV cache stores: f32, bf16 (half the memory) or int8 (a scale per 32\n"
     "                    values of a token's head: 0.27 of f32's bytes); default f32\n"
-    "  --device          cpu (default) or cuda: a GPU per rank (f32 or bf16 weights, an f32 or bf16\n"
-    "                    KV cache; --tp over NCCL)\n";
+    "  --device          cpu (default) or cuda: a GPU per rank (weights in any --weights dtype, an\n"
+    "                    f32 or bf16 KV cache; --tp over NCCL)\n";
 const char* const kSamplingFlagsHelp =
     "  --temperature     0 = greedy\n"
     "  --top-k           keep the K most likely tokens (default 0 = all)\n"
@@ -185,7 +185,8 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
   Placement placement{session.tp_comm.get(), shard.first_head, spec.heads, mine.first, world.first_stage(),
                       world.last_stage(), shard.first_vocab};
   if (session.device != nullptr) {
-    const DType matrices[] = {DType::f32, DType::bf16};
+    // The GPU multiplies every stored dtype (cuBLAS, or the quantized kernels of kernels/cuda).
+    const DType matrices[] = {DType::f32, DType::f16, DType::bf16, DType::i8, DType::q8_0, DType::q4_1};
     session.decoder = std::make_unique<Decoder>(
         local.spec, upload_weights(local.weights, session.device->memory(), matrices), *session.device, placement);
   } else {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <string>
 #include <utility>
 
 #include "runtime/core/check.h"
@@ -31,9 +32,11 @@ void each_tensor(Weights& w, Visit visit) {
 ModelWeights upload_weights(const ModelWeights& weights, Backend& memory, std::span<const DType> matrix_dtypes) {
   each_tensor(weights, [&](const Tensor& t, const char* name) {
     if (!t.defined() || t.rank() != 2) return;
-    SHARDLM_CHECK(std::find(matrix_dtypes.begin(), matrix_dtypes.end(), t.dtype()) != matrix_dtypes.end(),
-                  "{} {} cannot run on {}: its matrices run in f32 or bf16 there (convert with --weights bf16)", name,
-                  t.describe(), memory.name());
+    if (std::find(matrix_dtypes.begin(), matrix_dtypes.end(), t.dtype()) != matrix_dtypes.end()) return;
+    std::string supported;
+    for (const DType dtype : matrix_dtypes) supported += (supported.empty() ? "" : ", ") + std::string(dtype_name(dtype));
+    SHARDLM_FAIL("{} {} cannot run on {}: its matrices run in {} there (convert with --weights {})", name, t.describe(),
+                 memory.name(), supported, dtype_name(matrix_dtypes.back()));
   });
   ModelWeights on_device = weights;
   std::map<std::pair<const void*, size_t>, Tensor> copied;  // by host address and size: tied tensors once

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/ref/ops.h"
@@ -122,6 +124,46 @@ TEST_F(CudaOpsTest, MatmulMatchesTheReferenceInF32AndBf16) {
   }
 }
 
+// Weights the GPU keeps as stored: f16, int8 with row scales, GGUF's q8_0 and q4_1. Up to
+// kMaxMatvecRows rows multiply the f32 inputs by the decoded weights (ref::matmul's exact products,
+// f32 sums); more rows go through bf16 on the tensor cores, each weight and input rounded to bf16
+// (relative 2^-9 each, so at most about 2^-8 of the sum of magnitudes).
+TEST_F(CudaOpsTest, QuantizedWeightsMultiplyAsTheReference) {
+  for (DType dtype : {DType::f16, DType::i8, DType::q8_0, DType::q4_1}) {
+    for (int64_t m : {1, 3, 8, 9, 64}) {
+      for (int64_t n : {1, 65, 769}) {
+        for (int64_t k : {32, 96, 4096}) {
+          const auto x = test::random_floats(rng_, m * k, -1, 1), w32 = test::random_floats(rng_, n * k, -1, 1);
+          std::vector<uint8_t> stored(dtype_bytes(dtype, n * k));
+          std::vector<float> scales(n);
+          if (dtype == DType::i8) {
+            ref::quantize_rows_int8(w32.data(), n, k, reinterpret_cast<int8_t*>(stored.data()), scales.data());
+          } else {
+            convert_from_f32(w32.data(), stored.data(), dtype, w32.size());
+          }
+          Tensor weight = ops_->memory().empty({n, k}, dtype);
+          ops_->from_host(weight.data(), stored.data(), stored.size());
+          Tensor row_scales = dtype == DType::i8 ? on_device(scales) : Tensor();
+          Tensor dx = on_device(x), dy = ops_->memory().empty({m * n}, DType::f32);
+          ops_->matmul(dx.data_as<float>(), weight, row_scales, dy.data_as<float>(), m);
+          std::vector<float> expected(m * n), abs_x(x.size()), abs_w(n * k), abs_sums(m * n);
+          ref::matmul(x.data(), stored.data(), dtype, expected.data(), m, n, k, scales.data());
+          for (size_t i = 0; i < x.size(); ++i) abs_x[i] = std::fabs(x[i]);
+          for (int64_t i = 0; i < n * k; ++i)
+            abs_w[i] = std::fabs(load_as_f32(stored.data(), dtype, i)) * (dtype == DType::i8 ? scales[i / k] : 1.0f);
+          ref::matmul(abs_x.data(), abs_w.data(), DType::f32, abs_sums.data(), m, n, k);
+          const auto actual = back(dy);
+          for (int64_t i = 0; i < m * n; ++i) {
+            const double bound = test::sum_error_bound(k, abs_sums[i] * 1.01) + (m > 8 ? 0x1p-8 * abs_sums[i] : 0.0);
+            ASSERT_NEAR(actual[i], expected[i], bound)
+                << dtype_name(dtype) << " m=" << m << " n=" << n << " k=" << k << " output " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_F(CudaOpsTest, EmbeddingGatherAndPagedAttentionMatchTheReference) {
   // Embedding rows of a bf16 table, then learned positions added from an f32 one.
   const int64_t vocab = 50, width = 37;
@@ -139,33 +181,38 @@ TEST_F(CudaOpsTest, EmbeddingGatherAndPagedAttentionMatchTheReference) {
       expected[t * width + d] = load_as_f32(table16.data(), DType::bf16, ids[t] * width + d) + table32[ids[t] * width + d];
   expect_close(back(out), expected, 0, "embed");
 
-  // Paged attention, GQA (8 heads over 2 KV heads) with ALiBi, K/V written by write_kv, f32 and bf16.
+  // Paged attention, GQA (8 heads over 2 KV heads) with ALiBi, K/V written by write_kv, f32 and bf16:
+  // a prefill chunk after 300 positions, and a decode step after 5,000 (split into key ranges, as
+  // 8 rows x heads cannot fill a GPU).
   ModelSpec spec;
-  spec.layers = 1, spec.heads = 8, spec.kv_heads = 2, spec.head_dim = 64, spec.hidden = 512, spec.max_seq_len = 4096;
+  spec.layers = 1, spec.heads = 8, spec.kv_heads = 2, spec.head_dim = 64, spec.hidden = 512, spec.max_seq_len = 8192;
   for (DType kv_dtype : {DType::f32, DType::bf16}) {
-    const int64_t block_size = 16, past = 300, tokens = 5, kv_dim = 2 * 64, total = past + tokens;
-    KvPool pool(spec, 32, block_size, kv_dtype, ops_->memory());
-    std::vector<int32_t> table_ids(32);
-    for (int32_t i = 0; i < 32; ++i) table_ids[i] = 31 - i;  // blocks out of order
-    const auto k = test::random_floats(rng_, total * kv_dim, -1, 1), v = test::random_floats(rng_, total * kv_dim, -1, 1);
-    Tensor dk = on_device(k), dv = on_device(v);
-    ops_->write_kv(pool, 0, dk.data_as<float>(), dv.data_as<float>(), total, 0, table_ids);
-    const auto q = test::random_floats(rng_, tokens * 8 * 64, -1, 1);
-    std::vector<float> slopes(8);
-    for (int h = 0; h < 8; ++h) slopes[h] = std::ldexp(1.0f, -(h + 1));
-    AttentionShape shape{tokens, past, 8, 2, 64, kv_dim, 0.125f};
-    shape.alibi_slopes = slopes.data();
-    shape.block_table = table_ids.data();
-    shape.block_size = block_size;
-    shape.kv_dtype = kv_dtype;
-    Tensor dq = on_device(q), dout = ops_->memory().empty({tokens * 8 * 64}, DType::f32);
-    ops_->attention(dq.data_as<float>(), pool.keys(0), pool.values(0), dout.data_as<float>(), shape);
-    // The reference reads the same K/V, rounded as the pool rounds them, from a host pool.
-    KvPool host_pool(spec, 32, block_size, kv_dtype);
-    host_pool.write(0, k.data(), v.data(), total, 0, table_ids);
-    std::vector<float> want(tokens * 8 * 64);
-    ref::attention(q.data(), host_pool.keys(0), host_pool.values(0), want.data(), shape);
-    expect_close(back(dout), want, 2e-5, kv_dtype == DType::f32 ? "paged attention f32" : "paged attention bf16");
+    for (const auto& [past, tokens] : {std::pair<int64_t, int64_t>{300, 5}, {5000, 1}}) {
+      const int64_t block_size = 16, kv_dim = 2 * 64, total = past + tokens, blocks = (total + 15) / 16;
+      KvPool pool(spec, blocks, block_size, kv_dtype, ops_->memory());
+      std::vector<int32_t> table_ids(blocks);
+      for (int32_t i = 0; i < blocks; ++i) table_ids[i] = static_cast<int32_t>(blocks - 1 - i);  // out of order
+      const auto k = test::random_floats(rng_, total * kv_dim, -1, 1), v = test::random_floats(rng_, total * kv_dim, -1, 1);
+      Tensor dk = on_device(k), dv = on_device(v);
+      ops_->write_kv(pool, 0, dk.data_as<float>(), dv.data_as<float>(), total, 0, table_ids);
+      const auto q = test::random_floats(rng_, tokens * 8 * 64, -1, 1);
+      std::vector<float> slopes(8);
+      for (int h = 0; h < 8; ++h) slopes[h] = std::ldexp(1.0f, -(h + 5));
+      AttentionShape shape{tokens, past, 8, 2, 64, kv_dim, 0.125f};
+      shape.alibi_slopes = slopes.data();
+      shape.block_table = table_ids.data();
+      shape.block_size = block_size;
+      shape.kv_dtype = kv_dtype;
+      Tensor dq = on_device(q), dout = ops_->memory().empty({tokens * 8 * 64}, DType::f32);
+      ops_->attention(dq.data_as<float>(), pool.keys(0), pool.values(0), dout.data_as<float>(), shape);
+      // The reference reads the same K/V, rounded as the pool rounds them, from a host pool.
+      KvPool host_pool(spec, blocks, block_size, kv_dtype);
+      host_pool.write(0, k.data(), v.data(), total, 0, table_ids);
+      std::vector<float> want(tokens * 8 * 64);
+      ref::attention(q.data(), host_pool.keys(0), host_pool.values(0), want.data(), shape);
+      expect_close(back(dout), want, 2e-5,
+                   (std::string(dtype_name(kv_dtype)) + " paged attention after " + std::to_string(past)).c_str());
+    }
   }
 }
 

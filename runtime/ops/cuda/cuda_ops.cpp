@@ -7,9 +7,11 @@
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "kernels/cuda/attention_merge.h"
 #include "kernels/cuda/ops.h"
 #include "runtime/backend/cuda/cuda_backend.h"
 #include "runtime/core/check.h"
@@ -24,7 +26,6 @@ struct Cublas {
   decltype(&cublasCreate_v2) create = nullptr;
   decltype(&cublasDestroy_v2) destroy = nullptr;
   decltype(&cublasSetStream_v2) set_stream = nullptr;
-  decltype(&cublasSgemm_v2) sgemm = nullptr;
   // Spelled out: C++ sees cublasGemmEx overloaded (its 64-bit-size twin).
   cublasStatus_t (*gemm_ex)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const void*,
                             const void*, cudaDataType, int, const void*, cudaDataType, int, const void*, void*,
@@ -52,7 +53,6 @@ const Cublas& cublas() {
     find(entry.create, "cublasCreate_v2");
     find(entry.destroy, "cublasDestroy_v2");
     find(entry.set_stream, "cublasSetStream_v2");
-    find(entry.sgemm, "cublasSgemm_v2");
     find(entry.gemm_ex, "cublasGemmEx");
     find(entry.status_string, "cublasGetStatusString");
     return entry;  // the library stays loaded for the process's life
@@ -71,10 +71,15 @@ void check_cublas(cublasStatus_t status, const char* what, int device) {
 
 int kernel_dtype(DType dtype) { return static_cast<int>(dtype); }  // ops.h's codes follow DType's order
 
+// The most bf16 bytes of dequantized weight rows held at once (bounded scratch for any matrix size).
+constexpr int64_t kDequantizedSliceBytes = int64_t{32} << 20;
+
 class CudaOps final : public DeviceOps {
  public:
   explicit CudaOps(int device) : device_(device), memory_(make_cuda_backend(device)) {
     check_cuda(cudaSetDevice(device_), "cudaSetDevice", device_);
+    check_cuda(cudaDeviceGetAttribute(&multiprocessors_, cudaDevAttrMultiProcessorCount, device_),
+               "cudaDeviceGetAttribute", device_);
     check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate", device_);
     const cublasStatus_t created = cublas().create(&cublas_);
     if (created != CUBLAS_STATUS_SUCCESS) {
@@ -96,25 +101,38 @@ class CudaOps final : public DeviceOps {
   void matmul(const float* x, const Tensor& weight, const Tensor& row_scales, float* y, int64_t rows) override {
     SHARDLM_CHECK(weight.device() == Device::cuda, "matmul on GPU {}: weight {} is in host memory", device_,
                   weight.describe());
-    SHARDLM_CHECK(!row_scales.defined(), "matmul on GPU {}: int8 weights are not supported on CUDA yet", device_);
-    const int n = static_cast<int>(weight.dim(0)), k = static_cast<int>(weight.dim(1)), m = static_cast<int>(rows);
-    const float one = 1.0f, zero = 0.0f;
-    // Row-major y [m, n] = x [m, k] w^T is column-major y^T = w x^T: w (stored [n, k]) is k x n
-    // column-major, taken transposed.
-    if (weight.dtype() == DType::f32) {
-      check_cublas(cublas().sgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, weight.data_as<float>(), k, x, k, &zero,
-                               y, n),
-                   "cublasSgemm", device_);
+    const DType dtype = weight.dtype();
+    SHARDLM_CHECK(dtype != DType::i8 || row_scales.defined(), "matmul on GPU {}: int8 weight {} has no row scales",
+                  device_, weight.describe());
+    const int64_t n = weight.dim(0), k = weight.dim(1);
+    if (dtype == DType::f32) {
+      gemm(CUDA_R_32F, weight.data(), x, y, n, rows, k, n);
       return;
     }
-    SHARDLM_CHECK(weight.dtype() == DType::bf16, "matmul on GPU {}: {} weights are not supported on CUDA yet", device_,
-                  weight.describe());
-    // bf16 weights multiply bf16-rounded inputs, summed in f32: the CPU's contract for bf16 products.
-    uint16_t* rounded = static_cast<uint16_t*>(scratch(rounded_inputs_, rows * k * sizeof(uint16_t)));
+    // Every other dtype multiplies bf16-rounded inputs on the tensor cores, summed in f32 (the CPU's
+    // contract for bf16 products), except at decode sizes, where the stored weights are decoded in
+    // registers and multiply the f32 inputs: one pass over the weights, which is the step's cost.
+    const float* scales = row_scales.defined() ? row_scales.data_as<float>() : nullptr;
+    if (dtype != DType::bf16 && rows <= cuda::kMaxMatvecRows) {
+      check_cuda(cuda::weight_matvec(x, weight.data(), kernel_dtype(dtype), scales, y, rows, n, k, stream_),
+                 "weight_matvec", device_);
+      return;
+    }
+    auto* rounded = static_cast<uint16_t*>(scratch(rounded_inputs_, rows * k * sizeof(uint16_t)));
     check_cuda(cuda::round_to_bf16(x, rounded, rows * k, stream_), "round_to_bf16", device_);
-    check_cublas(cublas().gemm_ex(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, weight.data(), CUDA_R_16BF, k, rounded,
-                              CUDA_R_16BF, k, &zero, y, CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-                 "cublasGemmEx", device_);
+    if (dtype == DType::bf16) {
+      gemm(CUDA_R_16BF, weight.data(), rounded, y, n, rows, k, n);
+      return;
+    }
+    // Slices of the weight's rows dequantized to bf16, each multiplied into its columns of y.
+    const int64_t slice = std::min(n, std::max<int64_t>(1, kDequantizedSliceBytes / (k * 2)));
+    auto* dequantized = static_cast<uint16_t*>(scratch(dequantized_, slice * k * sizeof(uint16_t)));
+    for (int64_t first = 0; first < n; first += slice) {
+      const int64_t count = std::min(slice, n - first);
+      check_cuda(cuda::weight_dequantize(weight.data(), kernel_dtype(dtype), scales, first, count, k, dequantized, stream_),
+                 "weight_dequantize", device_);
+      gemm(CUDA_R_16BF, dequantized, rounded, y + first, count, rows, k, n);
+    }
   }
 
   void add_bias(float* y, const Tensor& bias, int64_t rows) override {
@@ -147,6 +165,11 @@ class CudaOps final : public DeviceOps {
       const int64_t blocks = (s.start_pos + s.tokens + s.block_size - 1) / s.block_size;
       args.block_table = static_cast<const int32_t*>(upload(tables_, s.block_table, blocks * sizeof(int32_t)));
     }
+    // Split-K when the rows and heads alone leave the multiprocessors idle (decode at long contexts).
+    args.splits = cuda::attention_splits(s.tokens * s.heads, s.start_pos + s.tokens, multiprocessors_);
+    if (args.splits > 1)
+      args.partials = static_cast<float*>(scratch(
+          partials_, s.tokens * s.heads * args.splits * cuda::partial_floats(s.head_dim) * sizeof(float)));
     check_cuda(cuda::attention(q, keys, values, out, args, stream_), "attention", device_);
   }
   void silu_gate(const float* gate, const float* up, float* out, int64_t n) override {
@@ -161,8 +184,8 @@ class CudaOps final : public DeviceOps {
     check_cuda(cuda::clamp(x, n, limit, stream_), "clamp", device_);
   }
   void embed(const Tensor& table, const int32_t* ids, int64_t count, float* out, bool accumulate) override {
-    SHARDLM_CHECK(table.dtype() == DType::f32 || table.dtype() == DType::f16 || table.dtype() == DType::bf16,
-                  "embedding on GPU {}: a {} table is not supported on CUDA yet", device_, table.describe());
+    SHARDLM_CHECK(table.dtype() != DType::i8, "embedding on GPU {}: an int8 table {} has no row scales", device_,
+                  table.describe());
     const auto* on_device = static_cast<const int32_t*>(upload(indices_, ids, count * sizeof(int32_t)));
     check_cuda(cuda::embed_rows(table.data(), kernel_dtype(table.dtype()), table.dim(1), on_device, count, out,
                                 accumulate, stream_),
@@ -238,6 +261,15 @@ class CudaOps final : public DeviceOps {
   }
   // Host bytes copied into `buffer` on the stream; the copy is finished (pageable host memory is
   // staged before cudaMemcpyAsync returns), so the host array may change afterwards.
+  // Row-major y [m, n'] (leading dimension ldy) = x [m, k] w^T for w [n', k] of `type` (x in the same
+  // type), in f32: column-major that is y^T = w x^T, w being k x n' column-major taken transposed.
+  void gemm(cudaDataType type, const void* w, const void* x, float* y, int64_t n, int64_t m, int64_t k, int64_t ldy) {
+    const float one = 1.0f, zero = 0.0f;
+    const auto N = static_cast<int>(n), M = static_cast<int>(m), K = static_cast<int>(k), ldc = static_cast<int>(ldy);
+    check_cublas(cublas().gemm_ex(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, w, type, K, x, type, K, &zero, y,
+                                  CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmEx", device_);
+  }
   void* upload(Tensor& buffer, const void* host, size_t bytes) {
     void* device = scratch(buffer, bytes);
     if (bytes > 0)
@@ -246,10 +278,11 @@ class CudaOps final : public DeviceOps {
   }
 
   int device_;
+  int multiprocessors_ = 1;
   std::unique_ptr<Backend> memory_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
-  Tensor rounded_inputs_, indices_, row_indices_, slopes_, tables_;
+  Tensor rounded_inputs_, dequantized_, partials_, indices_, row_indices_, slopes_, tables_;
 };
 
 }  // namespace
