@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cuda_runtime.h>
 
+#include "kernels/cuda/weight_groups.h"
+
 namespace shardlm::cuda {
 
 // out[i] = silu(gate[i]) * up[i] on device pointers; same contract as ref::silu_gate.
@@ -23,10 +25,9 @@ cudaError_t round_to_bf16(const float* x, uint16_t* out, int64_t n, cudaStream_t
 
 // Products with weights w [n, k] as stored (dtype codes of weight_groups.h: f16, i8 with f32 row
 // scales, q8_0, q4_1; f32 and bf16 too), y [m, n] = x [m, k] w^T in f32. weight_matvec reads each
-// weight once for m <= kMaxMatvecRows input rows (decode), decoding it in registers;
+// weight once for m <= kMaxMatvecRows (weight_groups.h) input rows (decode), decoding it in registers;
 // weight_dequantize writes rows first_row .. + rows of w as bf16 (nearest even, an i8 row times its
 // scale) into out [rows, k], for cuBLAS's tensor cores at larger m.
-inline constexpr int64_t kMaxMatvecRows = 8;
 cudaError_t weight_matvec(const float* x, const void* w, int dtype, const float* row_scales, float* y, int64_t m,
                           int64_t n, int64_t k, cudaStream_t stream);
 cudaError_t weight_dequantize(const void* w, int dtype, const float* row_scales, int64_t first_row, int64_t rows,

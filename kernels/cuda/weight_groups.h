@@ -15,6 +15,12 @@ namespace shardlm::cuda {
 enum WeightCode : int { kF32 = 0, kF16 = 1, kBf16 = 2, kI8 = 3, kQ8_0 = 4, kQ4_1 = 5 };
 inline constexpr int kGroup = 32;  // values per group; a q8_0 / q4_1 block is one group
 
+// How CudaOps multiplies weights cuBLAS cannot take as stored (also what the planner counts of its
+// scratch): up to kMaxMatvecRows input rows decode them in registers; more rows dequantize slices of
+// at most kDequantizedSliceBytes of bf16 weight rows for cuBLAS.
+inline constexpr int64_t kMaxMatvecRows = 8;
+inline constexpr int64_t kDequantizedSliceBytes = int64_t{32} << 20;
+
 SHARDLM_HOST_DEVICE float float_from_bits(uint32_t bits) {
 #if defined(__CUDA_ARCH__)
   return __uint_as_float(bits);

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/work_split.h"
+#include "kernels/cuda/weight_groups.h"
 #include "runtime/core/check.h"
 #include "runtime/plan/kv_budget.h"
 
@@ -28,11 +30,9 @@ Share share_of(const ModelSpec& spec, const Layout& layout, int tp_rank, int pp_
   return s;
 }
 
-// Bytes of one activation value: the CPU decoder keeps f32 scratch; GPUs compute in 16 bits unless
-// the weights are f32.
-double activation_bytes_per_value(const Hardware& hw, const Layout& layout) {
-  return hw.cpu || layout.weights == NumberFormat::f32 ? 4.0 : 2.0;
-}
+// Bytes of one activation value: the decoder keeps its activations in f32 on every device, and sums
+// and hands them off in f32 (runtime/model/decoder.cpp).
+constexpr double kActivationValueBytes = 4.0;
 
 // Tokens of the largest step: whole prompts of every sequence at once (the engine's default), or the
 // chunked-prefill budget, split into one micro-batch per pipeline stage.
@@ -43,18 +43,50 @@ int64_t largest_step_tokens(const Workload& w, const Layout& layout) {
   return (tokens + micro_batches - 1) / micro_batches;
 }
 
+// CudaOps's own scratch at a step of `tokens` rows (runtime/ops/cuda/cuda_ops.cpp): the bf16-rounded
+// inputs of the widest product, unless the weights are f32 (or stored quantized, at decode sizes,
+// which multiply f32 inputs), and one slice of dequantized bf16 weight rows where the weights are in a
+// format cuBLAS cannot take. Its split-K partials and index uploads are under a megabyte.
+int64_t cuda_ops_scratch_bytes(const ModelSpec& spec, const Share& s, const Layout& layout, int64_t tokens,
+                               int64_t sequences) {
+  if (layout.weights == NumberFormat::f32) return 0;
+  const bool stored_quantized = layout.weights != NumberFormat::bf16;
+  if (stored_quantized && tokens <= cuda::kMaxMatvecRows) return 0;
+  const int64_t q = s.heads * spec.head_dim, kv = s.kv_heads * spec.head_dim, h = spec.hidden;
+  const int64_t widest = std::max({h, q, s.ffn});
+  int64_t bytes = tokens * widest * 2;
+  if (stored_quantized) {
+    int64_t slice = 0;  // the largest slice any of the rank's matrices [n, k] takes
+    // The LM head multiplies one row a sequence (in registers up to kMaxMatvecRows); int8 keeps it
+    // in bf16, which cuBLAS takes as it is.
+    const bool head_dequantized = s.place.last_stage && layout.weights != NumberFormat::int8 &&
+                                  sequences > cuda::kMaxMatvecRows;
+    const int64_t head_rows = head_dequantized ? s.vocab : 0;
+    const std::pair<int64_t, int64_t> matrices[] = {{q, h}, {kv, h}, {h, q}, {s.ffn, h}, {h, s.ffn}, {head_rows, h}};
+    for (const auto& [n, k] : matrices)
+      slice = std::max(slice, std::min(n, std::max<int64_t>(1, cuda::kDequantizedSliceBytes / (k * 2))) * k * 2);
+    bytes += slice;
+  }
+  return bytes;
+}
+
 // The decoder's scratch (runtime/model/decoder.cpp ensure_scratch) for `tokens` rows, and the last
-// stage's logits for `sequences` rows.
+// stage's logits for `sequences` rows, in the device's memory. A CPU rank also counts its host-side
+// step arrays (positions, the engine's logits); a GPU rank counts CudaOps's scratch instead (the
+// positions and the engine's logits are in host memory there).
 int64_t activation_bytes(const ModelSpec& spec, const Share& s, const Layout& layout, int64_t tokens, int64_t sequences,
-                         double value, bool coordinator) {
+                         bool gpu, bool coordinator) {
   const int64_t q = s.heads * spec.head_dim, kv = s.kv_heads * spec.head_dim, h = spec.hidden;
   const bool fused = layout.tp == 1 && spec.qkv_layout != QkvLayout::separate;
   const int64_t per_token = 2 * h + (fused ? q + 2 * kv : 0) + q + 2 * kv + q + h + 2 * s.ffn;
-  double bytes = static_cast<double>(tokens) * per_token * value + 4.0 * tokens;  // + int32 positions
+  const double value = kActivationValueBytes;
+  double bytes = static_cast<double>(tokens) * per_token * value;
   if (s.place.last_stage) {
     bytes += sequences * (spec.vocab_size + h) * value;       // logits and their rows
     if (layout.tp > 1) bytes += sequences * s.vocab * value;  // this rank's vocab slice
   }
+  if (gpu) return static_cast<int64_t>(bytes) + cuda_ops_scratch_bytes(spec, s, layout, tokens, sequences);
+  bytes += 4.0 * tokens;                                                               // int32 positions
   if (s.place.last_stage || coordinator) bytes += sequences * spec.vocab_size * 4.0;  // the engine's logits
   return static_cast<int64_t>(bytes);
 }
@@ -122,7 +154,7 @@ Plan make_plan(const ModelSpec& spec, const Hardware& hw, const Layout& layout, 
   const int world = layout.ranks();
   const int ranks_per_node = hw.cpu ? world : std::min(world, hw.devices_per_node);
   plan.threads = workload.threads > 0 ? workload.threads : std::max(1, hw.threads / ranks_per_node);
-  const double value = activation_bytes_per_value(hw, layout);
+  const double value = kActivationValueBytes;
   const int64_t step_tokens = largest_step_tokens(workload, layout);
   const int64_t step_sequences = (workload.concurrency + std::min<int64_t>(workload.concurrency, layout.pp) - 1) /
                                  std::min<int64_t>(workload.concurrency, layout.pp);
@@ -149,9 +181,11 @@ Plan make_plan(const ModelSpec& spec, const Hardware& hw, const Layout& layout, 
                                             static_cast<size_t>(r.kv_bytes_per_token), workload.block_size)
                         : blocks_for_sequences(workload.concurrency, sequence_tokens, workload.block_size);
       r.kv_bytes = r.kv_blocks * workload.block_size * r.kv_bytes_per_token;
-      r.activation_bytes = activation_bytes(spec, s, layout, step_tokens, step_sequences, value, r.rank == 0);
+      r.activation_bytes = activation_bytes(spec, s, layout, step_tokens, step_sequences, !hw.cpu, r.rank == 0);
+      r.ops_scratch_bytes = hw.cpu ? 0 : cuda_ops_scratch_bytes(spec, s, layout, step_tokens, step_sequences);
+      // A later stage receives the previous one's hidden states in host memory (then copied in).
       r.comm_bytes = (world > 1 ? hw.rank_overhead_bytes : 0) +
-                     (s.place.first_stage ? 0 : static_cast<int64_t>(step_tokens * spec.hidden * value));
+                     (s.place.first_stage || !hw.cpu ? 0 : static_cast<int64_t>(step_tokens * spec.hidden * value));
       r.overhead_bytes = hw.runtime_overhead_bytes;
       const int64_t besides_kv = r.activation_bytes + r.comm_bytes + r.overhead_bytes;
       if (host_process) {
@@ -237,7 +271,7 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
   // Decode reads weights at a format's own rate where the hardware file measured it (CPU probes).
   const double weight_rate = hw.weight_rate_for(layout.weights);
   const double peak = hw.flops_for(compute) * flops_scale;
-  const double value = activation_bytes_per_value(hw, layout);
+  const double value = kActivationValueBytes;
   const double tp_link = layout.tp <= hw.devices_per_node || hw.cpu ? hw.intra_node_bandwidth : hw.inter_node_bandwidth;
   const double pp_link = world <= hw.devices_per_node || hw.cpu ? hw.intra_node_bandwidth : hw.inter_node_bandwidth;
   const double latency = hw.link_latency_s;

@@ -25,6 +25,7 @@ struct RankMemory {
   int64_t kv_blocks = 0;  // the pool the engine would allocate
   int64_t kv_bytes = 0;
   int64_t activation_bytes = 0;  // the decoder's scratch and the step's logits at the largest step
+  int64_t ops_scratch_bytes = 0;  // of which a GPU's ops' own scratch (bf16 inputs, dequantized rows)
   int64_t comm_bytes = 0;        // pipeline send/receive buffers and the collective library's own
   int64_t overhead_bytes = 0;    // runtime (context, binary, libraries, stacks)
   // CPU process only (zero otherwise).

@@ -71,9 +71,6 @@ void check_cublas(cublasStatus_t status, const char* what, int device) {
 
 int kernel_dtype(DType dtype) { return static_cast<int>(dtype); }  // ops.h's codes follow DType's order
 
-// The most bf16 bytes of dequantized weight rows held at once (bounded scratch for any matrix size).
-constexpr int64_t kDequantizedSliceBytes = int64_t{32} << 20;
-
 class CudaOps final : public DeviceOps {
  public:
   explicit CudaOps(int device) : device_(device), memory_(make_cuda_backend(device)) {
@@ -125,7 +122,7 @@ class CudaOps final : public DeviceOps {
       return;
     }
     // Slices of the weight's rows dequantized to bf16, each multiplied into its columns of y.
-    const int64_t slice = std::min(n, std::max<int64_t>(1, kDequantizedSliceBytes / (k * 2)));
+    const int64_t slice = std::min(n, std::max<int64_t>(1, cuda::kDequantizedSliceBytes / (k * 2)));
     auto* dequantized = static_cast<uint16_t*>(scratch(dequantized_, slice * k * sizeof(uint16_t)));
     for (int64_t first = 0; first < n; first += slice) {
       const int64_t count = std::min(slice, n - first);
