@@ -75,4 +75,8 @@ struct AttentionArgs {
 cudaError_t attention(const float* q, const void* k, const void* v, float* out, const AttentionArgs& args,
                       cudaStream_t stream);
 
+// out[i] = uniform in [-scale, scale) from (seed, i), rounded to bf16; out[i] = value.
+cudaError_t fill_random_bf16(uint16_t* out, int64_t n, uint64_t seed, float scale, cudaStream_t stream);
+cudaError_t fill(float* out, int64_t n, float value, cudaStream_t stream);
+
 }  // namespace shardlm::cuda

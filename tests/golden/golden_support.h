@@ -5,10 +5,14 @@
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "runtime/backend/cuda/cuda_backend.h"
 #include "runtime/model/decoder.h"
+#include "runtime/ops/cuda_ops.h"
+#include "runtime/ops/upload_weights.h"
 
 namespace shardlm::golden {
 
@@ -24,7 +28,7 @@ inline nlohmann::json read_json(const std::string& path) {
 // argmax each time, for exactly `count` tokens (or until a stop token when stop_at is given).
 inline std::vector<int32_t> greedy(Decoder& decoder, const std::vector<int32_t>& prompt, int count,
                                    int32_t stop_at = -1) {
-  KvCache cache(decoder.spec(), static_cast<int64_t>(prompt.size()) + count);
+  KvCache cache(decoder.spec(), static_cast<int64_t>(prompt.size()) + count, decoder.ops().memory());
   std::vector<int32_t> generated;
   auto logits = decoder.forward(prompt, 0, cache);
   for (int i = 0; i < count; ++i) {
@@ -35,6 +39,26 @@ inline std::vector<int32_t> greedy(Decoder& decoder, const std::vector<int32_t>&
     logits = decoder.forward(step, static_cast<int64_t>(prompt.size()) + i, cache);
   }
   return generated;
+}
+
+// The model's decoder on GPU 0, its weights uploaded as they are (any stored dtype), for the golden
+// tests' GPU cases; `why_not` says why there is none (no CUDA build, no GPU), for their skip.
+struct GpuDecoder {
+  std::unique_ptr<DeviceOps> ops;
+  std::unique_ptr<Decoder> decoder;
+  std::string why_not;
+};
+inline GpuDecoder gpu_decoder(const LoadedModel& model) {
+  GpuDecoder gpu;
+  const CudaStatus status = cuda_status();
+  if (status.device_count == 0) {
+    gpu.why_not = status.message;
+    return gpu;
+  }
+  gpu.ops = make_cuda_ops(0);
+  const DType every[] = {DType::f32, DType::f16, DType::bf16, DType::i8, DType::q8_0, DType::q4_1};
+  gpu.decoder = std::make_unique<Decoder>(model.spec, upload_weights(model.weights, gpu.ops->memory(), every), *gpu.ops);
+  return gpu;
 }
 
 }  // namespace shardlm::golden

@@ -44,14 +44,13 @@ class SmolLm2Golden : public ::testing::Test {
   nlohmann::json* expected_ = nullptr;
 };
 
-TEST_F(SmolLm2Golden, LogitsMatchTransformers) {
-  ThreadPool pool(2);
-  Decoder decoder(model_->spec, model_->weights, pool);
-  const auto fixed_ids = (*expected_)["logits_fixed_ids"].get<std::vector<int64_t>>();
-  const int64_t V = model_->spec.vocab_size;
-  for (const auto& case_ : (*expected_)["logits"]) {
+void expect_logits_match(Decoder& decoder, const nlohmann::json& expected) {
+  const ModelSpec& spec = decoder.spec();
+  const auto fixed_ids = expected["logits_fixed_ids"].get<std::vector<int64_t>>();
+  const int64_t V = spec.vocab_size;
+  for (const auto& case_ : expected["logits"]) {
     const auto prompt = case_["prompt_ids"].get<std::vector<int32_t>>();
-    KvCache cache(model_->spec, static_cast<int64_t>(prompt.size()));
+    KvCache cache(spec, static_cast<int64_t>(prompt.size()), decoder.ops().memory());
     const auto logits = decoder.forward(prompt, 0, cache, Logits::all);
     for (size_t p = 0; p < case_["per_position"].size(); ++p) {
       const auto& want = case_["per_position"][p];
@@ -70,10 +69,8 @@ TEST_F(SmolLm2Golden, LogitsMatchTransformers) {
   }
 }
 
-TEST_F(SmolLm2Golden, GreedyTokensMatchTransformers) {
-  ThreadPool pool(2);
-  Decoder decoder(model_->spec, model_->weights, pool);
-  for (const auto& case_ : (*expected_)["greedy"]) {
+void expect_greedy_tokens_match(Decoder& decoder, const nlohmann::json& expected) {
+  for (const auto& case_ : expected["greedy"]) {
     const auto prompt = case_["prompt_ids"].get<std::vector<int32_t>>();
     const auto want = case_["generated_ids"].get<std::vector<int32_t>>();
     const int32_t stop = case_["stopped_at_eos"].get<bool>() ? want.back() : -1;
@@ -86,14 +83,11 @@ TEST_F(SmolLm2Golden, GreedyTokensMatchTransformers) {
 // off by up to 1/254 of its block's largest, through 30 layers), and at every position the token
 // this path ranks first is one transformers ranks within twice that of its best (the chat prompt's
 // last position has its first two 0.08 apart: a tie this path may break either way, as llama.cpp's
-// q8 products may).
-TEST_F(SmolLm2Golden, StoredWeightsStayWithinTheirInputQuantizationError) {
+// q8 products may). On a GPU the stored weights multiply f32 inputs at decode sizes and bf16-rounded
+// ones (weights dequantized to bf16) above: within the same bound.
+void expect_stored_weights_within_bound(Decoder& decoder, const nlohmann::json& expected) {
   constexpr double kBound = 1.0;
-  ThreadPool pool(2);
-  ASSERT_EQ(stored_->weights.layers[0].q.weight.dtype(), DType::q4_1);
-  ASSERT_EQ(stored_->weights.token_embedding.dtype(), DType::q8_0);
-  Decoder decoder(stored_->spec, stored_->weights, pool);
-  const int64_t V = stored_->spec.vocab_size;
+  const int64_t V = decoder.spec().vocab_size;
   double worst = 0;
   int compared = 0;
   auto check = [&](const float* row, const nlohmann::json& want) {
@@ -107,17 +101,49 @@ TEST_F(SmolLm2Golden, StoredWeightsStayWithinTheirInputQuantizationError) {
     EXPECT_GE(theirs, want["top20_values"][0].get<double>() - 2 * kBound) << "token " << mine;
     ++compared;
   };
-  for (const auto& case_ : (*expected_)["logits"]) {
+  for (const auto& case_ : expected["logits"]) {
     const auto prompt = case_["prompt_ids"].get<std::vector<int32_t>>();
-    KvCache cache(stored_->spec, static_cast<int64_t>(prompt.size()));
+    KvCache cache(decoder.spec(), static_cast<int64_t>(prompt.size()), decoder.ops().memory());
     const auto logits = decoder.forward(prompt, 0, cache, Logits::all);
     for (size_t p = 0; p < case_["per_position"].size(); ++p)
       check(logits.data() + case_["positions"][p].get<int64_t>() * V, case_["per_position"][p]);
     check(logits.data() + case_["last_position"]["position"].get<int64_t>() * V, case_["last_position"]);
   }
-  std::printf("stored weights: largest logit difference %.4f; top token compared at %d positions\n", worst, compared);
+  std::printf("stored weights on %s: largest logit difference %.4f; top token compared at %d positions\n",
+              decoder.ops().memory().name().c_str(), worst, compared);
   EXPECT_LT(worst, kBound);
   EXPECT_EQ(compared, 15);  // 4 positions and the last of each of 3 prompts
+}
+
+TEST_F(SmolLm2Golden, LogitsMatchTransformers) {
+  ThreadPool pool(2);
+  Decoder decoder(model_->spec, model_->weights, pool);
+  expect_logits_match(decoder, *expected_);
+}
+
+TEST_F(SmolLm2Golden, GreedyTokensMatchTransformers) {
+  ThreadPool pool(2);
+  Decoder decoder(model_->spec, model_->weights, pool);
+  expect_greedy_tokens_match(decoder, *expected_);
+}
+
+TEST_F(SmolLm2Golden, StoredWeightsStayWithinTheirInputQuantizationError) {
+  ThreadPool pool(2);
+  ASSERT_EQ(stored_->weights.layers[0].q.weight.dtype(), DType::q4_1);
+  ASSERT_EQ(stored_->weights.token_embedding.dtype(), DType::q8_0);
+  Decoder decoder(stored_->spec, stored_->weights, pool);
+  expect_stored_weights_within_bound(decoder, *expected_);
+}
+
+// The same checks on a GPU: the f32 model (cuBLAS), and the weights as stored (q4_1 layers, q8_0
+// embedding and head, uploaded as they are and decoded by kernels/cuda).
+TEST_F(SmolLm2Golden, OnTheGpuLogitsGreedyTokensAndStoredWeightsMatchTransformers) {
+  const GpuDecoder f32 = gpu_decoder(*model_);
+  if (f32.decoder == nullptr) GTEST_SKIP() << f32.why_not;
+  expect_logits_match(*f32.decoder, *expected_);
+  expect_greedy_tokens_match(*f32.decoder, *expected_);
+  const GpuDecoder stored = gpu_decoder(*stored_);
+  expect_stored_weights_within_bound(*stored.decoder, *expected_);
 }
 
 // Perplexity of a public-domain text (tests/data/texts), transformers' figure in the fixture.
