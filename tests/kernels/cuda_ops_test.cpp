@@ -16,11 +16,16 @@
 #include "runtime/model/decoder.h"
 #include "runtime/model/weights/llama2c_reader.h"
 #include "runtime/ops/cuda_ops.h"
+#include "parallel/shard.h"
+#include "runtime/engine/engine.h"
 #include "runtime/model/model_loader.h"
+#include "runtime/model/shard_weights.h"
+#include "runtime/ops/staged_communicator.h"
 #include "runtime/model/weight_dtype.h"
 #include "runtime/ops/upload_weights.h"
 #include "runtime/plan/capacity.h"
 #include "tests/unit/support/largest_step.h"
+#include "tests/unit/support/thread_group.h"
 #include "tests/kernels/kernel_test_support.h"
 
 namespace shardlm {
@@ -243,6 +248,78 @@ TEST_F(CudaOpsTest, DecoderOnTheGpuMatchesTheCpu) {
   }
 }
 
+const DType kEveryDtype[] = {DType::f32, DType::f16, DType::bf16, DType::i8, DType::q8_0, DType::q4_1};
+
+// The engine on the GPU: several sequences at once in a paged pool in device memory, a shared prompt
+// reused from the prefix cache, and (in a pool too small for them all) preemption: the same greedy
+// tokens as the engine on the CPU.
+TEST_F(CudaOpsTest, EngineOnTheGpuGivesTheCpusTokens) {
+  const std::string path = std::string(SHARDLM_TEST_DATA) + "/stories260K/stories260K.bin";
+  const LoadedModel model = load_model(path, std::nullopt);
+  const auto tokenizer = load_tokenizer(path, "", model.spec);
+  ThreadPool pool(2);
+  Decoder cpu(model.spec, model.weights, pool);
+  Decoder gpu(model.spec, upload_weights(model.weights, ops_->memory(), kEveryDtype), *ops_);
+  std::vector<GenerationRequest> requests;
+  for (const char* ending : {" One day", " Her dog", " The sun", " Tom said", " They ran"}) {
+    GenerationRequest r;
+    r.prompt = tokenizer->encode(std::string("Once upon a time, there was a little girl named Lily.") + ending, true);
+    r.max_new_tokens = 32;
+    requests.push_back(std::move(r));
+  }
+  for (const int64_t blocks : {256, 24}) {
+    EngineOptions options;
+    options.max_batch = 8;
+    options.num_blocks = blocks;
+    options.block_size = 4;
+    auto run = [&](Decoder& decoder) {
+      Engine engine(decoder, options);
+      for (const auto& r : requests) engine.submit(r);
+      engine.run_to_completion();
+      std::vector<std::vector<int32_t>> out;
+      for (size_t i = 0; i < requests.size(); ++i) out.push_back(engine.output(static_cast<int64_t>(i)));
+      return out;
+    };
+    EXPECT_EQ(run(gpu), run(cpu)) << blocks << " blocks";
+  }
+}
+
+// Tensor parallelism with both ranks on one GPU, their sums staged through the host
+// (StagedCommunicator over a host group: what session.cpp picks where ranks share a GPU): the logits
+// of one rank on the CPU, for a GQA model with a vocabulary-parallel LM head.
+TEST_F(CudaOpsTest, TwoRanksSharingTheGpuMatchOneRank) {
+  const LoadedModel full = load_model(std::string(SHARDLM_TEST_DATA) + "/../fixtures/llama", std::nullopt);
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < 12; ++i) prompt.push_back(static_cast<int32_t>((7 + 37 * i) % full.spec.vocab_size));
+  ThreadPool pool(1);
+  Decoder single(full.spec, full.weights, pool);
+  KvCache single_cache(full.spec, static_cast<int64_t>(prompt.size()));
+  const auto all = single.forward(prompt, 0, single_cache, Logits::all);
+  const std::vector<float> want(all.begin(), all.end());
+  std::vector<std::vector<float>> results(2);
+  testing::ThreadGroup group(2);
+  group.run([&](int rank, Communicator& comm) {
+    const auto shard = TensorParallelShard::plan(full.spec.family, full.spec.heads, full.spec.kv_heads,
+                                                 full.spec.ffn_hidden, full.spec.vocab_size, 2, rank);
+    const LoadedModel local = shard_model(full, shard);
+    const auto rank_ops = make_cuda_ops(0);
+    StagedCommunicator staged(comm, *rank_ops);
+    const Placement placement{&staged, shard.first_head, full.spec.heads, 0, true, true, shard.first_vocab};
+    Decoder decoder(local.spec, upload_weights(local.weights, rank_ops->memory(), kEveryDtype), *rank_ops, placement);
+    KvCache cache(local.spec, static_cast<int64_t>(prompt.size()), rank_ops->memory());
+    const auto logits = decoder.forward(prompt, 0, cache, Logits::all);
+    results[rank].assign(logits.begin(), logits.end());
+  });
+  double scale = 1.0;
+  for (const float v : want) scale = std::max(scale, std::fabs(static_cast<double>(v)));
+  for (int rank = 0; rank < 2; ++rank) {
+    ASSERT_EQ(results[rank].size(), want.size());
+    double worst = 0.0;
+    for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(want[i]) - results[rank][i]));
+    EXPECT_LT(worst, 1e-4 * scale) << "rank " << rank;  // regrouped f32 sums, as the CPU's tp tests
+  }
+}
+
 // The planner's memory for a GPU rank against the GPU's allocation counters at the plan's largest
 // step: weights, KV pool, the decoder's activations and CudaOps's own scratch (bf16-rounded inputs,
 // dequantized weight slices). Index uploads and split-K partials are the slack; the transient
@@ -265,10 +342,9 @@ TEST_F(CudaOpsTest, PlannedMemoryMatchesTheGpuAllocations) {
                                     : format == plan::NumberFormat::int4 ? DType::q4_1
                                                                          : *plan::runtime_dtype(format));
     auto ops = make_cuda_ops(0);  // fresh counters
-    const DType every[] = {DType::f32, DType::f16, DType::bf16, DType::i8, DType::q8_0, DType::q4_1};
     {
       KvPool kv(local.spec, want.kv_blocks, workload.block_size, DType::bf16, ops->memory());
-      Decoder decoder(local.spec, upload_weights(local.weights, ops->memory(), every), *ops);
+      Decoder decoder(local.spec, upload_weights(local.weights, ops->memory(), kEveryDtype), *ops);
       test::run_largest_step(decoder, kv, workload);
       const MemoryStats used = ops->memory().memory();
       const int64_t planned = want.weights.total() + want.kv_bytes + want.activation_bytes;

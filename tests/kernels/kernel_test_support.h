@@ -62,7 +62,7 @@ void for_each_kernel_config(Body&& body) {
   for (std::string_view level : cpu::simd::supported_levels()) {
     ScopedSimdLevel forced(level);
     for (int threads : {1, 2}) {
-      SCOPED_TRACE(testing::Message() << "simd=" << level << " threads=" << threads);
+      SCOPED_TRACE(::testing::Message() << "simd=" << level << " threads=" << threads);
       ThreadPool pool(threads);
       body(pool);
     }
