@@ -8,18 +8,13 @@
 #include "kernels/cuda/attention_merge.h"
 #include "kernels/cuda/grid.cuh"
 #include "kernels/cuda/ops.h"
+#include "kernels/cuda/paged_kv.cuh"
 
 namespace shardlm::cuda {
 namespace {
 
 constexpr int kTile = 128;       // keys per step, one per thread
 constexpr int kMaxHeadDim = 256; // two output dimensions per thread
-
-__device__ int64_t kv_offset(const AttentionArgs& a, int64_t p, int64_t kv_head) {
-  if (a.block_table == nullptr) return p * a.kv_stride + kv_head * a.head_dim;
-  const int64_t block = a.block_table[p / a.block_size];
-  return ((block * a.kv_heads + kv_head) * a.block_size + p % a.block_size) * a.head_dim;
-}
 
 __device__ float kv_value(const void* kv, int dtype, int64_t i) {
   return dtype == 2 ? bf16_to_float(static_cast<const uint16_t*>(kv)[i]) : static_cast<const float*>(kv)[i];
@@ -97,6 +92,7 @@ __global__ void merge_kernel(float* out, AttentionArgs a) {
 cudaError_t attention(const float* q, const void* k, const void* v, float* out, const AttentionArgs& args,
                       cudaStream_t stream) {
   if (args.tokens <= 0) return cudaSuccess;
+  if (tensor_cores_take(args)) return attention_tensor_cores(q, k, v, out, args, stream);
   if (args.head_dim > kMaxHeadDim || args.kv_heads <= 0 || args.heads % args.kv_heads != 0 ||
       (args.kv_dtype != 0 && args.kv_dtype != 2) || args.splits < 1 || args.splits > kMaxSplits ||
       (args.splits > 1 && args.partials == nullptr))

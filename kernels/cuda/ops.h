@@ -74,6 +74,12 @@ struct AttentionArgs {
 // visible keys in tiles with a running maximum and sum, so memory does not grow with the length.
 cudaError_t attention(const float* q, const void* k, const void* v, float* out, const AttentionArgs& args,
                       cudaStream_t stream);
+// Prefill chunks over a bf16 paged pool with head_dim 64 or 128 (what attention() hands over): the
+// same recurrence on tensor cores, 64 query rows a block, Q and the softmax weights rounded to bf16
+// for the products (sums in f32).
+bool tensor_cores_take(const AttentionArgs& args);
+cudaError_t attention_tensor_cores(const float* q, const void* k, const void* v, float* out, const AttentionArgs& args,
+                                   cudaStream_t stream);
 
 // out[i] = uniform in [-scale, scale) from (seed, i), rounded to bf16; out[i] = value.
 cudaError_t fill_random_bf16(uint16_t* out, int64_t n, uint64_t seed, float scale, cudaStream_t stream);

@@ -31,6 +31,13 @@
 namespace shardlm {
 namespace {
 
+void expect_close(const std::vector<float>& actual, const std::vector<float>& expected, double tolerance,
+                  const char* what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  for (size_t i = 0; i < expected.size(); ++i)
+    ASSERT_NEAR(actual[i], expected[i], tolerance * (1 + std::fabs(expected[i]))) << what << " at " << i;
+}
+
 class CudaOpsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -52,16 +59,45 @@ class CudaOpsTest : public ::testing::Test {
     ops_->to_host(host.data(), t.data(), host.size() * sizeof(float));
     return host;
   }
+  // Paged attention of `tokens` queries after `past` positions (GQA: 8 heads over 2 KV heads, K/V
+  // written by write_kv into blocks out of order) against ref::attention over a host pool holding the
+  // same rounded K/V.
+  void expect_paged_attention(DType kv_dtype, int64_t head_dim, int64_t past, int64_t tokens, bool alibi,
+                              double tolerance) {
+    ModelSpec spec;
+    spec.layers = 1, spec.heads = 8, spec.kv_heads = 2, spec.head_dim = head_dim, spec.hidden = 8 * head_dim;
+    spec.max_seq_len = 8192;
+    const int64_t block_size = 16, kv_dim = 2 * head_dim, total = past + tokens, blocks = (total + 15) / 16;
+    KvPool pool(spec, blocks, block_size, kv_dtype, ops_->memory());
+    std::vector<int32_t> table_ids(blocks);
+    for (int32_t i = 0; i < blocks; ++i) table_ids[i] = static_cast<int32_t>(blocks - 1 - i);
+    const auto k = test::random_floats(rng_, total * kv_dim, -1, 1), v = test::random_floats(rng_, total * kv_dim, -1, 1);
+    Tensor dk = on_device(k), dv = on_device(v);
+    ops_->write_kv(pool, 0, dk.data_as<float>(), dv.data_as<float>(), total, 0, table_ids);
+    const auto q = test::random_floats(rng_, tokens * 8 * head_dim, -1, 1);
+    std::vector<float> slopes(8);
+    for (int h = 0; h < 8; ++h) slopes[h] = std::ldexp(1.0f, -(h + 5));
+    AttentionShape shape{tokens, past, 8, 2, head_dim, kv_dim, 1.0f / std::sqrt(static_cast<float>(head_dim))};
+    shape.alibi_slopes = alibi ? slopes.data() : nullptr;
+    shape.block_table = table_ids.data();
+    shape.block_size = block_size;
+    shape.kv_dtype = kv_dtype;
+    Tensor dq = on_device(q), dout = ops_->memory().empty({tokens * 8 * head_dim}, DType::f32);
+    ops_->attention(dq.data_as<float>(), pool.keys(0), pool.values(0), dout.data_as<float>(), shape);
+    KvPool host_pool(spec, blocks, block_size, kv_dtype);
+    host_pool.write(0, k.data(), v.data(), total, 0, table_ids);
+    std::vector<float> want(tokens * 8 * head_dim);
+    ref::attention(q.data(), host_pool.keys(0), host_pool.values(0), want.data(), shape);
+    const std::string what = std::string(dtype_name(kv_dtype)) + " paged attention, head_dim " +
+                             std::to_string(head_dim) + ", " + std::to_string(tokens) + " tokens after " +
+                             std::to_string(past) + (alibi ? ", ALiBi" : "");
+    expect_close(back(dout), want, tolerance, what.c_str());
+  }
+
   std::unique_ptr<DeviceOps> ops_;
   std::mt19937 rng_{2026};
 };
 
-void expect_close(const std::vector<float>& actual, const std::vector<float>& expected, double tolerance,
-                  const char* what) {
-  ASSERT_EQ(actual.size(), expected.size()) << what;
-  for (size_t i = 0; i < expected.size(); ++i)
-    ASSERT_NEAR(actual[i], expected[i], tolerance * (1 + std::fabs(expected[i]))) << what << " at " << i;
-}
 
 TEST_F(CudaOpsTest, NormsRopeAndActivationsMatchTheReference) {
   for (int64_t rows : {1, 3, 17}) {
@@ -192,36 +228,23 @@ TEST_F(CudaOpsTest, EmbeddingGatherAndPagedAttentionMatchTheReference) {
 
   // Paged attention, GQA (8 heads over 2 KV heads) with ALiBi, K/V written by write_kv, f32 and bf16:
   // a prefill chunk after 300 positions, and a decode step after 5,000 (split into key ranges, as
-  // 8 rows x heads cannot fill a GPU).
-  ModelSpec spec;
-  spec.layers = 1, spec.heads = 8, spec.kv_heads = 2, spec.head_dim = 64, spec.hidden = 512, spec.max_seq_len = 8192;
+  // 8 rows x heads cannot fill a GPU). f32 sums in another order: 2e-5.
   for (DType kv_dtype : {DType::f32, DType::bf16}) {
-    for (const auto& [past, tokens] : {std::pair<int64_t, int64_t>{300, 5}, {5000, 1}}) {
-      const int64_t block_size = 16, kv_dim = 2 * 64, total = past + tokens, blocks = (total + 15) / 16;
-      KvPool pool(spec, blocks, block_size, kv_dtype, ops_->memory());
-      std::vector<int32_t> table_ids(blocks);
-      for (int32_t i = 0; i < blocks; ++i) table_ids[i] = static_cast<int32_t>(blocks - 1 - i);  // out of order
-      const auto k = test::random_floats(rng_, total * kv_dim, -1, 1), v = test::random_floats(rng_, total * kv_dim, -1, 1);
-      Tensor dk = on_device(k), dv = on_device(v);
-      ops_->write_kv(pool, 0, dk.data_as<float>(), dv.data_as<float>(), total, 0, table_ids);
-      const auto q = test::random_floats(rng_, tokens * 8 * 64, -1, 1);
-      std::vector<float> slopes(8);
-      for (int h = 0; h < 8; ++h) slopes[h] = std::ldexp(1.0f, -(h + 5));
-      AttentionShape shape{tokens, past, 8, 2, 64, kv_dim, 0.125f};
-      shape.alibi_slopes = slopes.data();
-      shape.block_table = table_ids.data();
-      shape.block_size = block_size;
-      shape.kv_dtype = kv_dtype;
-      Tensor dq = on_device(q), dout = ops_->memory().empty({tokens * 8 * 64}, DType::f32);
-      ops_->attention(dq.data_as<float>(), pool.keys(0), pool.values(0), dout.data_as<float>(), shape);
-      // The reference reads the same K/V, rounded as the pool rounds them, from a host pool.
-      KvPool host_pool(spec, blocks, block_size, kv_dtype);
-      host_pool.write(0, k.data(), v.data(), total, 0, table_ids);
-      std::vector<float> want(tokens * 8 * 64);
-      ref::attention(q.data(), host_pool.keys(0), host_pool.values(0), want.data(), shape);
-      expect_close(back(dout), want, 2e-5,
-                   (std::string(dtype_name(kv_dtype)) + " paged attention after " + std::to_string(past)).c_str());
-    }
+    expect_paged_attention(kv_dtype, 64, 300, 5, true, 2e-5);
+    expect_paged_attention(kv_dtype, 64, 5000, 1, true, 2e-5);
+  }
+}
+
+// Prefill chunks over a bf16 pool with head_dim 64 or 128 go to the tensor-core kernel: whole and
+// partial 64-row tiles, after earlier positions or none, with and without ALiBi. Q and the softmax
+// weights are rounded to bf16 there (relative 2^-9 each): scores move by about 2^-9 of the sum of
+// |q_i k_i| x scale (~0.01 at head_dim 128 here), outputs by about that much of the values' range
+// (1), so 1e-2; a wrong mask, tile or rescale moves outputs by tenths.
+TEST_F(CudaOpsTest, TensorCoreAttentionMatchesTheReference) {
+  for (const int64_t head_dim : {64, 128}) {
+    expect_paged_attention(DType::bf16, head_dim, 0, 64, false, 1e-2);
+    expect_paged_attention(DType::bf16, head_dim, 100, 200, true, 1e-2);
+    expect_paged_attention(DType::bf16, head_dim, 0, 130, true, 1e-2);
   }
 }
 
