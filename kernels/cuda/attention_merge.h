@@ -8,7 +8,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/cuda/host_device.h"
+#include "runtime/core/host_device.h"
 
 namespace shardlm::cuda {
 

@@ -6,9 +6,8 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 
-#include "kernels/cuda/host_device.h"
+#include "runtime/core/half_bits.h"
 
 namespace shardlm::cuda {
 
@@ -20,28 +19,6 @@ inline constexpr int kGroup = 32;  // values per group; a q8_0 / q4_1 block is o
 // at most kDequantizedSliceBytes of bf16 weight rows for cuBLAS.
 inline constexpr int64_t kMaxMatvecRows = 8;
 inline constexpr int64_t kDequantizedSliceBytes = int64_t{32} << 20;
-
-SHARDLM_HOST_DEVICE float float_from_bits(uint32_t bits) {
-#if defined(__CUDA_ARCH__)
-  return __uint_as_float(bits);
-#else
-  float value;
-  std::memcpy(&value, &bits, sizeof(value));
-  return value;
-#endif
-}
-
-// IEEE half bits to f32 by integer arithmetic (exact: every half is an f32).
-SHARDLM_HOST_DEVICE float half_to_float(uint16_t half) {
-  const uint32_t sign = static_cast<uint32_t>(half & 0x8000u) << 16, exponent = (half >> 10) & 0x1fu,
-                 mantissa = half & 0x3ffu;
-  if (exponent == 0x1fu) return float_from_bits(sign | 0x7f800000u | (mantissa << 13));  // inf, NaN
-  if (exponent == 0) {  // zero or subnormal: mantissa x 2^-24, exact in f32
-    const float magnitude = static_cast<float>(mantissa) * 5.9604644775390625e-8f;
-    return sign != 0 ? -magnitude : magnitude;
-  }
-  return float_from_bits(sign | ((exponent + 112u) << 23) | (mantissa << 13));  // rebias 15 -> 127
-}
 
 SHARDLM_HOST_DEVICE int64_t row_bytes(int dtype, int64_t k) {
   switch (dtype) {

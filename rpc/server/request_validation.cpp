@@ -81,9 +81,9 @@ ServingRequest from_options(const GenerationOptions& options, const ModelSpec& s
   return request;
 }
 
-void set_prompt(ServingRequest& request, const std::string& field, const std::string& text,
+void set_prompt(ServingRequest& request, const std::string& field, std::vector<int32_t> prompt,
                 const ValidationContext& context) {
-  request.generation.prompt = context.tokenizer.encode(text, /*add_bos=*/true);
+  request.generation.prompt = std::move(prompt);
   const auto tokens = static_cast<int64_t>(request.generation.prompt.size());
   if (tokens > context.spec.max_seq_len)
     throw InvalidArgument(field, fmt::format("{} tokens, longer than the model's context of {}", tokens,
@@ -126,7 +126,7 @@ ServingRequest to_serving_request(const shardlm::v1::GenerateRequest& request, c
   check_no_unknown_fields("", request);
   check_text_field("prompt", request.prompt(), /*allow_empty=*/false);
   ServingRequest serving = from_options(request.options(), context.spec);
-  set_prompt(serving, "prompt", request.prompt(), context);
+  set_prompt(serving, "prompt", context.tokenizer.encode(request.prompt(), /*add_bos=*/true), context);
   return serving;
 }
 
@@ -149,7 +149,8 @@ ServingRequest to_serving_request(const shardlm::v1::ChatRequest& request, const
     messages.push_back({message.role(), message.content()});
   }
   ServingRequest serving = from_options(request.options(), context.spec);
-  set_prompt(serving, "messages", context.chat->render(messages, /*add_generation_prompt=*/true), context);
+  set_prompt(serving, "messages", context.chat->encode(context.tokenizer, messages, /*add_generation_prompt=*/true),
+             context);
   // The assistant's turn ends at the template's end-of-turn marker, as `shardlm chat` ends it.
   const std::string end_of_turn = context.chat->end_of_turn();
   if (!end_of_turn.empty()) {

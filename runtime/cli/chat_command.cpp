@@ -63,7 +63,7 @@ int chat_command(const std::vector<std::string>& argv) {
     std::string line;
     if (!std::getline(std::cin, line) || line.empty()) break;
     messages.push_back({"user", line});
-    const std::vector<int32_t> prompt = tokenizer.encode(chat.render(messages, true), /*add_bos=*/true);
+    const std::vector<int32_t> prompt = chat.encode(tokenizer, messages, /*add_generation_prompt=*/true);
     SHARDLM_CHECK(static_cast<int64_t>(prompt.size()) < spec.max_seq_len,
                   "the conversation ({} tokens) has filled the model's context of {} tokens", prompt.size(),
                   spec.max_seq_len);

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "runtime/core/half_bits.h"
+
 namespace shardlm {
 
 // i8: weight-only int8, one signed byte a value; a matrix in i8 comes with one f32 scale per row
@@ -49,9 +51,14 @@ inline uint16_t f32_to_bf16(float value) {
 }
 inline float bf16_to_f32(uint16_t value) { return std::bit_cast<float>(static_cast<uint32_t>(value) << 16); }
 
-// IEEE half precision through the compiler's _Float16, which g++ lowers to F16C where present.
+#if defined(__FLT16_MAX__)
+// The compiler's _Float16, which g++ lowers to F16C where present.
 inline uint16_t f32_to_f16(float value) { return std::bit_cast<uint16_t>(static_cast<_Float16>(value)); }
 inline float f16_to_f32(uint16_t value) { return static_cast<float>(std::bit_cast<_Float16>(value)); }
+#else  // integer arithmetic (half_bits.h)
+inline uint16_t f32_to_f16(float value) { return float_to_half(value); }
+inline float f16_to_f32(uint16_t value) { return half_to_float(value); }
+#endif
 
 // Reads element i of a buffer of the given dtype as f32 (an i8 element unscaled; a block format's
 // element with its block's scale and minimum applied).

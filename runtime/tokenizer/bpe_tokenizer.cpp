@@ -73,9 +73,28 @@ void BpeTokenizer::encode_stretch(std::string_view text, bool at_start, std::vec
 }
 
 std::vector<int32_t> BpeTokenizer::encode(std::string_view text, bool add_bos) const {
+  return encode_literal(text, add_bos, {});
+}
+
+std::vector<int32_t> BpeTokenizer::encode_literal(std::string_view text, bool add_bos,
+                                                  std::span<const TextRange> literal) const {
+  auto in_literal = [&](const TextSegment& s) {
+    return std::any_of(literal.begin(), literal.end(), [&](const TextRange& r) { return s.begin < r.end && r.begin < s.end; });
+  };
+  // A special token matched inside literal text stays text, joined to the text around it so that it
+  // is encoded as one stretch, as if the token did not exist.
+  std::vector<TextSegment> segments;
+  for (TextSegment segment : raw_matcher_.split(text)) {
+    if (segment.id >= 0 && is_special(segment.id) && in_literal(segment)) segment.id = -1;
+    if (segment.id < 0 && !segments.empty() && segments.back().id < 0 && segments.back().end == segment.begin) {
+      segments.back().end = segment.end;
+    } else {
+      segments.push_back(segment);
+    }
+  }
   std::vector<int32_t> ids;
   if (add_bos) ids = post_processor_.prefix;
-  for (const TextSegment& segment : raw_matcher_.split(text)) {
+  for (const TextSegment& segment : segments) {
     if (segment.id >= 0) ids.push_back(segment.id);
     else encode_stretch(text.substr(segment.begin, segment.end - segment.begin), segment.begin == 0, ids);
   }

@@ -43,6 +43,8 @@ class BpeTokenizer final : public Tokenizer {
   int32_t bos() const override { return bos_; }
   int32_t eos() const override { return eos_; }
   std::vector<int32_t> encode(std::string_view text, bool add_bos) const override;
+  std::vector<int32_t> encode_literal(std::string_view text, bool add_bos,
+                                      std::span<const TextRange> literal) const override;
   // The bytes of `token`, which may end inside a UTF-8 character that the next token completes (feed
   // them to a Utf8Streamer). The first token of the output (previous < 0 or previous == bos()) loses
   // the leading space a Strip or Metaspace decoder removes. Throws for an id outside the vocabulary.

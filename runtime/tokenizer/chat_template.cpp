@@ -39,35 +39,55 @@ ChatTemplate ChatTemplate::from_jinja(const std::string& source) {
                source.substr(0, 80));
 }
 
-std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
+RenderedChat ChatTemplate::render_marked(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const {
   for (const auto& m : messages)
     SHARDLM_CHECK(m.role == "system" || m.role == "user" || m.role == "assistant",
                   "chat message role '{}' is not system, user or assistant", m.role);
-  std::string text;
+  RenderedChat out;
+  std::string& text = out.text;
+  auto content = [&](const std::string& words) {  // the caller's words, marked as such
+    out.contents.push_back({text.size(), text.size() + words.size()});
+    text += words;
+  };
   if (kind_ == Kind::chatml) {
     if (!default_system_.empty() && (messages.empty() || messages.front().role != "system"))
       text += "<|im_start|>system\n" + default_system_ + "<|im_end|>\n";
-    for (const auto& m : messages) text += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+    for (const auto& m : messages) {
+      text += "<|im_start|>" + m.role + "\n";
+      content(m.content);
+      text += "<|im_end|>\n";
+    }
     if (add_generation_prompt) text += "<|im_start|>assistant\n";
-    return text;
+    return out;
   }
   // Llama-2: <s>[INST] <<SYS>>\nsystem\n<</SYS>>\n\nuser [/INST] assistant </s><s>[INST] ...; the
   // tokenizer adds the first <s> as BOS, so the text starts at [INST].
-  std::string system;
-  size_t first = 0;
-  if (!messages.empty() && messages.front().role == "system") {
-    system = "<<SYS>>\n" + messages.front().content + "\n<</SYS>>\n\n";
-    first = 1;
-  }
+  const bool has_system = !messages.empty() && messages.front().role == "system";
+  const size_t first = has_system ? 1 : 0;
   for (size_t i = first; i < messages.size(); ++i) {
     const ChatMessage& m = messages[i];
     if (m.role == "user") {
-      text += (i == first ? "" : "<s>") + std::string("[INST] ") + (i == first ? system : "") + m.content + " [/INST]";
+      text += (i == first ? "" : "<s>") + std::string("[INST] ");
+      if (i == first && has_system) {
+        text += "<<SYS>>\n";
+        content(messages.front().content);
+        text += "\n<</SYS>>\n\n";
+      }
+      content(m.content);
+      text += " [/INST]";
     } else {
-      text += " " + m.content + " </s>";
+      text += " ";
+      content(m.content);
+      text += " </s>";
     }
   }
-  return text;
+  return out;
+}
+
+std::vector<int32_t> ChatTemplate::encode(const Tokenizer& tokenizer, const std::vector<ChatMessage>& messages,
+                                          bool add_generation_prompt) const {
+  const RenderedChat chat = render_marked(messages, add_generation_prompt);
+  return tokenizer.encode_literal(chat.text, /*add_bos=*/true, chat.contents);
 }
 
 std::string ChatTemplate::end_of_turn() const { return kind_ == Kind::chatml ? "<|im_end|>" : "</s>"; }

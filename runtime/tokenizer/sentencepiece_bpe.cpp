@@ -56,7 +56,7 @@ std::vector<int32_t> SentencePieceBpe::encode(std::string_view text, bool add_bo
     bool alive;
   };
   std::string input;
-  if (!text.empty()) input = " " + std::string(text);  // SentencePiece's dummy prefix
+  if (!text.empty()) input.append(1, ' ').append(text);  // SentencePiece's dummy prefix
   std::vector<Symbol> symbols;
   for (size_t at = 0; at < input.size();) {
     size_t length = 1;

@@ -1,9 +1,8 @@
 // The GPU's decoding of stored weights (kernels/cuda/weight_groups.h, host and device code alike)
 // against the CPU's load_as_f32: runs everywhere, so the bit layouts the quantized GPU products rely
-// on are checked on machines without a GPU.
+// on are checked on machines without a GPU (its half conversion: tests/unit/core/dtype_test.cpp).
 #include <gtest/gtest.h>
 
-#include <bit>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -15,17 +14,6 @@
 
 namespace shardlm {
 namespace {
-
-TEST(WeightGroups, EveryHalfPatternDecodesAsTheCompilersHalf) {
-  for (uint32_t bits = 0; bits <= 0xffffu; ++bits) {
-    const float expected = f16_to_f32(static_cast<uint16_t>(bits)), actual = cuda::half_to_float(static_cast<uint16_t>(bits));
-    if (std::isnan(expected)) {
-      EXPECT_TRUE(std::isnan(actual)) << std::hex << bits;
-    } else {
-      ASSERT_EQ(std::bit_cast<uint32_t>(actual), std::bit_cast<uint32_t>(expected)) << "half 0x" << std::hex << bits;
-    }
-  }
-}
 
 // Rows of k values stored in `dtype`; i8 rows hold the quantized bytes (scales are the caller's).
 std::vector<uint8_t> stored_rows(const std::vector<float>& values, DType dtype, int64_t rows, int64_t k) {

@@ -1,8 +1,11 @@
 // 16-bit float conversions against values fixed by the IEEE 754 and bfloat16 formats themselves.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <limits>
+#include <random>
+#include <vector>
 
 #include "runtime/core/dtype.h"
 
@@ -113,3 +116,48 @@ TEST(DType, BlockScalesThatOverflowF16AreRefused) {
 
 }  // namespace
 }  // namespace shardlm
+
+#if defined(__FLT16_MAX__)
+namespace shardlm {
+namespace {
+
+// The integer half conversions (used where the compiler has no _Float16) against the compiler's.
+TEST(PortableHalf, EveryHalfWidensAsTheCompilersDoes) {
+  for (uint32_t bits = 0; bits <= 0xffffu; ++bits) {
+    const auto half = static_cast<uint16_t>(bits);
+    const float expected = static_cast<float>(std::bit_cast<_Float16>(half)), actual = half_to_float(half);
+    if (std::isnan(expected)) {
+      EXPECT_TRUE(std::isnan(actual)) << std::hex << bits;
+    } else {
+      ASSERT_EQ(std::bit_cast<uint32_t>(actual), std::bit_cast<uint32_t>(expected)) << std::hex << bits;
+    }
+  }
+}
+
+TEST(PortableHalf, NarrowingRoundsAsTheCompilersDoes) {
+  // Every half, the midpoints between neighbours (ties to even) and one f32 step either side of each,
+  // then random f32 bit patterns over the whole range.
+  std::vector<float> values;
+  for (uint32_t bits = 0; bits < 0x7c00u; ++bits) {
+    const float low = static_cast<float>(std::bit_cast<_Float16>(static_cast<uint16_t>(bits)));
+    const float high = static_cast<float>(std::bit_cast<_Float16>(static_cast<uint16_t>(bits + 1)));
+    const float middle = low + (high - low) / 2;
+    for (float v : {low, middle, std::nextafter(middle, 0.0f), std::nextafter(middle, 1e30f)})
+      values.push_back(v), values.push_back(-v);
+  }
+  std::mt19937 rng(3);
+  for (int i = 0; i < 1000000; ++i) values.push_back(std::bit_cast<float>(static_cast<uint32_t>(rng())));
+  for (float v : {65504.0f, 65519.0f, 65520.0f, 1e6f, INFINITY, -INFINITY}) values.push_back(v);
+  for (const float v : values) {
+    const uint16_t expected = std::bit_cast<uint16_t>(static_cast<_Float16>(v)), actual = float_to_half(v);
+    if (std::isnan(v)) {
+      EXPECT_EQ(actual & 0x7e00u, 0x7e00u) << "NaN stays a quiet NaN";
+    } else {
+      ASSERT_EQ(actual, expected) << "value " << v << std::hex << " bits " << std::bit_cast<uint32_t>(v);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace shardlm
+#endif
