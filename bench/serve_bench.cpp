@@ -8,17 +8,12 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <regex>
 #include <string>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
-#include <fcntl.h>
-#include <fstream>
-#include <sstream>
 
 #include "rpc/client/inference_client.h"
 #include "bench/bench_model.h"
+#include "bench/server_launch.h"
 #include "runtime/core/temp_dir.h"
 #include "runtime/engine/engine.h"
 #include "runtime/model/model_loader.h"
@@ -111,38 +106,6 @@ Figures over_grpc(const std::string& address, int clients) {
   return summarise(total, seconds, ttft);
 }
 
-// `shardlm serve` in the background; returns its pid and fills `address` once it listens.
-int start_server(const std::string& model, int threads, size_t kv_bytes, std::string& address) {
-  const std::string log = process_temp_dir().file("server.err");
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int err = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(err, STDERR_FILENO);
-    const std::string t = std::to_string(threads), b = std::to_string(kMaxBatch),
-                      kv = std::to_string(kv_bytes),
-                      s = std::to_string(kMaxStepTokens);
-    execl(SHARDLM_BINARY, SHARDLM_BINARY, "serve", "--model", model.c_str(), "--port", "0", "--threads", t.c_str(),
-          "--max-batch", b.c_str(), "--max-step-tokens", s.c_str(), "--kv-cache-memory", kv.c_str(), nullptr);
-    _exit(127);
-  }
-  const std::regex listening("on (127\\.0\\.0\\.1:[0-9]+)");
-  std::string s;
-  for (int i = 0; i < 1200; ++i) {
-    std::ifstream in(log);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::smatch match;
-    s = text.str();
-    if (std::regex_search(s, match, listening)) {
-      address = match[1];
-      return pid;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  std::fprintf(stderr, "the server did not start; it said:\n%s\n", s.c_str());
-  std::exit(1);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -153,7 +116,10 @@ int main(int argc, char** argv) {
   std::string address;
   // The server's pool: the same number of blocks as the in-process engine's.
   const size_t kv_bytes = KvFootprint::of_model(spec, DType::f32).bytes_per_block(kBlockSize) * kBlocks;
-  const int server = start_server(bench.path, bench.threads, kv_bytes, address);
+  const int server = start_serve_process({"--model", bench.path, "--threads", std::to_string(bench.threads),
+                                          "--max-batch", std::to_string(kMaxBatch), "--max-step-tokens",
+                                          std::to_string(kMaxStepTokens), "--kv-cache-memory", std::to_string(kv_bytes)},
+                                         address);
   std::printf("gRPC serving vs in-process: %s, %d threads, %d new tokens per client, greedy, server at %s\n",
               bench.path.c_str(), bench.threads, kNewTokens, address.c_str());
   std::printf("  clients | in-process tok/s  TTFT mean/max ms | gRPC tok/s  TTFT mean/max ms | gRPC / in-process\n");
@@ -165,7 +131,6 @@ int main(int argc, char** argv) {
                 local.mean_ttft_ms, local.max_ttft_ms, remote.tokens_per_second, remote.mean_ttft_ms,
                 remote.max_ttft_ms, remote.tokens_per_second / local.tokens_per_second);
   }
-  kill(server, SIGTERM);
-  waitpid(server, nullptr, 0);
+  stop_serve_process(server);
   return 0;
 }

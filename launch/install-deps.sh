@@ -13,6 +13,8 @@ packages=(
   python3 python3-pip python3-venv openssl time
   # OpenBLAS: the peer of bench/prefill_gemm.cpp, which loads it at run time (nothing links it)
   libopenblas0-pthread
+  # Clang and its libFuzzer / sanitizer runtimes: the fuzz targets (launch/fuzz.sh)
+  clang libclang-rt-14-dev
 )
 
 missing=()

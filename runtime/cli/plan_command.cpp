@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <limits>
 #include <string>
 
@@ -15,6 +14,7 @@
 #include "runtime/cli/plan_model.h"
 #include "runtime/cli/plan_probe.h"
 #include "runtime/core/check.h"
+#include "runtime/core/write_file.h"
 #include "runtime/plan/recommend.h"
 #include "runtime/plan/report.h"
 #include "runtime/plan/svg_plot.h"
@@ -72,10 +72,7 @@ int probe_command(Args& args) {
     std::fputs(yaml.c_str(), stdout);
     return 0;
   }
-  std::ofstream file(*out);
-  SHARDLM_CHECK(file.good(), "--out: cannot write '{}'", *out);
-  file << yaml;
-  SHARDLM_CHECK(file.good(), "--out: cannot write '{}'", *out);
+  write_file(*out, yaml, "--out");
   std::printf("wrote %s: %.1f GB/s with %d thread(s), %.1f GFLOP/s f32\n", out->c_str(),
               hardware.memory_bandwidth / 1e9, hardware.threads, hardware.flops.at(plan::NumberFormat::f32) / 1e9);
   return 0;
@@ -198,11 +195,11 @@ int plan_command(const std::vector<std::string>& argv) {
     curve.push_back({c, plan::plan_speed(model.spec, hardware, chosen, c).throughput});
   }
   if (plot) {
-    std::ofstream file(*plot);
-    SHARDLM_CHECK(file.good(), "--plot: cannot write '{}'", *plot);
-    file << plan::plan_svg(fmt::format("{} on {} x {}: tp {} x pp {}, {} weights", model.name, layout.ranks(),
-                                       hardware.name, layout.tp, layout.pp, plan::format_name(layout.weights)),
-                           chosen, hardware.memory_bytes, curve);
+    write_file(*plot,
+               plan::plan_svg(fmt::format("{} on {} x {}: tp {} x pp {}, {} weights", model.name, layout.ranks(),
+                                          hardware.name, layout.tp, layout.pp, plan::format_name(layout.weights)),
+                              chosen, hardware.memory_bytes, curve),
+               "--plot");
   }
 
   if (json) {

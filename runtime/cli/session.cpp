@@ -22,6 +22,7 @@
 #include "runtime/ops/cuda_ops.h"
 #include "runtime/ops/staged_communicator.h"
 #include "runtime/ops/upload_weights.h"
+#include "runtime/core/fault_injection.h"
 #include "runtime/model/weight_dtype.h"
 
 namespace shardlm::cli {
@@ -172,6 +173,7 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
   const WorldConfig& world = session.world;
   // Loaded as stored (views of the file where it can be), cut to this rank's share, and only then
   // converted: each rank reads and converts its own slices only.
+  fault_point("load");
   const LoadedModel full = load_model(flags.model_path, std::nullopt);
   const ModelSpec& spec = full.spec;
   const auto shard = TensorParallelShard::plan(spec.family, spec.heads, spec.kv_heads, spec.ffn_hidden, spec.vocab_size, world.tp,

@@ -1,8 +1,12 @@
 #include "runtime/core/mapped_file.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <mutex>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +14,76 @@
 #include "runtime/core/check.h"
 
 namespace shardlm {
+namespace {
+
+// Mapped files by address, for the SIGBUS handler: a mapping whose file shrinks on disk (truncated,
+// or rewritten in place by a copy) faults on the pages past its new end, wherever the weights are
+// read. The handler names the file and ends the process in one line instead of dying of a signal.
+// Slots are published with an atomic begin (written last, cleared first), so the handler can read
+// them without a lock.
+struct MappingSlot {
+  std::atomic<const uint8_t*> begin{nullptr};
+  std::atomic<size_t> size{0};
+  char path[512] = {};
+};
+constexpr int kMappingSlots = 64;
+MappingSlot g_mappings[kMappingSlots];
+std::mutex g_mappings_mutex;  // between open and close; the handler reads without it
+
+void write_all(const char* text, size_t length) {
+  while (length > 0) {
+    const ssize_t written = ::write(STDERR_FILENO, text, length);
+    if (written <= 0) return;
+    text += written, length -= static_cast<size_t>(written);
+  }
+}
+
+void on_bus_error(int signal, siginfo_t* info, void*) {
+  const auto* address = static_cast<const uint8_t*>(info->si_addr);
+  for (const MappingSlot& slot : g_mappings) {
+    const uint8_t* begin = slot.begin.load(std::memory_order_acquire);
+    if (begin == nullptr || address < begin || address >= begin + slot.size.load(std::memory_order_relaxed)) continue;
+    static const char kPrefix[] = "error: the file '";
+    static const char kSuffix[] = "' changed on disk while in use (truncated or overwritten?): stopping\n";
+    write_all(kPrefix, sizeof(kPrefix) - 1);
+    write_all(slot.path, ::strnlen(slot.path, sizeof(slot.path)));
+    write_all(kSuffix, sizeof(kSuffix) - 1);
+    ::_exit(1);
+  }
+  // Not a mapped file: the usual death, with the signal.
+  ::signal(signal, SIG_DFL);
+  ::raise(signal);
+}
+
+void register_mapping(const uint8_t* begin, size_t size, const std::string& path) {
+  std::lock_guard lock(g_mappings_mutex);
+  static const bool installed = [] {
+    struct sigaction action {};
+    action.sa_sigaction = on_bus_error;
+    action.sa_flags = SA_SIGINFO;
+    sigemptyset(&action.sa_mask);
+    return ::sigaction(SIGBUS, &action, nullptr) == 0;
+  }();
+  (void)installed;
+  for (MappingSlot& slot : g_mappings) {
+    if (slot.begin.load(std::memory_order_relaxed) != nullptr) continue;
+    const size_t length = std::min(path.size(), sizeof(slot.path) - 1);
+    std::memcpy(slot.path, path.data(), length);
+    slot.path[length] = '\0';
+    slot.size.store(size, std::memory_order_relaxed);
+    slot.begin.store(begin, std::memory_order_release);
+    return;
+  }
+  // More files mapped at once than slots: this one faults as any other memory would.
+}
+
+void unregister_mapping(const uint8_t* begin) {
+  std::lock_guard lock(g_mappings_mutex);
+  for (MappingSlot& slot : g_mappings)
+    if (slot.begin.load(std::memory_order_relaxed) == begin) slot.begin.store(nullptr, std::memory_order_release);
+}
+
+}  // namespace
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -27,6 +101,7 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
     ::close(fd);
     SHARDLM_CHECK(mapped != MAP_FAILED, "cannot map '{}': {}", path, std::strerror(mmap_errno));
     data = static_cast<const uint8_t*>(mapped);
+    register_mapping(data, size, path);
   } else {
     ::close(fd);
   }
@@ -34,7 +109,9 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
 }
 
 MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (data_ == nullptr) return;
+  unregister_mapping(data_);
+  ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
 const uint8_t* ByteReader::take(size_t bytes, const char* what) {

@@ -7,6 +7,7 @@
 
 #include "parallel/comm/communicator.h"
 #include "runtime/core/check.h"
+#include "runtime/core/fault_injection.h"
 #include "runtime/model/positions.h"
 #include "runtime/ops/cpu_ops.h"
 
@@ -212,6 +213,7 @@ std::span<const float> Decoder::forward_batch(std::span<const SequenceSlice> seq
 std::span<const float> Decoder::forward_batch_hidden(std::span<const SequenceSlice> sequences, const float* hidden_in,
                                                      int64_t total) {
   SHARDLM_CHECK(!sequences.empty() && total > 0, "forward pass with no tokens");
+  fault_point(total > static_cast<int64_t>(sequences.size()) ? "prefill" : "decode");
   ensure_scratch(total);
   int64_t t = 0;
   for (const SequenceSlice& seq : sequences) {

@@ -29,7 +29,7 @@ struct BpeTokenizerParts {
   std::unique_ptr<Normalizer> normalizer;        // null: none
   std::unique_ptr<PreTokenizer> pre_tokenizer;   // null: each text stretch is one word
   PostProcessor post_processor;
-  std::unique_ptr<Decoder> decoder;              // null: tokens joined by spaces, as tokenizers does
+  std::unique_ptr<TokenDecoder> decoder;              // null: tokens joined by spaces, as tokenizers does
   int32_t bos = -1;                              // -1: none
   int32_t eos = -1;
 };
@@ -73,7 +73,7 @@ class BpeTokenizer final : public Tokenizer {
   std::unique_ptr<Normalizer> normalizer_;
   std::unique_ptr<PreTokenizer> pre_tokenizer_;
   PostProcessor post_processor_;
-  std::unique_ptr<Decoder> decoder_;
+  std::unique_ptr<TokenDecoder> decoder_;
   int32_t bos_, eos_;
   AddedTokenMatcher raw_matcher_;         // added tokens with normalized == false, matched in the input
   AddedTokenMatcher normalized_matcher_;  // the others, matched in normalized text

@@ -7,7 +7,7 @@
 namespace shardlm {
 namespace {
 
-class ByteLevelDecoder final : public Decoder {
+class ByteLevelDecoder final : public TokenDecoder {
  public:
   // A token with a character outside the alphabet (an added token like "<|im end|>") is kept as is.
   std::string apply(std::string token, bool) const override {
@@ -16,7 +16,7 @@ class ByteLevelDecoder final : public Decoder {
   }
 };
 
-class ReplaceDecoder final : public Decoder {
+class ReplaceDecoder final : public TokenDecoder {
  public:
   ReplaceDecoder(std::string pattern, std::string content) : pattern_(std::move(pattern)), content_(std::move(content)) {}
   std::string apply(std::string token, bool) const override { return replace_all(token, pattern_, content_); }
@@ -32,7 +32,7 @@ int hex_digit(char c) {
   return -1;
 }
 
-class ByteFallbackDecoder final : public Decoder {
+class ByteFallbackDecoder final : public TokenDecoder {
  public:
   std::string apply(std::string token, bool) const override {
     if (token.size() == 6 && token.starts_with("<0x") && token.back() == '>') {
@@ -43,7 +43,7 @@ class ByteFallbackDecoder final : public Decoder {
   }
 };
 
-class StripDecoder final : public Decoder {
+class StripDecoder final : public TokenDecoder {
  public:
   StripDecoder(char32_t content, size_t start) : content_(content), start_(start) {}
   std::string apply(std::string token, bool first) const override {
@@ -62,7 +62,7 @@ class StripDecoder final : public Decoder {
   size_t start_;
 };
 
-class MetaspaceDecoder final : public Decoder {
+class MetaspaceDecoder final : public TokenDecoder {
  public:
   MetaspaceDecoder(std::string replacement, bool add_prefix) : replacement_(std::move(replacement)), add_prefix_(add_prefix) {}
   std::string apply(std::string token, bool first) const override {
@@ -74,32 +74,32 @@ class MetaspaceDecoder final : public Decoder {
   bool add_prefix_;
 };
 
-class SequenceDecoder final : public Decoder {
+class SequenceDecoder final : public TokenDecoder {
  public:
-  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> steps) : steps_(std::move(steps)) {}
+  explicit SequenceDecoder(std::vector<std::unique_ptr<TokenDecoder>> steps) : steps_(std::move(steps)) {}
   std::string apply(std::string token, bool first) const override {
     for (const auto& step : steps_) token = step->apply(std::move(token), first);
     return token;
   }
 
  private:
-  std::vector<std::unique_ptr<Decoder>> steps_;
+  std::vector<std::unique_ptr<TokenDecoder>> steps_;
 };
 
 }  // namespace
 
-std::unique_ptr<Decoder> make_byte_level_decoder() { return std::make_unique<ByteLevelDecoder>(); }
-std::unique_ptr<Decoder> make_replace_decoder(std::string pattern, std::string content) {
+std::unique_ptr<TokenDecoder> make_byte_level_decoder() { return std::make_unique<ByteLevelDecoder>(); }
+std::unique_ptr<TokenDecoder> make_replace_decoder(std::string pattern, std::string content) {
   return std::make_unique<ReplaceDecoder>(std::move(pattern), std::move(content));
 }
-std::unique_ptr<Decoder> make_byte_fallback_decoder() { return std::make_unique<ByteFallbackDecoder>(); }
-std::unique_ptr<Decoder> make_strip_decoder(char32_t content, size_t start) {
+std::unique_ptr<TokenDecoder> make_byte_fallback_decoder() { return std::make_unique<ByteFallbackDecoder>(); }
+std::unique_ptr<TokenDecoder> make_strip_decoder(char32_t content, size_t start) {
   return std::make_unique<StripDecoder>(content, start);
 }
-std::unique_ptr<Decoder> make_metaspace_decoder(std::string replacement, bool add_prefix) {
+std::unique_ptr<TokenDecoder> make_metaspace_decoder(std::string replacement, bool add_prefix) {
   return std::make_unique<MetaspaceDecoder>(std::move(replacement), add_prefix);
 }
-std::unique_ptr<Decoder> make_sequence_decoder(std::vector<std::unique_ptr<Decoder>> steps) {
+std::unique_ptr<TokenDecoder> make_sequence_decoder(std::vector<std::unique_ptr<TokenDecoder>> steps) {
   return std::make_unique<SequenceDecoder>(std::move(steps));
 }
 

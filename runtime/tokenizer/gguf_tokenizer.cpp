@@ -184,7 +184,7 @@ std::unique_ptr<BpeTokenizer> make_bpe_tokenizer_from_gguf(const GgufTokenizerDa
     options.byte_fallback = true;
     const bool prefix = data.add_space_prefix.value_or(true);
     parts.pre_tokenizer = make_metaspace_pre_tokenizer("\u2581", prefix ? PrependScheme::First : PrependScheme::Never, false);
-    std::vector<std::unique_ptr<Decoder>> steps;
+    std::vector<std::unique_ptr<TokenDecoder>> steps;
     steps.push_back(make_replace_decoder("\u2581", " "));
     steps.push_back(make_byte_fallback_decoder());
     if (prefix) steps.push_back(make_strip_decoder(' ', 1));

@@ -117,11 +117,11 @@ std::unique_ptr<PreTokenizer> read_pre_tokenizer(const JsonNode& node) {
                         type));
 }
 
-std::unique_ptr<Decoder> read_decoder(const JsonNode& node) {
+std::unique_ptr<TokenDecoder> read_decoder(const JsonNode& node) {
   const std::string type = node.type();
   if (type == "Sequence") {
     const JsonNode steps = node.at("decoders");
-    std::vector<std::unique_ptr<Decoder>> parts;
+    std::vector<std::unique_ptr<TokenDecoder>> parts;
     for (size_t i = 0; i < steps.size(); ++i)
       if (auto part = read_decoder(steps.at(i))) parts.push_back(std::move(part));
     return make_sequence_decoder(std::move(parts));

@@ -16,7 +16,7 @@ namespace shardlm {
 // Each takes a non-null node.
 std::unique_ptr<Normalizer> read_normalizer(const JsonNode& node);
 std::unique_ptr<PreTokenizer> read_pre_tokenizer(const JsonNode& node);
-std::unique_ptr<Decoder> read_decoder(const JsonNode& node);
+std::unique_ptr<TokenDecoder> read_decoder(const JsonNode& node);
 PostProcessor read_post_processor(const JsonNode& node);
 
 }  // namespace shardlm

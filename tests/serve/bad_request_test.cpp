@@ -61,7 +61,7 @@ const std::vector<BadGenerate> kBadGenerates = {
      [](auto& r) { r.mutable_options()->mutable_sampling()->set_presence_penalty(-kNan); }},
     {"options.stop[0]", [](auto& r) { r.mutable_options()->add_stop(""); }},
     {"options.stop[1]", [](auto& r) { r.mutable_options()->add_stop("ok"); r.mutable_options()->add_stop(std::string(2000, 'x')); }},
-    {"options.stop", [](auto& r) { for (int i = 0; i < 17; ++i) r.mutable_options()->add_stop("s" + std::to_string(i)); }},
+    {"options.stop", [](auto& r) { for (int i = 0; i < 17; ++i) r.mutable_options()->add_stop(std::string(i + 1, 's')); }},
     {"options.stop_token_ids[0]", [](auto& r) { r.mutable_options()->add_stop_token_ids(-1); }},
     {"options.stop_token_ids[1]", [](auto& r) { r.mutable_options()->add_stop_token_ids(1); r.mutable_options()->add_stop_token_ids(1 << 30); }},
     {"GenerateRequest", [](auto& r) { add_unknown_field(r, 99); }},
@@ -121,7 +121,7 @@ TEST_F(BadRequests, InvalidUtf8IsRefusedNamingTheField) {
   request.mutable_options()->add_stop("\xE2\x82");
   expect_invalid(client.complete(request, response), "options.stop[0]");
   v1::ChatRequest chat;
-  chat.add_messages()->set_role("us\xFFer");
+  chat.add_messages()->set_role("us\xFF" "er");
   expect_invalid(client.chat(chat, [](const auto&) { return true; }), "messages");  // no template comes first
   std::vector<int32_t> ids;
   expect_invalid(client.tokenize("\xC0\xAF", false, ids), "text");  // an overlong form

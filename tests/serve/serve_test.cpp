@@ -9,6 +9,7 @@
 #include <csignal>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <regex>
 #include <thread>
 
@@ -169,6 +170,57 @@ TEST(Serve, CancellingAndDeadlinesFreeTheBlocks) {
   // The server still answers.
   v1::GenerateResponse whole;
   EXPECT_TRUE(client.complete(greedy_request("Hello", 4), whole).ok());
+}
+
+// A client process killed mid-stream (its connection dropped, no cancel sent) is noticed by the
+// server, which ends the request and frees its blocks; others are served as before.
+TEST(Serve, AClientKilledMidStreamFreesItsBlocks) {
+  ASSERT_TRUE(std::filesystem::exists(kSmolLm2)) << kSmolLm2 << " is missing: run ./launch/fetch-models.sh";
+  ServerProcess server({"--model", kSmolLm2, "--kv-cache-memory", "256M"});
+  rpc::InferenceClient client = server.client();
+  Background streaming = start_program(
+      {SHARDLM_BINARY, "client", "--addr", server.address(), "--prompt", kCounting, "--max-new-tokens", "2000"});
+  for (int i = 0; i < 600 && read_file(streaming.out_path).size() <= kCounting.size(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_GT(read_file(streaming.out_path).size(), kCounting.size()) << "no tokens streamed: " << read_file(streaming.err_path);
+  EXPECT_GT(blocks_in_use(client), 0);
+  kill(streaming.pid, SIGKILL);
+  streaming.wait(10);
+  EXPECT_EQ(wait_for_free_blocks(client, 10), 0) << "blocks still held after the client died";
+  std::string metrics;
+  ASSERT_TRUE(client.metrics(metrics).ok());
+  EXPECT_NE(metrics.find("shardlm_requests_total{outcome=\"cancelled\"} 1"), std::string::npos) << metrics;
+  v1::GenerateResponse whole;
+  EXPECT_TRUE(client.complete(greedy_request("Hello", 4), whole).ok());
+}
+
+// A server killed outright (no drain) leaves nothing behind that stops the next: restarted on the
+// same port, it serves at once.
+TEST(Serve, AServerKilledOutrightRestartsOnItsPortAndServes) {
+  const std::vector<std::string> args = {"--model", kStories, "--kv-cache-memory", "64M"};
+  auto first = std::make_unique<ServerProcess>(args);
+  const std::string address = first->address(), port = address.substr(address.rfind(':') + 1);
+  rpc::InferenceClient before = first->client();
+  grpc::Status in_flight;
+  std::atomic<bool> started = false;
+  std::thread streaming([&] {
+    in_flight = before.generate(greedy_request("Once upon a time", 400), [&](const auto&) {
+      started = true;
+      return true;
+    });
+  });
+  while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  first->kill_now();
+  streaming.join();
+  EXPECT_FALSE(in_flight.ok()) << "a stream survived its server";
+  first.reset();
+  ServerProcess second(args, 1, port);
+  EXPECT_EQ(second.address(), address);
+  rpc::InferenceClient after = second.client();
+  v1::HealthResponse health;
+  ASSERT_TRUE(after.health(health).ok());
+  EXPECT_EQ(health.status(), v1::HealthResponse::SERVING);
+  EXPECT_EQ(generate_over_rpc(after, "Once upon a time", 24), offline_greedy(kStories, "Once upon a time", 24));
 }
 
 TEST(Serve, AFullQueueAnswersResourceExhaustedAtOnce) {

@@ -11,13 +11,13 @@ namespace shardlm::testing {
 const std::string kStories = std::string(SHARDLM_TEST_DATA) + "/stories260K/stories260K.bin";
 const std::string kSmolLm2 = std::string(SHARDLM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
 
-ServerProcess::ServerProcess(const std::vector<std::string>& args, int ranks) {
+ServerProcess::ServerProcess(const std::vector<std::string>& args, int ranks, const std::string& port) {
   std::vector<std::string> argv;
   if (ranks > 1) {
     prepare_mpi_environment();
     argv = {SHARDLM_MPIEXEC, "-np", std::to_string(ranks), "--oversubscribe", "--bind-to", "none", "--enable-recovery"};
   }
-  argv.insert(argv.end(), {SHARDLM_BINARY, "serve", "--port", "0"});
+  argv.insert(argv.end(), {SHARDLM_BINARY, "serve", "--port", port});
   argv.insert(argv.end(), args.begin(), args.end());
   process_ = start_program(argv);
   const std::regex listening("serving .* on (127\\.0\\.0\\.1:[0-9]+)");
@@ -53,6 +53,12 @@ CliResult ServerProcess::stop(double seconds) {
   stopped_ = true;
   kill(process_.pid, SIGTERM);
   return process_.wait(seconds);
+}
+
+void ServerProcess::kill_now() {
+  stopped_ = true;
+  kill(process_.pid, SIGKILL);
+  process_.wait(10);
 }
 
 int ServerProcess::rank_pid(int rank) const { return pid_of_rank(rank, process_.pid); }

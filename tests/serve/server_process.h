@@ -14,15 +14,18 @@ extern const std::string kSmolLm2;  // SmolLM2-135M-Instruct's GGUF (launch/fetc
 
 class ServerProcess {
  public:
-  // Starts `shardlm serve --port 0 args...`, under `mpirun --enable-recovery` when ranks > 1, and
-  // waits until it says where it listens. Fails the test (throws) when it does not come up.
-  explicit ServerProcess(const std::vector<std::string>& args, int ranks = 1);
+  // Starts `shardlm serve --port <port> args...` (a free port by default), under `mpirun
+  // --enable-recovery` when ranks > 1, and waits until it says where it listens. Fails the test
+  // (throws) when it does not come up.
+  explicit ServerProcess(const std::vector<std::string>& args, int ranks = 1, const std::string& port = "0");
   ~ServerProcess();  // SIGTERM, then SIGKILL if it lingers
 
   const std::string& address() const { return address_; }
   rpc::InferenceClient client(rpc::ClientOptions options = {}) const;
   // SIGTERM to the server (or mpirun) and its exit, within `seconds`.
   CliResult stop(double seconds);
+  // SIGKILL to the server (or mpirun): no drain, as a crash or the OOM killer ends it.
+  void kill_now();
   // The pid of rank `rank` (ranks > 1 only).
   int rank_pid(int rank) const;
   std::string err() const { return read_file(process_.err_path); }

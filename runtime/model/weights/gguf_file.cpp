@@ -173,10 +173,13 @@ GgufFile GgufFile::open(const std::string& path) {
     pending.push_back(std::move(p));
   }
   const uint64_t alignment = gguf.integer_or("general.alignment", 32);
-  SHARDLM_CHECK(alignment > 0 && alignment <= 65536 && (alignment & (alignment - 1)) == 0,
-                "'{}': general.alignment {} is not a power of two", path, alignment);
+  // The format asks for a power of two, at least 8: every tensor then starts aligned for its elements.
+  SHARDLM_CHECK(alignment >= 8 && alignment <= 65536 && (alignment & (alignment - 1)) == 0,
+                "'{}': general.alignment {} is not a power of two from 8 to 65536", path, alignment);
   const uint64_t data_start = (reader.offset() + alignment - 1) / alignment * alignment;
   for (const Pending& p : pending) {
+    SHARDLM_CHECK(p.offset % alignment == 0, "'{}': tensor '{}' starts at data offset {}, not a multiple of the alignment {}",
+                  path, p.tensor.name, p.offset, alignment);
     const uint64_t begin = data_start + p.offset;
     SHARDLM_CHECK(begin >= data_start && begin <= gguf.file_->size() && p.tensor.bytes <= gguf.file_->size() - begin,
                   "'{}': tensor '{}' ({} bytes at data offset {}) runs past the end of the file ({} bytes){}", path,

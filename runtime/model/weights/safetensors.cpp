@@ -1,10 +1,12 @@
 #include "runtime/model/weights/safetensors.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "runtime/backend/backend.h"
 #include "runtime/core/check.h"
 
 namespace shardlm {
@@ -116,7 +118,13 @@ const SafetensorsEntry& SafetensorsCheckpoint::entry(const std::string& name) co
 
 Tensor SafetensorsCheckpoint::tensor(const std::string& name) const {
   const SafetensorsEntry& e = entry(name);
-  return Tensor::view(e.shape, e.dtype, e.file->data() + e.offset, e.file);
+  const uint8_t* data = e.file->data() + e.offset;
+  // A view needs its elements aligned. Where the data starts depends on the header's length, which
+  // not every writer pads to 8 bytes: a misaligned tensor is copied to aligned memory instead.
+  if (reinterpret_cast<uintptr_t>(data) % dtype_size(e.dtype) == 0) return Tensor::view(e.shape, e.dtype, data, e.file);
+  Tensor copy = cpu_backend().empty(e.shape, e.dtype);
+  std::memcpy(copy.data(), data, e.bytes);
+  return copy;
 }
 
 std::vector<std::string> SafetensorsCheckpoint::names() const {

@@ -98,7 +98,9 @@ TEST(Sampler, TopPAndMinPOverALargeVocabularyMatchAFullSort) {
       nonzero += probs[i] > 0;
       ASSERT_NEAR(probs[i], expected[i], 1e-6 + 1e-4 * expected[i]) << "token " << i;
     }
-    if (min_p == 0.0f) EXPECT_GT(nonzero, 64u);  // the nucleus lies beyond the first head sorted
+    if (min_p == 0.0f) {
+      EXPECT_GT(nonzero, 64u);  // the nucleus lies beyond the first head sorted
+    }
   }
 }
 
