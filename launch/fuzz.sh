@@ -41,7 +41,7 @@ fuzz_one() {
   mkdir -p "$found"
   # New inputs go to the scratch corpus (first folder); the seeds are read from the repository.
   if TMPDIR="$scratch" "$build/tests/fuzz/$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-       -print_final_stats=1 -artifact_prefix="$root/tests/fuzz/corpus/$name/crash-" \
+       -print_final_stats=1 -artifact_prefix="$root/tests/fuzz/corpus/$name/" \
        "$found" "$root/tests/fuzz/corpus/$name" >"$log" 2>&1; then
     local runs edges
     runs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')"

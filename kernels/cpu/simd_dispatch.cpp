@@ -1,5 +1,7 @@
 // Picks the instruction set once per process: the best the CPU supports, or a lower one named by
 // SHARDLM_SIMD (generic|avx2|avx512) so a level can be tested or compared on a machine that has more.
+#include <cpuid.h>
+
 #include <atomic>
 #include <cstdlib>
 
@@ -16,19 +18,28 @@ static_assert(static_cast<int>(DType::f32) == 0 && static_cast<int>(DType::f16) 
                   static_cast<int>(DType::q8_0) == 4 && static_cast<int>(DType::q4_1) == 5,
               "Kernels::dot_rows is indexed by DType");
 
+// A CPUID feature bit, for the features some compilers' __builtin_cpu_supports does not name (Clang
+// 14 knows neither "f16c" nor "avx512bf16"); registers 0-3 are EAX, EBX, ECX, EDX.
+bool cpuid_bit(unsigned leaf, unsigned subleaf, int reg, int bit) {
+  unsigned registers[4] = {};
+  if (__get_cpuid_count(leaf, subleaf, &registers[0], &registers[1], &registers[2], &registers[3]) == 0) return false;
+  return ((registers[reg] >> bit) & 1u) != 0;
+}
+
 // Every feature each file is compiled for (see the top-level CMakeLists.txt), not just the ones its
 // intrinsics use: the compiler may use any enabled feature anywhere in that file. __builtin_cpu_supports
-// also checks that the OS saves the wide registers.
+// also checks that the OS saves the wide registers (the CPUID bits ride on AVX2's and AVX-512F's checks).
+
 bool cpu_has_avx2() {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpuid_bit(1, 0, 2, 29);  // F16C
 }
 
 bool cpu_has_avx512() {
   __builtin_cpu_init();
   return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-         __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vnni");
+         cpuid_bit(7, 1, 0, 5) /* AVX512_BF16 */ && __builtin_cpu_supports("avx512vnni");
 }
 
 const Kernels& kernels_for(std::string_view level) {

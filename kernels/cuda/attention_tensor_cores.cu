@@ -32,8 +32,23 @@ struct Tiles {
   float scratch[kWarps][kFrag * (kHeadDim > kKeys ? kHeadDim : kKeys)];
 };
 
-using FragA = wmma::fragment<wmma::matrix_a, kFrag, kFrag, kFrag, __nv_bfloat16, wmma::row_major>;
-using FragAcc = wmma::fragment<wmma::accumulator, kFrag, kFrag, kFrag, float>;
+// out [16][16] (row-major, leading dimension ldo) = a [16][16 kSteps] b [16 kSteps][16]: a row-major,
+// b in BLayout, each 16-deep step moving a by 16 columns and b by b_step elements.
+template <class BLayout, int kSteps>
+__device__ void multiply_tile(const __nv_bfloat16* a, int lda, const __nv_bfloat16* b, int b_step, int ldb, float* out,
+                              int ldo) {
+  wmma::fragment<wmma::accumulator, kFrag, kFrag, kFrag, float> acc;
+  wmma::fill_fragment(acc, 0.0f);
+#pragma unroll
+  for (int kk = 0; kk < kSteps; ++kk) {
+    wmma::fragment<wmma::matrix_a, kFrag, kFrag, kFrag, __nv_bfloat16, wmma::row_major> fa;
+    wmma::fragment<wmma::matrix_b, kFrag, kFrag, kFrag, __nv_bfloat16, BLayout> fb;
+    wmma::load_matrix_sync(fa, a + kk * kFrag, lda);
+    wmma::load_matrix_sync(fb, b + kk * b_step, ldb);
+    wmma::mma_sync(acc, fa, fb, acc);
+  }
+  wmma::store_matrix_sync(out, acc, ldo, wmma::mem_row_major);
+}
 
 template <int D>
 __global__ void __launch_bounds__(kWarps * 32)
@@ -77,19 +92,9 @@ __global__ void __launch_bounds__(kWarps * 32)
 
     // S [16][kKeys] = Q K^T for the warp's rows: K as stored ([key][d]) is K^T column-major.
 #pragma unroll
-    for (int j = 0; j < kKeys / kFrag; ++j) {
-      FragAcc acc;
-      wmma::fill_fragment(acc, 0.0f);
-#pragma unroll
-      for (int kk = 0; kk < D / kFrag; ++kk) {
-        FragA fa;
-        wmma::fragment<wmma::matrix_b, kFrag, kFrag, kFrag, __nv_bfloat16, wmma::col_major> fb;
-        wmma::load_matrix_sync(fa, tiles.q + warp * kFrag * D + kk * kFrag, D);
-        wmma::load_matrix_sync(fb, tiles.k + j * kFrag * D + kk * kFrag, D);
-        wmma::mma_sync(acc, fa, fb, acc);
-      }
-      wmma::store_matrix_sync(scratch + j * kFrag, acc, kKeys, wmma::mem_row_major);
-    }
+    for (int j = 0; j < kKeys / kFrag; ++j)
+      multiply_tile<wmma::col_major, D / kFrag>(tiles.q + warp * kFrag * D, D, tiles.k + j * kFrag * D, kFrag, D,
+                                                scratch + j * kFrag, kKeys);
     __syncwarp();
 
     // The online softmax of this lane's half row: scores masked (causal, past the chunk) and biased.
@@ -120,19 +125,9 @@ __global__ void __launch_bounds__(kWarps * 32)
 
     // P V [16][D] into scratch, added to the lanes' rows.
 #pragma unroll
-    for (int n = 0; n < D / kFrag; ++n) {
-      FragAcc acc;
-      wmma::fill_fragment(acc, 0.0f);
-#pragma unroll
-      for (int kk = 0; kk < kKeys / kFrag; ++kk) {
-        FragA fa;
-        wmma::fragment<wmma::matrix_b, kFrag, kFrag, kFrag, __nv_bfloat16, wmma::row_major> fb;
-        wmma::load_matrix_sync(fa, weights + kk * kFrag, kKeys);
-        wmma::load_matrix_sync(fb, tiles.v + kk * kFrag * D + n * kFrag, D);
-        wmma::mma_sync(acc, fa, fb, acc);
-      }
-      wmma::store_matrix_sync(scratch + n * kFrag, acc, D, wmma::mem_row_major);
-    }
+    for (int n = 0; n < D / kFrag; ++n)
+      multiply_tile<wmma::row_major, kKeys / kFrag>(weights, kKeys, tiles.v + n * kFrag, kFrag * D, D,
+                                                    scratch + n * kFrag, D);
     __syncwarp();
 #pragma unroll
     for (int i = 0; i < D / 2; ++i) o[i] += scratch[row * D + half * (D / 2) + i];

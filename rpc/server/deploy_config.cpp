@@ -59,6 +59,8 @@ std::vector<std::string> deploy_file_as_flags(const std::string& path) {
   std::vector<std::string> flags;
   std::set<std::string> seen;
   for (const auto& entry : root) {
+    SHARDLM_CHECK(entry.first.IsScalar(), "{}: every key must be a name (see configs/deploy/README.md), got a {}", path,
+                  entry.first.IsSequence() ? "list" : entry.first.IsMap() ? "map" : "null");
     const std::string key = entry.first.as<std::string>();
     const bool known = std::any_of(deploy_keys().begin(), deploy_keys().end(),
                                    [&](const DeployKey& k) { return key == k.name; });
@@ -69,7 +71,8 @@ std::vector<std::string> deploy_file_as_flags(const std::string& path) {
     if (key == "pp_layers" && value.IsSequence()) {
       for (size_t i = 0; i < value.size(); ++i) {
         SHARDLM_CHECK(value[i].IsScalar(), "{}: key 'pp_layers' expects a list of layer counts", path);
-        text += (i ? "," : "") + value[i].as<std::string>();
+        if (i > 0) text += ',';
+        text += value[i].as<std::string>();
       }
     } else {
       SHARDLM_CHECK(value.IsScalar(), "{}: key '{}' expects a single value, got a {}", path, key,

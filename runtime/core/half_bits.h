@@ -11,25 +11,15 @@
 
 namespace shardlm {
 
-SHARDLM_HOST_DEVICE float float_from_bits(uint32_t bits) {
-#if defined(__CUDA_ARCH__)
-  return __uint_as_float(bits);
-#else
-  float value;
-  std::memcpy(&value, &bits, sizeof(value));
-  return value;
-#endif
+// The same bits as another type of the same size (std::bit_cast, which device code lacks).
+template <class To, class From>
+SHARDLM_HOST_DEVICE To same_bits(From value) {
+  static_assert(sizeof(To) == sizeof(From), "same_bits needs types of one size");
+  To out;
+  std::memcpy(&out, &value, sizeof(out));
+  return out;
 }
-
-SHARDLM_HOST_DEVICE uint32_t bits_of_float(float value) {
-#if defined(__CUDA_ARCH__)
-  return __float_as_uint(value);
-#else
-  uint32_t bits;
-  std::memcpy(&bits, &value, sizeof(bits));
-  return bits;
-#endif
-}
+SHARDLM_HOST_DEVICE float float_from_bits(uint32_t bits) { return same_bits<float>(bits); }
 
 // Exact: every half is an f32.
 SHARDLM_HOST_DEVICE float half_to_float(uint16_t half) {
@@ -44,7 +34,7 @@ SHARDLM_HOST_DEVICE float half_to_float(uint16_t half) {
 }
 
 SHARDLM_HOST_DEVICE uint16_t float_to_half(float value) {
-  const uint32_t bits = bits_of_float(value), magnitude = bits & 0x7fffffffu;
+  const uint32_t bits = same_bits<uint32_t>(value), magnitude = bits & 0x7fffffffu;
   const auto sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
   if (magnitude > 0x7f800000u) return sign | 0x7e00u | static_cast<uint16_t>((magnitude >> 13) & 0x3ffu);  // quiet NaN
   if (magnitude >= 0x477ff000u) return sign | 0x7c00u;  // 65520 and up round to infinity

@@ -157,6 +157,12 @@ std::string config_dir() {
   return SHARDLM_CONFIG_DIR;
 }
 
+namespace {
+
+Hardware hardware_from_yaml(const YAML::Node& root, const std::string& path);
+
+}  // namespace
+
 Hardware read_hardware(const std::string& path) {
   SHARDLM_CHECK(std::filesystem::is_regular_file(path), "hardware file '{}' does not exist", path);
   YAML::Node root;
@@ -166,7 +172,20 @@ Hardware read_hardware(const std::string& path) {
     SHARDLM_FAIL("'{}' is not valid YAML: {}", path, error.what());
   }
   SHARDLM_CHECK(root.IsMap(), "'{}' must be a YAML map of hardware keys", path);
+  // A value of the wrong shape (a list or map where a name or number belongs) surfaces from yaml-cpp
+  // as a conversion error with its line and column.
+  try {
+    return hardware_from_yaml(root, path);
+  } catch (const YAML::Exception& error) {
+    SHARDLM_FAIL("'{}': a value is not what its key needs: {}", path, error.what());
+  }
+}
+
+namespace {
+
+Hardware hardware_from_yaml(const YAML::Node& root, const std::string& path) {
   for (const auto& entry : root) {
+    SHARDLM_CHECK(entry.first.IsScalar(), "'{}': every key must be a name (see configs/hardware/README.md)", path);
     const std::string key = entry.first.as<std::string>();
     SHARDLM_CHECK(kKeys.count(key) == 1, "'{}': unknown key '{}' (see configs/hardware/README.md)", path, key);
   }
@@ -287,6 +306,8 @@ Hardware read_hardware(const std::string& path) {
   SHARDLM_CHECK(h.intra_node_bandwidth > 0, "'{}': missing required key 'intra_node_bandwidth_gb_s'", path);
   return h;
 }
+
+}  // namespace
 
 Hardware find_hardware(const std::string& name_or_path) {
   namespace fs = std::filesystem;
