@@ -39,8 +39,9 @@ class MpiGenerate : public ::testing::TestWithParam<Layout> {};
 
 TEST_P(MpiGenerate, SameTokensAsOneRank) {
   const Layout layout = GetParam();
-  if (layout.model == "smollm2")
+  if (layout.model == "smollm2") {
     ASSERT_TRUE(std::filesystem::exists(kSmolLm2)) << kSmolLm2 << " is missing: run ./launch/fetch-models.sh";
+  }
   const CliResult alone = run_cli(generate_args(layout.model, 1, 1));
   ASSERT_EQ(alone.exit_code, 0) << alone.err;
   const CliResult sharded = run_mpi(layout.tp * layout.pp, generate_args(layout.model, layout.tp, layout.pp));

@@ -17,7 +17,7 @@ CliResult generate(const std::string& prompt, std::vector<std::string> extra) {
 }
 
 TEST(SpeculativeCli, DraftModelGivesPlainGreedyOutput) {
-  for (const std::string prompt : {std::string("Once upon a time"), kStory}) {
+  for (const std::string& prompt : {std::string("Once upon a time"), kStory}) {
     const CliResult plain = generate(prompt, {"--temperature", "0"});
     ASSERT_EQ(plain.exit_code, 0) << plain.err;
     for (const std::string k : {"1", "5"}) {
@@ -34,7 +34,7 @@ TEST(SpeculativeCli, DraftModelGivesPlainGreedyOutput) {
 }
 
 TEST(SpeculativeCli, SeededSamplingRepeats) {
-  for (const std::vector<std::string> drafts :
+  for (const std::vector<std::string>& drafts :
        {std::vector<std::string>{"--speculate", "3"}, std::vector<std::string>{"--draft-model", kModel}}) {
     std::vector<std::string> flags = {"--temperature", "0.9", "--top-p", "0.95", "--seed", "5"};
     flags.insert(flags.end(), drafts.begin(), drafts.end());
