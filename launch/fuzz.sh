@@ -2,7 +2,8 @@
 # libFuzzer over every parser of outside input (tests/fuzz/*_fuzz.cpp), built with Clang, ASan and
 # UBSan into build-fuzz/:
 #
-#   ./launch/fuzz.sh                 60 s per target (CI's short run), two at a time
+#   ./launch/fuzz.sh                 60 s per target (CI's short run, with a fixed seed so that runs of
+#                                    the same commit explore alike), two at a time
 #   ./launch/fuzz.sh 3600            an hour per target (the long run)
 #   ./launch/fuzz.sh 600 gguf_fuzz   one target
 #
@@ -15,6 +16,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-60}"
 only="${2:-}"
+# The short run is CI's: a fixed seed; longer runs draw a new one each time, to reach further.
+seed=0
+[ "$seconds" -le 60 ] && seed=1
 [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: seconds must be a whole number, got '$seconds'" >&2; exit 2; }
 "$root/launch/install-deps.sh"
 build="${SHARDLM_FUZZ_BUILD_DIR:-$root/build-fuzz}"
@@ -40,7 +44,7 @@ fuzz_one() {
   local name="$1" log="$scratch/$1.log" found="$scratch/$1-corpus"
   mkdir -p "$found"
   # New inputs go to the scratch corpus (first folder); the seeds are read from the repository.
-  if TMPDIR="$scratch" "$build/tests/fuzz/$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  if TMPDIR="$scratch" "$build/tests/fuzz/$name" -max_total_time="$seconds" -seed="$seed" -timeout=10 -rss_limit_mb=2048 \
        -print_final_stats=1 -artifact_prefix="$root/tests/fuzz/corpus/$name/" \
        "$found" "$root/tests/fuzz/corpus/$name" >"$log" 2>&1; then
     local runs edges

@@ -1,5 +1,7 @@
 #include "runtime/model/weights/llama2c_reader.h"
 
+#include <cstdint>
+
 #include <cstdlib>
 
 #include "runtime/core/check.h"
@@ -87,10 +89,14 @@ LoadedModel read_llama2c_model(const std::string& path, DType weight_dtype) {
 
   // Every array in file order; the size check below must hold before any tensor is made.
   const int64_t L = s.layers, D = s.hidden, F = s.ffn_hidden, V = s.vocab_size, KV = s.kv_dim(), Q = s.q_dim();
-  const int64_t rope_table = s.max_seq_len * s.head_dim;  // legacy freq_cis_real + imag, [seq, head_dim/2] each
-  const int64_t floats = V * D + L * D + L * Q * D + 2 * L * KV * D + L * D * Q + L * D + 3 * L * F * D + D +
-                         rope_table + (s.tied_embeddings ? 0 : V * D);
-  const int64_t expected = static_cast<int64_t>(kHeaderBytes) + floats * static_cast<int64_t>(sizeof(float));
+  // In 128 bits: a header's sizes (up to 2^31 each) multiply past 64 bits; the file's size then
+  // tells a real checkpoint from a corrupt header.
+  using Wide = __int128;
+  const Wide rope_table = Wide{s.max_seq_len} * s.head_dim;  // legacy freq_cis_real + imag, [seq, head_dim/2] each
+  const Wide floats = Wide{V} * D + Wide{L} * D + Wide{L} * Q * D + Wide{2} * L * KV * D + Wide{L} * D * Q +
+                      Wide{L} * D + Wide{3} * L * F * D + D + rope_table + (s.tied_embeddings ? 0 : Wide{V} * D);
+  const Wide needed = Wide{kHeaderBytes} + floats * Wide{sizeof(float)};
+  const int64_t expected = needed > Wide{INT64_MAX} ? INT64_MAX : static_cast<int64_t>(needed);
   SHARDLM_CHECK(static_cast<int64_t>(file->size()) == expected,
                 "'{}' does not match its header: dim {}, hidden {}, {} layers, {} heads, {} kv heads, vocab {}, "
                 "seq {} need {} bytes, the file has {}{}",
