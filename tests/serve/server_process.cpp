@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <regex>
 #include <stdexcept>
 #include <thread>
@@ -11,13 +12,21 @@ namespace shardlm::testing {
 const std::string kStories = std::string(SHARDLM_TEST_DATA) + "/stories260K/stories260K.bin";
 const std::string kSmolLm2 = std::string(SHARDLM_MODELS_DIR) + "/SmolLM2-135M-Instruct.Q4_1.gguf";
 
+// The binary that serves: SHARDLM_TEST_SERVE_BINARY where set (launch/sanitize.sh points it at a
+// ThreadSanitizer build, so that only the server is instrumented: the test's own gRPC client, in
+// Debian's uninstrumented gRPC, would be reported for races that its hidden synchronization rules out).
+static std::string serving_binary() {
+  const char* chosen = std::getenv("SHARDLM_TEST_SERVE_BINARY");
+  return chosen && *chosen ? chosen : SHARDLM_BINARY;
+}
+
 ServerProcess::ServerProcess(const std::vector<std::string>& args, int ranks, const std::string& port) {
   std::vector<std::string> argv;
   if (ranks > 1) {
     prepare_mpi_environment();
     argv = {SHARDLM_MPIEXEC, "-np", std::to_string(ranks), "--oversubscribe", "--bind-to", "none", "--enable-recovery"};
   }
-  argv.insert(argv.end(), {SHARDLM_BINARY, "serve", "--port", port});
+  argv.insert(argv.end(), {serving_binary(), "serve", "--port", port});
   argv.insert(argv.end(), args.begin(), args.end());
   process_ = start_program(argv);
   const std::regex listening("serving .* on (127\\.0\\.0\\.1:[0-9]+)");
@@ -61,7 +70,7 @@ void ServerProcess::kill_now() {
   process_.wait(10);
 }
 
-int ServerProcess::rank_pid(int rank) const { return pid_of_rank(rank, process_.pid); }
+int ServerProcess::rank_pid(int rank) const { return pid_of_rank(rank, process_.pid, serving_binary()); }
 
 std::string offline_greedy(const std::string& model, const std::string& prompt, int max_new_tokens) {
   const CliResult result = run_cli({"generate", "--model", model, "--prompt", prompt, "--max-new-tokens",
