@@ -1,7 +1,8 @@
-// Serving over gRPC: tokens/s and time to first token at 1, 8 and 32 concurrent streaming clients of
-// a `shardlm serve` process on 127.0.0.1, against the same requests run in-process through the same
-// engine options (issue 6's goal: gRPC end to end >= 0.95 of in-process throughput). Each client: a
-// distinct short prompt, 32 new tokens, greedy. Server and in-process runs take turns on the machine.
+// Serving over gRPC and over the OpenAI-compatible HTTP API (server-sent events): tokens/s and time to
+// first token at 1, 8 and 32 concurrent streaming clients of a `shardlm serve` process on 127.0.0.1,
+// against the same requests run in-process through the same engine options (issue 6's goal: gRPC end
+// to end >= 0.95 of in-process throughput; HTTP is set against gRPC). Each client: a distinct short
+// prompt, 32 new tokens, greedy. The three runs take turns on the machine.
 //   usage: shardlm_serve_bench [model] [threads]
 #include <algorithm>
 #include <atomic>
@@ -9,6 +10,9 @@
 #include <csignal>
 #include <cstdio>
 #include <string>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <regex>
 #include <thread>
 
 #include "rpc/client/inference_client.h"
@@ -106,6 +110,59 @@ Figures over_grpc(const std::string& address, int clients) {
   return summarise(total, seconds, ttft);
 }
 
+Figures over_http(const std::string& url, const std::string& model, int clients) {
+  // As over_grpc: every client connects (GET /health, kept alive) before the clock starts.
+  std::smatch match;
+  std::regex_match(url, match, std::regex("http://([0-9.]+):([0-9]+)"));
+  const std::string host = match[1];
+  const int port = std::stoi(match[2]);
+  std::vector<double> ttft(clients, -1);
+  std::vector<int64_t> tokens(clients, 0);
+  std::vector<std::thread> threads;
+  std::atomic<int> connected = 0;
+  std::atomic<bool> go = false;
+  Clock::time_point start;
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&, i] {
+      httplib::Client client(host, port);
+      client.set_keep_alive(true);
+      client.set_read_timeout(600);
+      client.Get("/health");
+      ++connected;
+      while (!go) std::this_thread::yield();
+      const nlohmann::json body = {{"model", model}, {"prompt", prompt_of(i)}, {"max_tokens", kNewTokens},
+                                   {"temperature", 0}, {"stream", true}, {"stream_options", {{"include_usage", true}}}};
+      httplib::Request request;
+      request.method = "POST";
+      request.path = "/v1/completions";
+      request.body = body.dump();
+      request.set_header("Content-Type", "application/json");
+      std::string events;
+      request.content_receiver = [&](const char* data, size_t length, uint64_t, uint64_t) {
+        if (ttft[i] < 0 && std::string_view(data, length).find("\"text\":\"") != std::string_view::npos)
+          ttft[i] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+        events.append(data, length);
+        return true;
+      };
+      const auto result = client.send(request);
+      // The usage event counts the tokens (a text chunk may carry none while a character is incomplete).
+      const size_t usage = events.rfind("\"completion_tokens\":");
+      if (!result || result->status != 200 || usage == std::string::npos)
+        std::fprintf(stderr, "HTTP request %d failed: %s\n", i, events.c_str());
+      else
+        tokens[i] = std::stoll(events.substr(usage + 20));
+    });
+  }
+  while (connected < clients) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  start = Clock::now();
+  go = true;
+  for (auto& t : threads) t.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  int64_t total = 0;
+  for (int64_t t : tokens) total += t;
+  return summarise(total, seconds, ttft);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,23 +170,28 @@ int main(int argc, char** argv) {
   Decoder& decoder = *bench.decoder;
   const Tokenizer& tokenizer = *bench.tokenizer;
   const ModelSpec& spec = bench.model.spec;
-  std::string address;
+  std::string address, http_address;
   // The server's pool: the same number of blocks as the in-process engine's.
   const size_t kv_bytes = KvFootprint::of_model(spec, DType::f32).bytes_per_block(kBlockSize) * kBlocks;
   const int server = start_serve_process({"--model", bench.path, "--threads", std::to_string(bench.threads),
                                           "--max-batch", std::to_string(kMaxBatch), "--max-step-tokens",
-                                          std::to_string(kMaxStepTokens), "--kv-cache-memory", std::to_string(kv_bytes)},
-                                         address);
-  std::printf("gRPC serving vs in-process: %s, %d threads, %d new tokens per client, greedy, server at %s\n",
-              bench.path.c_str(), bench.threads, kNewTokens, address.c_str());
-  std::printf("  clients | in-process tok/s  TTFT mean/max ms | gRPC tok/s  TTFT mean/max ms | gRPC / in-process\n");
+                                          std::to_string(kMaxStepTokens), "--kv-cache-memory", std::to_string(kv_bytes),
+                                          "--http-port", "0", "--served-model-name", "bench"},
+                                         address, &http_address);
+  std::printf("gRPC and HTTP serving vs in-process: %s, %d threads, %d new tokens per client, greedy, server at %s and %s\n",
+              bench.path.c_str(), bench.threads, kNewTokens, address.c_str(), http_address.c_str());
+  std::printf("  clients | in-process tok/s  TTFT mean/max ms | gRPC tok/s  TTFT mean/max ms | HTTP tok/s  TTFT mean/max ms"
+              " | gRPC / in-process | HTTP / gRPC\n");
   over_grpc(address, 1);  // warm-up: first connection, page faults
+  over_http(http_address, "bench", 1);
   for (int clients : {1, 8, 32}) {
     const Figures local = in_process(decoder, tokenizer, clients);
     const Figures remote = over_grpc(address, clients);
-    std::printf("  %7d | %16.1f  %7.1f / %7.1f | %10.1f  %7.1f / %7.1f | %5.2f\n", clients, local.tokens_per_second,
-                local.mean_ttft_ms, local.max_ttft_ms, remote.tokens_per_second, remote.mean_ttft_ms,
-                remote.max_ttft_ms, remote.tokens_per_second / local.tokens_per_second);
+    const Figures http = over_http(http_address, "bench", clients);
+    std::printf("  %7d | %16.1f  %7.1f / %7.1f | %10.1f  %7.1f / %7.1f | %10.1f  %7.1f / %7.1f | %17.2f | %11.2f\n",
+                clients, local.tokens_per_second, local.mean_ttft_ms, local.max_ttft_ms, remote.tokens_per_second,
+                remote.mean_ttft_ms, remote.max_ttft_ms, http.tokens_per_second, http.mean_ttft_ms, http.max_ttft_ms,
+                remote.tokens_per_second / local.tokens_per_second, http.tokens_per_second / remote.tokens_per_second);
   }
   stop_serve_process(server);
   return 0;

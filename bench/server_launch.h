@@ -20,9 +20,11 @@
 
 namespace shardlm {
 
-// Starts `shardlm serve --port 0 args...`; returns its pid and fills `address` once it listens, or
-// exits the benchmark saying what the server said.
-inline int start_serve_process(const std::vector<std::string>& args, std::string& address) {
+// Starts `shardlm serve --port 0 args...`; returns its pid and fills `address` once it listens (and
+// `http_address`, "http://127.0.0.1:PORT", when args hold --http-port), or exits the benchmark saying
+// what the server said.
+inline int start_serve_process(const std::vector<std::string>& args, std::string& address,
+                               std::string* http_address = nullptr) {
   const std::string log = process_temp_dir().file("server.err");
   const pid_t pid = fork();
   if (pid == 0) {
@@ -46,6 +48,8 @@ inline int start_serve_process(const std::vector<std::string>& args, std::string
     said = text.str();
     if (std::regex_search(said, match, listening)) {
       address = match[1];
+      if (http_address && std::regex_search(said, match, std::regex("HTTP API at (http://127\\.0\\.0\\.1:[0-9]+)")))
+        *http_address = match[1];
       return pid;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -32,6 +32,16 @@ if(gRPC_FOUND AND SHARDLM_GRPC_CPP_PLUGIN)
 endif()
 shardlm_report("gRPC" "${SHARDLM_GRPC_FOUND}" "${gRPC_VERSION}" "install libgrpc++-dev protobuf-compiler-grpc")
 
+# cpp-httplib (the OpenAI-compatible HTTP API): Debian builds it as a library with OpenSSL, and its
+# pkg-config file carries the defines the header must be read with.
+find_package(PkgConfig QUIET)
+set(SHARDLM_HTTPLIB_FOUND FALSE)
+if(PkgConfig_FOUND)
+  pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+  set(SHARDLM_HTTPLIB_FOUND ${HTTPLIB_FOUND})
+endif()
+shardlm_report("cpp-httplib" "${SHARDLM_HTTPLIB_FOUND}" "${HTTPLIB_VERSION}" "install libcpp-httplib-dev pkg-config")
+
 find_package(yaml-cpp QUIET)
 shardlm_report("yaml-cpp" "${yaml-cpp_FOUND}" "${yaml-cpp_VERSION}" "install libyaml-cpp-dev")
 
@@ -46,7 +56,7 @@ endif()
 
 set(missing "")
 foreach(pair IN ITEMS "fmt;fmt_FOUND" "nlohmann-json;nlohmann_json_FOUND" "MPI;MPI_CXX_FOUND" "protobuf;Protobuf_FOUND" "gRPC;SHARDLM_GRPC_FOUND"
-                      "yaml-cpp;yaml-cpp_FOUND")
+                      "yaml-cpp;yaml-cpp_FOUND" "cpp-httplib;SHARDLM_HTTPLIB_FOUND")
   list(GET pair 0 name)
   list(GET pair 1 variable)
   if(NOT ${variable})

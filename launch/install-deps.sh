@@ -9,6 +9,8 @@ packages=(
   libopenmpi-dev openmpi-bin
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev
+  # the OpenAI-compatible HTTP API's server (Debian builds it with OpenSSL)
+  libcpp-httplib-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pip python3-venv openssl time
   # OpenBLAS: the peer of bench/prefill_gemm.cpp, which loads it at run time (nothing links it)
@@ -38,14 +40,15 @@ else
   $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# Python packages for the independent gRPC client the tests run (grpcio, grpcio-tools), in a virtual
+# Python packages for the independent clients the tests run (grpcio, grpcio-tools; openai, the official
+# client of the OpenAI-compatible HTTP API), in a virtual
 # environment inside the checkout (.venv/, ignored by git), so the system's Python is left alone.
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
-if "$venv/bin/python3" -c "import grpc, grpc_tools" 2>/dev/null; then
+if "$venv/bin/python3" -c "import grpc, grpc_tools, openai" 2>/dev/null; then
   echo "install-deps: Python packages present in $venv"
 else
-  echo "install-deps: installing grpcio grpcio-tools into $venv"
+  echo "install-deps: installing grpcio grpcio-tools openai into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check grpcio grpcio-tools
+  "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check grpcio grpcio-tools openai
 fi

@@ -24,6 +24,8 @@ const std::vector<DeployKey>& deploy_keys() {
       {"kv_dtype", "what the KV cache stores: f32 or bf16 (half the memory per token; default f32)"},
       {"host", "address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)"},
       {"port", "port to listen on (default 50051; 0 picks a free one, printed at start)"},
+      {"http_port", "also serve the OpenAI-compatible HTTP API on this port (0 picks a free one); default: no HTTP"},
+      {"served_model_name", "the model's name in the HTTP API (/v1/models, a request's \"model\"); default: the model file's name"},
       {"max_batch", "sequences in the running batch at once (default 16)"},
       {"max_queue", "requests queued or running at once; more are answered RESOURCE_EXHAUSTED (default 256)"},
       {"max_step_tokens", "prompt tokens one step may compute, so long prompts do not stall decoding (default 512)"},

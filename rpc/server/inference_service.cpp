@@ -3,6 +3,7 @@
 #include <chrono>
 #include <fmt/format.h>
 
+#include "rpc/server/bearer_token.h"
 #include "runtime/tokenizer/utf8_streamer.h"
 
 namespace shardlm::rpc {
@@ -82,12 +83,8 @@ grpc::Status InferenceService::authorize(const grpc::ServerContext& context) con
   const auto found = metadata.find("authorization");
   if (found == metadata.end())
     return {grpc::StatusCode::UNAUTHENTICATED, "missing bearer token (metadata \"authorization: Bearer <token>\")"};
-  const std::string given(found->second.data(), found->second.size());
-  const std::string expected = "Bearer " + bearer_token_;
-  // Compared in time independent of where they differ, so the token cannot be guessed byte by byte.
-  unsigned char difference = given.size() == expected.size() ? 0 : 1;
-  for (size_t i = 0; i < given.size(); ++i) difference |= given[i] ^ expected[i % expected.size()];
-  if (difference != 0) return {grpc::StatusCode::UNAUTHENTICATED, "wrong bearer token"};
+  if (!bearer_token_matches(std::string_view(found->second.data(), found->second.size()), bearer_token_))
+    return {grpc::StatusCode::UNAUTHENTICATED, "wrong bearer token"};
   return grpc::Status::OK;
 }
 

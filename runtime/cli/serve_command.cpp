@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <filesystem>
 #include <fstream>
 #include <grpcpp/grpcpp.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "rpc/http/openai_http_server.h"
 #include "rpc/server/deploy_config.h"
 #include "rpc/server/inference_service.h"
 #include "rpc/server/rank_watchdog.h"
@@ -96,6 +98,10 @@ int serve_command(const std::vector<std::string>& argv) {
   const ModelFlags model_flags = read_model_flags(args);
   const std::string host = args.text("host").value_or("127.0.0.1");
   const auto port = static_cast<int>(args.integer("port", 50051, 0, 65535));
+  // -1: no HTTP API.
+  const auto http_port = static_cast<int>(args.text("http-port") ? args.integer("http-port", 0, 0, 65535) : -1);
+  const std::optional<std::string> served_model_name = args.text("served-model-name");
+  SHARDLM_CHECK(!served_model_name || !served_model_name->empty(), "--served-model-name is empty");
   const int64_t max_batch = args.integer("max-batch", 16, 1, 4096);
   const int64_t max_queue = args.integer("max-queue", 256, 1, 1 << 20);
   const int64_t max_step_tokens = args.integer("max-step-tokens", 512, 0, 1 << 24);
@@ -205,11 +211,31 @@ int serve_command(const std::vector<std::string>& argv) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   SHARDLM_CHECK(server != nullptr && bound_port > 0, "cannot listen on {} (in use, or not an address of this machine)",
                 address);
+  std::unique_ptr<rpc::OpenAiHttpServer> http;
+  std::string http_note;
+  if (http_port >= 0) {
+    // Writing to a client that went away must fail the write, not end the process.
+    std::signal(SIGPIPE, SIG_IGN);
+    rpc::HttpServerOptions http_options;
+    http_options.host = host;
+    http_options.port = http_port;
+    http_options.tls_cert_path = tls_cert.value_or("");
+    http_options.tls_key_path = tls_key.value_or("");
+    http_options.bearer_token = token;
+    http_options.model_name = served_model_name.value_or(std::filesystem::path(model_flags.model_path).filename().string());
+    // A streaming request holds its connection's thread, as a gRPC call holds a handler thread.
+    http_options.threads = static_cast<int>(std::min<int64_t>(max_queue + 8, 1024));
+    http = std::make_unique<rpc::OpenAiHttpServer>(loop, metrics, rpc::ValidationContext{decoder.spec(), tokenizer, chat ? &*chat : nullptr},
+                                                   http_options);
+    http_note = fmt::format(" | OpenAI HTTP API at {}://{}:{} as '{}'", tls_cert ? "https" : "http",
+                            host.find(':') != std::string::npos ? "[" + host + "]" : host, http->port(), http_options.model_name);
+  }
   std::fprintf(stderr,
-               "serving %s on %s:%d | ranks: %d (tp %d, pp %d) | KV blocks: %lld of %lld tokens | max batch %lld%s%s\n",
+               "serving %s on %s:%d | ranks: %d (tp %d, pp %d) | KV blocks: %lld of %lld tokens | max batch %lld%s%s%s\n",
                model_flags.model_path.c_str(), host.c_str(), bound_port, session.world.world, session.world.tp,
                session.world.pp, static_cast<long long>(options.num_blocks), static_cast<long long>(kBlockSize),
-               static_cast<long long>(max_batch), tls_cert ? " | TLS" : "", token.empty() ? "" : " | bearer token");
+               static_cast<long long>(max_batch), tls_cert ? " | TLS" : "", token.empty() ? "" : " | bearer token",
+               http_note.c_str());
   std::fflush(stderr);
 
   const auto drain = std::chrono::milliseconds(static_cast<int64_t>(drain_seconds * 1000));
@@ -222,6 +248,7 @@ int serve_command(const std::vector<std::string>& argv) {
     loop.shut_down(drain);
     // Returns once every call has ended: the loop ends the in-flight ones within the drain time.
     server->Shutdown(std::chrono::system_clock::now() + drain + std::chrono::seconds(2));
+    if (http) http->stop();
     if (loop.failed()) {
       // A rank is lost: the engine may be stuck in a collective for good, and MPI cannot finalize.
       std::fprintf(stderr, "stopped\n");

@@ -30,11 +30,13 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args, int ranks, co
   argv.insert(argv.end(), args.begin(), args.end());
   process_ = start_program(argv);
   const std::regex listening("serving .* on (127\\.0\\.0\\.1:[0-9]+)");
+  const std::regex http_listening("OpenAI HTTP API at (https?://127\\.0\\.0\\.1:[0-9]+)");
   for (int i = 0; i < 1200; ++i) {
     std::smatch match;
     const std::string err = read_file(process_.err_path);
     if (std::regex_search(err, match, listening)) {
       address_ = match[1];
+      if (std::regex_search(err, match, http_listening)) http_address_ = match[1];
       return;
     }
     if (process_.wait(0).exit_code != -1 || process_.wait(0).signal != 0)

@@ -21,6 +21,8 @@ class ServerProcess {
   ~ServerProcess();  // SIGTERM, then SIGKILL if it lingers
 
   const std::string& address() const { return address_; }
+  // "http://127.0.0.1:<port>" (or https) when started with --http-port; empty otherwise.
+  const std::string& http_address() const { return http_address_; }
   rpc::InferenceClient client(rpc::ClientOptions options = {}) const;
   // SIGTERM to the server (or mpirun) and its exit, within `seconds`.
   CliResult stop(double seconds);
@@ -32,7 +34,7 @@ class ServerProcess {
 
  private:
   Background process_;
-  std::string address_;
+  std::string address_, http_address_;
   bool stopped_ = false;
 };
 
