@@ -1,0 +1,99 @@
+// Real models' chat templates rendered by ShardLM against transformers' own rendering of the same
+// conversations (tests/fixtures/chat_templates, made by tests/reference/make_chat_template_fixture.py),
+// byte for byte; a conversation transformers refuses must be refused here too.
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "runtime/core/check.h"
+#include "runtime/tokenizer/chat_template.h"
+
+namespace shardlm {
+namespace {
+
+const std::string kFixture = std::string(SHARDLM_TEST_DATA) + "/../fixtures/chat_templates/chat_templates.json";
+
+nlohmann::json read_fixture() {
+  std::ifstream in(kFixture);
+  if (!in) throw std::runtime_error("cannot open " + kFixture);
+  return nlohmann::json::parse(in);
+}
+
+std::vector<ChatMessage> messages_of(const nlohmann::json& c) {
+  std::vector<ChatMessage> messages;
+  for (const auto& m : c["messages"]) messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+  return messages;
+}
+
+class ChatTemplateFixture : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ChatTemplateFixture, RendersAsTransformers) {
+  const nlohmann::json fixture = read_fixture();
+  const nlohmann::json* found = nullptr;
+  for (const auto& t : fixture["templates"])
+    if (t["name"] == GetParam()) found = &t;
+  ASSERT_NE(found, nullptr) << GetParam() << " is not in " << kFixture;
+  const nlohmann::json& t = *found;
+  const ChatTemplate chat = ChatTemplate::from_jinja(t["template"].get<std::string>(),
+                                                     {t["bos_token"].get<std::string>(), t["eos_token"].get<std::string>()});
+  int refused = 0;
+  for (const auto& c : t["cases"]) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    const std::vector<ChatMessage> messages = messages_of(c);
+    const bool prompt = c["add_generation_prompt"].get<bool>();
+    if (c.contains("expected")) {
+      EXPECT_EQ(chat.render(messages, prompt), c["expected"].get<std::string>());
+      continue;
+    }
+    ++refused;
+    const std::string error = c["error"].get<std::string>();
+    try {
+      chat.render(messages, prompt);
+      ADD_FAILURE() << "rendered a conversation transformers refuses (" << error << ")";
+    } catch (const Error& e) {
+      // The template's own message, where it raised one, reaches the error.
+      const std::string prefix = "TemplateError: ";
+      if (error.starts_with(prefix)) {
+        EXPECT_NE(std::string(e.what()).find(error.substr(prefix.size())), std::string::npos) << e.what();
+      }
+    }
+  }
+  RecordProperty("refused_cases", refused);
+}
+
+INSTANTIATE_TEST_SUITE_P(RealTemplates, ChatTemplateFixture,
+                         ::testing::Values("SmolLM2-135M-Instruct", "Llama-2-7b-chat-hf", "Meta-Llama-3-8B-Instruct",
+                                           "Llama-3.1-8B-Instruct", "Mistral-7B-Instruct-v0.1",
+                                           "Mistral-7B-Instruct-v0.2", "Mistral-v3", "Qwen2-7B-Instruct",
+                                           "Qwen2.5-7B-Instruct", "falcon-11B"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& ch : name)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return name;
+                         });
+
+// The end of an assistant's turn, as each template writes it.
+TEST(ChatTemplateFixtureEndOfTurn, FollowsTheAssistantsWords) {
+  const nlohmann::json fixture = read_fixture();
+  const std::map<std::string, std::string> expected = {
+      {"SmolLM2-135M-Instruct", "<|im_end|>"},  {"Llama-2-7b-chat-hf", "</s>"},
+      {"Meta-Llama-3-8B-Instruct", "<|eot_id|>"}, {"Llama-3.1-8B-Instruct", "<|eot_id|>"},
+      {"Mistral-7B-Instruct-v0.1", "</s>"},     {"Mistral-7B-Instruct-v0.2", "</s>"},
+      {"Mistral-v3", "</s>"},                   {"Qwen2-7B-Instruct", "<|im_end|>"},
+      {"Qwen2.5-7B-Instruct", "<|im_end|>"},    {"falcon-11B", "<|endoftext|>"},
+  };
+  for (const auto& t : fixture["templates"]) {
+    const ChatTemplate chat = ChatTemplate::from_jinja(t["template"].get<std::string>(),
+                                                       {t["bos_token"].get<std::string>(), t["eos_token"].get<std::string>()});
+    EXPECT_EQ(chat.end_of_turn(), expected.at(t["name"].get<std::string>())) << t["name"];
+  }
+}
+
+}  // namespace
+}  // namespace shardlm
