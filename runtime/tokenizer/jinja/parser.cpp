@@ -32,8 +32,7 @@ class Parser {
 
   Body parse() {
     std::string stop;
-    Body body = parse_body({}, stop);
-    return body;
+    return parse_body({}, stop);
   }
 
  private:
@@ -78,16 +77,18 @@ class Parser {
     Parser& parser;
   };
 
-  // Nodes until a block tag named in `ends` (its name left in `stop`, the tag's name consumed).
-  Body parse_body(std::initializer_list<const char*> ends, std::string& stop) {
+  // Nodes until a block tag named in `ends` (its name left in `stop`, the tag's name consumed); the
+  // last of `ends` closes the `opener` tag begun on line `opened`.
+  Body parse_body(std::initializer_list<const char*> ends, std::string& stop, const std::string& opener = "",
+                  int opened = 0) {
     DepthGuard guard(*this);
     Body body;
-    const int opened = peek().line;
     while (true) {
       const Token& t = peek();
       if (t.kind == Token::Kind::end) {
         if (ends.size() == 0) return body;
-        fail(fmt::format("the block opened on line {} is never closed (expected {{% {} %}})", opened, *ends.begin()));
+        fail(fmt::format("the {{% {} %}} opened on line {} is never closed (expected {{% {} %}})", opener, opened,
+                         *(ends.end() - 1)));
       }
       if (t.kind == Token::Kind::text) {
         auto node = make(Node::Kind::text);
@@ -129,7 +130,7 @@ class Parser {
       ExprPtr condition = parse_expr();
       expect_block_end("if");
       while (true) {
-        Body body = parse_body({"elif", "else", "endif"}, stop);
+        Body body = parse_body({"elif", "else", "endif"}, stop, name, node->line);
         node->branches.emplace_back(std::move(condition), std::move(body));
         if (stop == "elif") {
           condition = parse_expr();
@@ -140,7 +141,7 @@ class Parser {
       }
       if (stop == "else") {
         expect_block_end("else");
-        node->else_body = parse_body({"endif"}, stop);
+        node->else_body = parse_body({"endif"}, stop, name, node->line);
       }
       expect_block_end("endif");
       return node;
@@ -153,10 +154,10 @@ class Parser {
       if (skip_name("if")) node->condition = parse_expr(false);
       if (at_name("recursive")) fail("recursive for loops are not supported");
       expect_block_end("for");
-      node->body = parse_body({"else", "endfor"}, stop);
+      node->body = parse_body({"else", "endfor"}, stop, name, node->line);
       if (stop == "else") {
         expect_block_end("else");
-        node->else_body = parse_body({"endfor"}, stop);
+        node->else_body = parse_body({"endfor"}, stop, name, node->line);
       }
       expect_block_end("endfor");
       return node;
@@ -180,7 +181,7 @@ class Parser {
       }
       if (!node->attr.empty() || node->targets.size() != 1) fail("a set block assigns one plain variable");
       expect_block_end("set");
-      node->body = parse_body({"endset"}, stop);
+      node->body = parse_body({"endset"}, stop, name, node->line);
       expect_block_end("endset");
       return node;
     }
@@ -196,7 +197,7 @@ class Parser {
         if (!at_op(")")) expect_op(",");
       }
       expect_block_end("macro");
-      node->body = parse_body({"endmacro"}, stop);
+      node->body = parse_body({"endmacro"}, stop, name, node->line);
       if (peek().kind == Token::Kind::name) next();  // {% endmacro name %}
       expect_block_end("endmacro");
       return node;
@@ -206,7 +207,7 @@ class Parser {
       node->expr = parse_expr();
       if (node->expr->kind != Expr::Kind::call) fail("a call block needs a macro call: {% call name(...) %}");
       expect_block_end("call");
-      node->body = parse_body({"endcall"}, stop);
+      node->body = parse_body({"endcall"}, stop, name, node->line);
       expect_block_end("endcall");
       return node;
     }
@@ -218,7 +219,7 @@ class Parser {
     if (name == "generation") {
       auto node = make(Node::Kind::body_only);
       expect_block_end(name);
-      node->body = parse_body({"endgeneration"}, stop);
+      node->body = parse_body({"endgeneration"}, stop, name, node->line);
       expect_block_end("endgeneration");
       return node;
     }
