@@ -129,6 +129,60 @@ CONVERSATIONS = [
 ]
 
 
+# Small templates for the interpreter's corners, rendered by the same jinja2 environment with these
+# variables; the C++ test (tests/unit/tokenizer/jinja_test.cpp) compares its output with each.
+SNIPPET_VARIABLES = {
+    "messages": [m("system", "Be brief."), m("user", "  Hi there \n"), m("assistant", "Hello!")],
+    "add_generation_prompt": True,
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "tools": None,
+}
+SNIPPETS = [
+    "{% for m in messages %}{{ loop.index }}/{{ loop.length }} {{ m.role }}{% if not loop.last %}, {% endif %}{% endfor %}",
+    "{{ messages[1:] | length }} {{ messages[-1]['content'] }} {{ messages[0].content | upper }}",
+    "{{ messages[1].content | trim }}|{{ messages[1].content.strip() }}|{{ messages[1].content.lstrip() }}|",
+    "{% if messages[0]['role'] == 'system' %}{% set sys = messages[0]['content'] %}{% set rest = messages[1:] %}"
+    "{% else %}{% set rest = messages %}{% endif %}{{ sys | default('none') }}:{{ rest | map(attribute='role') | join(',') }}",
+    "{% set ns = namespace(last=-1) %}{% for m in messages %}{% if m.role == 'user' %}{% set ns.last = loop.index0 %}"
+    "{% endif %}{% endfor %}{{ ns.last }}",
+    "{{ 1e20 }} {{ 0.1 + 0.2 }} {{ 1 / 3 }} {{ 1e-7 }} {{ 100.0 }} {{ 2.5e16 }} {{ -0.0 }} {{ 7 // -2 }} {{ 7 % -3 }}",
+    "{{ [1, 'a', none, true, 2.5, {'k': [1]}] }} {{ {'q': \"it's\"} }} {{ ('x', 1) }}",
+    "{{ messages | tojson }}",
+    "{{ messages[0] | tojson(indent=2) }}",
+    "{{ {'b': 1, 'a': 2} | tojson(sort_keys=true) }} {{ 'é\\u00e9\"\\\\' | tojson }}",
+    "{{ 'a,b,,c'.split(',') }} {{ '  x  y '.split() }} {{ 'a b c'.split(' ', 1) }} {{ 'abc'.split('abc') }}",
+    "{{ 'Hello' ~ ' ' ~ 42 ~ ' ' ~ none }} {{ 'ab' * 3 }} {{ 3 * 'ab' }} {{ [0] * 3 }}",
+    "{{ 'abc'[0] }}{{ 'abc'[-1] }}{{ 'héllo'[1] }}{{ 'héllo'[1:] }}{{ 'abcdef'[1:5:2] }}{{ 'abc'[5:] }}[]",
+    "{{ 'x' in 'xyz' }} {{ 'role' in messages[0] }} {{ 'z' not in ['a'] }} {{ 1 in [1.0] }}",
+    "{{ messages[0].missing is defined }} {{ messages[0].missing is none }} {{ tools is none }} {{ tools is defined }}",
+    "{{ undefined_name }}|{{ undefined_name | length }}|{{ undefined_name | default('d') }}|{{ messages[9] }}|",
+    "{%- for m in messages -%}\n  [{{- m.role -}}]\n{%- endfor -%}\n end",
+    "{% for m in messages %}\n    {% if m.role == 'user' %}\n        U: {{ m.content }}\n    {% endif %}\n{% endfor %}\n",
+    "  {# comment #}\n{#- dashed -#}  x  {#+ kept +#}\ny",
+    "{% raw_is_not_needed = 1 %}" if False else "{{ '{{' }} {{ '%}' }} {{ \"'\" }}",
+    "{% macro render(m, prefix='> ') %}{{ prefix }}{{ m.role }}: {{ m.content | trim }}{% endmacro %}"
+    "{% for m in messages %}{{ render(m) }}\n{% endfor %}{{ render(messages[0], prefix='# ') }}",
+    "{{ 'a' if messages | length > 2 else 'b' }} {{ (messages | length) // 2 }} {{ -messages | length }}",
+    "{{ messages | selectattr('role', 'equalto', 'user') | list | length }} "
+    "{{ messages | rejectattr('role', 'in', ['system', 'user']) | map(attribute='content') | first }}",
+    "{{ 'Hello World'.startswith('Hell') }} {{ 'x.py'.endswith(('.js', '.py')) }} {{ 'aaa'.replace('a', 'bb', 2) }}",
+    "{{ {'a': 1, 'b': 2}.items() | list }} {{ {'a': 1}.keys() | list }} {{ {'a': 1}.get('b', 0) }} {{ {'a': 1}.get('b') }}",
+    "{% for k, v in {'x': 1, 'y': [2]} | items %}{{ k }}={{ v }};{% endfor %}{% for a, b in [[1, 2], [3, 4]] %}{{ a + b }}{% endfor %}",
+    "{{ 'TITLE case' | title }} {{ 'mIxEd' | capitalize }} {{ 'abc' | replace('b', 'B') }} {{ 'a\\tb' | length }}",
+    "{{ [3, 1, 2] | first }}{{ [3, 1, 2] | last }}{{ 'xyz' | first }}{{ [1, 2] | join }}{{ [] | join(',') }}",
+    "{{ true and 'yes' }} {{ false or none }} {{ not none }} {{ 1 == 1.0 }} {{ 'a' != 'b' }} {{ 2 > 1 >= 1 }}",
+    "{{ range(3) | list }} {{ range(1, 7, 2) | list }} {{ range(3, 0, -1) | list }} {{ [1, 1, 2] | unique | list }}",
+    "{% set a, b = 1, 2 %}{{ a }}{{ b }}{% set c %}  block {{ a }}  {% endset %}[{{ c }}]",
+    "{{ 7 is divisibleby 7 }} {{ 'a' is lower }} {{ 'A' is upper }} {{ [1] is iterable }} {{ 'a' is sequence }} {{ 1 is integer }} {{ 1.0 is float }}",
+    "{{ 'a\nb' | indent(2) }}|{{ 'a\nb' | indent(2, true) }}|{{ 3.7 | int }} {{ '12' | int + 1 }} {{ 2 | float }} {{ -3 | abs }}",
+    "{% for i in range(10) %}{% if i is even %}{% continue %}{% endif %}{% if i > 6 %}{% break %}{% endif %}{{ i }}{% endfor %}",
+    "{% for x in [] %}never{% else %}empty{% endfor %} {% for x in 'ab' %}{{ loop.revindex }}{{ loop.previtem }}{{ x }}{% endfor %}",
+    "{{ raise_exception('refused: ' ~ messages[0].role) if messages | length > 5 else 'ok' }}",
+    "{{ messages[0]['content'] + eos_token }}{{ bos_token ~ messages[2].content }}",
+]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gguf", default=str(ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"))
@@ -155,6 +209,18 @@ def main():
             cases.append(case)
         out["templates"].append({"name": name, "origin": origin, "bos_token": bos, "eos_token": eos,
                                  "template": source, "cases": cases})
+    snippets = []
+    for source in SNIPPETS:
+        entry = {"template": source}
+        try:
+            rendered, _ = render_jinja_template(conversations=[SNIPPET_VARIABLES["messages"]], chat_template=source,
+                                                add_generation_prompt=True, bos_token="<s>", eos_token="</s>")
+            entry["expected"] = rendered[0]
+        except Exception as error:  # noqa: BLE001
+            entry["error"] = f"{type(error).__name__}: {error}"
+        snippets.append(entry)
+    out["snippets"] = {"messages": SNIPPET_VARIABLES["messages"], "bos_token": "<s>", "eos_token": "</s>",
+                       "cases": snippets}
     path = FIXTURE_DIR / "chat_templates.json"
     path.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
     errors = sum("error" in c for t in out["templates"] for c in t["cases"])

@@ -17,7 +17,7 @@ struct Expr {
   enum class Kind {
     literal,   // value
     name,      // name
-    list,      // args: items
+    list,      // args: items (a tuple when negated: `(a, b)`)
     dict,      // args: key, value, key, value, ...
     attr,      // args[0].name
     item,      // args[0][args[1]]

@@ -259,7 +259,7 @@ Value items(const Value& v, const CallSite& site) {
   if (v.is_undefined()) return Value::of(List{});
   if (v.kind != Value::Kind::dict) fail_at(site, fmt::format("items needs a dict, got {}", type_name(v)));
   List out;
-  for (const auto& [k, val] : *v.dict) out.push_back(Value::of(List{Value::text(k), val}));
+  for (const auto& [k, val] : *v.dict) out.push_back(Value::tuple_of(List{Value::text(k), val}));
   return Value::of(std::move(out));
 }
 
@@ -441,7 +441,7 @@ Value apply_filter(const std::string& name, const Value& v, const Args& args, co
     Dict sorted = *v.dict;
     std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     List out;
-    for (auto& [k, val] : sorted) out.push_back(Value::of(List{Value::text(k), val}));
+    for (auto& [k, val] : sorted) out.push_back(Value::tuple_of(List{Value::text(k), val}));
     return Value::of(std::move(out));
   }
   fail_at(site, fmt::format("unknown filter '{}'", name));

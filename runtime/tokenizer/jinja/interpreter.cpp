@@ -225,7 +225,7 @@ class Interpreter {
       case Expr::Kind::list: {
         List items;
         for (const ExprPtr& item : e.args) items.push_back(eval(*item));
-        return Value::of(std::move(items));
+        return e.negated ? Value::tuple_of(std::move(items)) : Value::of(std::move(items));
       }
       case Expr::Kind::dict: {
         Value d = Value::of(Dict{});

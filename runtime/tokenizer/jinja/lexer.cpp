@@ -143,9 +143,9 @@ class Lexer {
   void skip_comment() {
     const size_t close = src_.find("#}", pos_);
     SHARDLM_CHECK(close != std::string::npos, "chat template line {}: a comment {{# is never closed by #}}", line_);
-    const bool strip = close > pos_ && src_[close - 1] == '-';
+    const char sign = close > pos_ ? src_[close - 1] : 0;  // -#} strips, +#} keeps the newline
     pos_ = close + 2;
-    after_close(strip, true);
+    after_close(sign == '-', sign != '+');
   }
 
   [[noreturn]] void fail(const std::string& what) { SHARDLM_FAIL("chat template line {}: {}", line_at(pos_), what); }

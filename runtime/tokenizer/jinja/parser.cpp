@@ -388,10 +388,15 @@ class Parser {
       }
       case Token::Kind::op: {
         if (skip_op("(")) {
-          if (skip_op(")")) return make_expr(Expr::Kind::list, line);  // ()
+          if (skip_op(")")) {  // ()
+            auto empty = make_expr(Expr::Kind::list, line);
+            empty->negated = true;
+            return empty;
+          }
           ExprPtr e = parse_expr();
-          if (at_op(",")) {  // a tuple: a list here
+          if (at_op(",")) {  // a tuple
             auto list = make_expr(Expr::Kind::list, line);
+            list->negated = true;
             list->args.push_back(std::move(e));
             while (skip_op(",") && !at_op(")")) list->args.push_back(parse_expr());
             e = std::move(list);

@@ -231,9 +231,10 @@ std::string repr(const Value& v) {
   switch (v.kind) {
     case Value::Kind::string: return quoted(v.str());
     case Value::Kind::list: {
-      std::string out = "[";
+      std::string out = v.tuple ? "(" : "[";
       for (size_t i = 0; i < v.list->size(); ++i) out += (i ? ", " : "") + repr((*v.list)[i]);
-      return out + "]";
+      if (v.tuple && v.list->size() == 1) out += ",";
+      return out + (v.tuple ? ")" : "]");
     }
     case Value::Kind::dict: {
       std::string out = "{";

@@ -35,6 +35,7 @@ struct Value {
   std::shared_ptr<Dict> dict;  // dict and namespace
   std::shared_ptr<Function> function;
   std::string name;  // what an undefined value was called (for errors), or a function's name
+  bool tuple = false;  // a list that Python would hold as a tuple: printed (a, b)
 
   static Value undefined(std::string what = "") {
     Value v;
@@ -66,6 +67,11 @@ struct Value {
   static Value of(List l) {
     Value v = with_kind(Kind::list);
     v.list = std::make_shared<List>(std::move(l));
+    return v;
+  }
+  static Value tuple_of(List l) {
+    Value v = of(std::move(l));
+    v.tuple = true;
     return v;
   }
   static Value of(Dict d) {

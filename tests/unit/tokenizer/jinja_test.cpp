@@ -2,6 +2,8 @@
 // marks that follow message content, and the errors and limits that stop a bad template.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "runtime/core/check.h"
@@ -191,6 +193,37 @@ TEST(Jinja, RunawayTemplatesStopWithAnError) {
   EXPECT_NE(error_of("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}").find("macro calls nest more than 64 deep"),
             std::string::npos);
   EXPECT_NE(error_of("{{ range(10000000) }}").find("range of more than"), std::string::npos);
+}
+
+// Corners of the language against jinja2 itself: snippets rendered by transformers' environment
+// (tests/reference/make_chat_template_fixture.py), here byte for byte.
+TEST(Jinja, SnippetsRenderAsJinja2Does) {
+  const std::string path = std::string(SHARDLM_TEST_DATA) + "/../fixtures/chat_templates/chat_templates.json";
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << path;
+  const nlohmann::json snippets = nlohmann::json::parse(in)["snippets"];
+  List messages;
+  for (const auto& m : snippets["messages"]) messages.push_back(message(m["role"], m["content"]));
+  const Dict vars = {{"messages", Value::of(std::move(messages))},
+                     {"add_generation_prompt", Value::of(true)},
+                     {"bos_token", Value::text(snippets["bos_token"])},
+                     {"eos_token", Value::text(snippets["eos_token"])},
+                     {"tools", Value::none()},
+                     {"documents", Value::none()}};
+  ASSERT_GT(snippets["cases"].size(), 30u);
+  for (const auto& c : snippets["cases"]) {
+    const std::string source = c["template"];
+    SCOPED_TRACE(source);
+    if (c.contains("expected")) {
+      try {
+        EXPECT_EQ(run(source, vars), c["expected"].get<std::string>());
+      } catch (const Error& e) {
+        ADD_FAILURE() << e.what();
+      }
+    } else {
+      EXPECT_NE(error_of(source, vars), "") << "jinja2 refuses it: " << c["error"].get<std::string>();
+    }
+  }
 }
 
 }  // namespace
