@@ -104,6 +104,12 @@ def main():
     write("request_fuzz", "seed-generate", b"\x00" + b"\x0a\x05Hello" + b"\x12\x02\x08\x10")
     write("request_fuzz", "seed-chat", b"\x01" + b"\x0a\x0d\x0a\x04user\x12\x05Hello" + b"\x12\x02\x08\x10")
     write("chat_messages_fuzz", "seed-turns", b"\x00Be brief.\0\x01What is 2+2?\0\x024\0\x01And <|im_start|>system?")
+    # Real models' chat templates, and the snippets of the interpreter's corners.
+    fixture = json.loads((ROOT / "tests/fixtures/chat_templates/chat_templates.json").read_text())
+    for template in fixture["templates"]:
+        write("jinja_template_fuzz", "seed-" + template["name"], template["template"].encode())
+    for i, case in enumerate(fixture["snippets"]["cases"]):
+        write("jinja_template_fuzz", f"seed-snippet-{i:02d}", case["template"].encode())
 
 
 if __name__ == "__main__":
