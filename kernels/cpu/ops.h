@@ -19,7 +19,7 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
 bool matmul_quantizes_inputs(DType w_dtype);
 void rmsnorm(ThreadPool& pool, const float* x, const float* weight, float* y, int64_t rows, int64_t dim, float eps);
 void rope(ThreadPool& pool, float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim,
-          float theta, float position_scale, RopeLayout layout);
+          const double* frequencies, float magnitude, RopeLayout layout);
 void layernorm(ThreadPool& pool, const float* x, const float* weight, const float* bias, float* y, int64_t rows,
                int64_t dim, float eps);
 void add_bias(ThreadPool& pool, float* y, const float* bias, int64_t rows, int64_t n);

@@ -29,15 +29,16 @@ __global__ void layernorm_kernel(const float* x, const float* weight, const floa
 }
 
 __global__ void rope_kernel(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim,
-                            float theta, float position_scale, bool halves) {
+                            const double* frequencies, float magnitude, bool halves) {
   const int64_t pairs = head_dim / 2, total = tokens * heads * pairs;
   for (int64_t index = first_index(); index < total; index += grid_stride()) {
     const int64_t i = index % pairs, head = index / pairs, t = head / heads;
     // The angle in double, as the reference: positions reach 10^5 and f32 would lose the phase.
-    const double angle =
-        positions[t] / static_cast<double>(position_scale) * pow(static_cast<double>(theta), -2.0 * i / head_dim);
+    const double angle = positions[t] * frequencies[i];
     double sine, cosine;
     sincos(angle, &sine, &cosine);
+    sine *= magnitude;
+    cosine *= magnitude;
     float* row = x + head * head_dim;
     const int64_t a = halves ? i : 2 * i, b = halves ? i + pairs : 2 * i + 1;
     const double x0 = row[a], x1 = row[b];
@@ -62,12 +63,12 @@ cudaError_t layernorm(const float* x, const float* weight, const float* bias, fl
   return cudaGetLastError();
 }
 
-cudaError_t rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim, float theta,
-                 float position_scale, bool halves, cudaStream_t stream) {
+cudaError_t rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim,
+                 const double* frequencies, float magnitude, bool halves, cudaStream_t stream) {
   const int64_t total = tokens * heads * (head_dim / 2);
   if (total <= 0) return cudaSuccess;
-  rope_kernel<<<blocks_for(total), kThreads, 0, stream>>>(x, positions, tokens, heads, head_dim, theta, position_scale,
-                                                         halves);
+  rope_kernel<<<blocks_for(total), kThreads, 0, stream>>>(x, positions, tokens, heads, head_dim, frequencies,
+                                                         magnitude, halves);
   return cudaGetLastError();
 }
 

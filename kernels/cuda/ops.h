@@ -38,10 +38,10 @@ cudaError_t rmsnorm(const float* x, const float* weight, float* y, int64_t rows,
                     cudaStream_t stream);
 cudaError_t layernorm(const float* x, const float* weight, const float* bias, float* y, int64_t rows, int64_t dim,
                       float eps, cudaStream_t stream);
-// x [tokens, heads, head_dim] rotated in place; positions on the device; halves: pairs (i, i + d/2)
-// (Hugging Face), else (2i, 2i + 1).
-cudaError_t rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim, float theta,
-                 float position_scale, bool halves, cudaStream_t stream);
+// x [tokens, heads, head_dim] rotated in place as ref::rope; positions and the head_dim / 2 frequencies
+// on the device; halves: pairs (i, i + d/2) (Hugging Face), else (2i, 2i + 1).
+cudaError_t rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim,
+                 const double* frequencies, float magnitude, bool halves, cudaStream_t stream);
 
 // out [count, width] (=, or += with accumulate) rows ids[i] of table [*, width] of `dtype` (any of
 // weight_groups.h's but i8), widened.

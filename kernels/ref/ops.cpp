@@ -63,23 +63,30 @@ void rmsnorm(const float* x, const float* weight, float* y, int64_t rows, int64_
   }
 }
 
-void rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim, float theta,
-          float position_scale, RopeLayout layout) {
+void rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim,
+          const double* frequencies, float magnitude, RopeLayout layout) {
   const int64_t pairs = head_dim / 2;
   for (int64_t t = 0; t < tokens; ++t) {
-    const double position = positions[t] / static_cast<double>(position_scale);
     for (int64_t h = 0; h < heads; ++h) {
       float* head = x + (t * heads + h) * head_dim;
       for (int64_t i = 0; i < pairs; ++i) {
-        const double angle = position * std::pow(static_cast<double>(theta), -2.0 * i / head_dim);
+        const double angle = positions[t] * frequencies[i];
+        const double cosine = std::cos(angle) * magnitude, sine = std::sin(angle) * magnitude;
         const int64_t a = layout == RopeLayout::adjacent ? 2 * i : i;
         const int64_t b = layout == RopeLayout::adjacent ? 2 * i + 1 : i + pairs;
         const double x0 = head[a], x1 = head[b];
-        head[a] = static_cast<float>(x0 * std::cos(angle) - x1 * std::sin(angle));
-        head[b] = static_cast<float>(x0 * std::sin(angle) + x1 * std::cos(angle));
+        head[a] = static_cast<float>(x0 * cosine - x1 * sine);
+        head[b] = static_cast<float>(x0 * sine + x1 * cosine);
       }
     }
   }
+}
+
+std::vector<double> rope_frequencies(int64_t head_dim, double theta, double position_scale) {
+  std::vector<double> frequencies(head_dim / 2);
+  for (int64_t i = 0; i < head_dim / 2; ++i)
+    frequencies[i] = std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim)) / position_scale;
+  return frequencies;
 }
 
 void layernorm(const float* x, const float* weight, const float* bias, float* y, int64_t rows, int64_t dim, float eps) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "runtime/core/dtype.h"
 
@@ -52,10 +53,15 @@ void matmul_quantized_inputs(const float* x, const void* w, DType w_dtype, float
 void quantize_rows_int8(const float* x, int64_t rows, int64_t k, int8_t* q, float* scales);
 // y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * weight, for each of `rows` rows of length dim.
 void rmsnorm(const float* x, const float* weight, float* y, int64_t rows, int64_t dim, float eps);
-// Rotates each head of x [tokens, heads, head_dim] by angle position * theta^(-2i/head_dim) for pair i.
-// position_scale divides positions (linear RoPE scaling; 1 for none).
-void rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim, float theta,
-          float position_scale, RopeLayout layout);
+// Rotates each head of x [tokens, heads, head_dim]: pair i of the token at position p turns by the angle
+// p * frequencies[i] (head_dim / 2 of them, radians per position: theta^(-2i/head_dim) with any RoPE
+// scaling folded in) and is multiplied by magnitude, as transformers multiplies cos and sin by YaRN's
+// attention factor (1 for every other RoPE).
+void rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim,
+          const double* frequencies, float magnitude, RopeLayout layout);
+// Plain RoPE's frequencies theta^(-2i/head_dim) / position_scale, i < head_dim / 2 (position_scale is
+// linear scaling's factor; 1 for none).
+std::vector<double> rope_frequencies(int64_t head_dim, double theta, double position_scale = 1.0);
 // y[r] = (x[r] - mean) / sqrt(var + eps) * weight + bias, per row; bias may be nullptr.
 void layernorm(const float* x, const float* weight, const float* bias, float* y, int64_t rows, int64_t dim, float eps);
 // y[r, i] += bias[i] for each of `rows` rows of length n.

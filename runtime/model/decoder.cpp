@@ -59,7 +59,6 @@ Decoder::Decoder(ModelSpec spec, ModelWeights weights, std::unique_ptr<DeviceOps
       placement_(placement) {
   spec_.validate();
   const ModelSpec& s = spec_;
-  SHARDLM_CHECK(s.rope_scaling != RopeScaling::yarn, "{}: YaRN RoPE scaling is not supported", s.family);
   SHARDLM_CHECK(s.qkv_layout != QkvLayout::per_head || s.heads == s.kv_heads,
                 "{}: per-head interleaved QKV needs as many KV heads as heads", s.family);
   SHARDLM_CHECK(static_cast<int64_t>(weights_.layers.size()) == s.layers, "model has {} layers of weights, spec says {}",
@@ -98,6 +97,10 @@ Decoder::Decoder(ModelSpec spec, ModelWeights weights, std::unique_ptr<DeviceOps
     const int64_t total = placement_.total_heads > 0 ? placement_.total_heads : s.heads;
     const std::vector<float> all = alibi_slopes(total, s.alibi_rule, s.alibi_bias_max);
     alibi_slopes_.assign(all.begin() + placement_.first_head, all.begin() + placement_.first_head + s.heads);
+  }
+  if (s.position == PositionKind::rope) {
+    rope_frequencies_ = rope_frequencies(s, 0);
+    rope_magnitude_ = rope_attention_factor(s);
   }
 }
 
@@ -315,13 +318,12 @@ void Decoder::attention(const LayerWeights& layer, int64_t l, std::span<const Se
   for (const SequenceSlice& seq : sequences) {
     const auto T = static_cast<int64_t>(seq.tokens.size());
     if (spec_.position == PositionKind::rope) {
-      // Dynamic NTK scaling makes theta depend on each sequence's own length.
-      const auto theta = static_cast<float>(rope_theta_for(spec_, seq.start_pos + T));
-      const float divide_by = rope_position_scale(spec_);
-      ops_.rope(q_ + r0 * Q, positions_.data() + r0, T, spec_.heads, spec_.head_dim, theta, divide_by,
-                spec_.rope_layout);
-      ops_.rope(k_ + r0 * KV, positions_.data() + r0, T, spec_.kv_heads, spec_.head_dim, theta, divide_by,
-                spec_.rope_layout);
+      // Dynamic NTK scaling makes the frequencies depend on each sequence's own length.
+      if (spec_.rope_scaling == RopeScaling::dynamic_ntk) rope_frequencies_ = rope_frequencies(spec_, seq.start_pos + T);
+      ops_.rope(q_ + r0 * Q, positions_.data() + r0, T, spec_.heads, spec_.head_dim, rope_frequencies_.data(),
+                rope_magnitude_, spec_.rope_layout);
+      ops_.rope(k_ + r0 * KV, positions_.data() + r0, T, spec_.kv_heads, spec_.head_dim, rope_frequencies_.data(),
+                rope_magnitude_, spec_.rope_layout);
     }
     AttentionShape shape{T, seq.start_pos, spec_.heads, spec_.kv_heads, spec_.head_dim, KV, scale};
     shape.alibi_slopes = alibi_slopes_.empty() ? nullptr : alibi_slopes_.data();

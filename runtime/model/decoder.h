@@ -116,6 +116,9 @@ class Decoder {
   DeviceOps& ops_;
   Placement placement_;
   std::vector<float> alibi_slopes_;
+  // RoPE's frequencies (positions.h): fixed, or for dynamic NTK recomputed per sequence length.
+  std::vector<double> rope_frequencies_;
+  float rope_magnitude_ = 1.0f;
   // Scratch activations in the device's memory, grown to the largest token count seen: [T, width]
   // each (pointers into the tensors below, which own them).
   int64_t scratch_tokens_ = 0;

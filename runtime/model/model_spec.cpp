@@ -30,6 +30,26 @@ void ModelSpec::validate() const {
                 "model: clip_qkv and attention scale must be >= 0");
   SHARDLM_CHECK(rope_scaling_factor >= 1.0f, "model: RoPE scaling factor must be at least 1, got {}",
                 rope_scaling_factor);
+  if (rope_scaling == RopeScaling::llama3 || rope_scaling == RopeScaling::yarn)
+    SHARDLM_CHECK(rope_original_context > 0 && std::isfinite(rope_original_context),
+                  "model: RoPE scaling needs the original context length (original_max_position_embeddings), got {}",
+                  rope_original_context);
+  if (rope_scaling == RopeScaling::llama3)
+    SHARDLM_CHECK(rope_low_freq_factor > 0 && rope_high_freq_factor > rope_low_freq_factor &&
+                      std::isfinite(rope_high_freq_factor),
+                  "model: Llama 3 RoPE needs 0 < low_freq_factor < high_freq_factor, got {} and {}",
+                  rope_low_freq_factor, rope_high_freq_factor);
+  if (rope_scaling == RopeScaling::yarn)
+    SHARDLM_CHECK(std::isfinite(rope_beta_fast) && std::isfinite(rope_beta_slow) && rope_beta_fast > 0 &&
+                      rope_beta_slow > 0 && !(rope_attention_factor < 0) && std::isfinite(rope_attention_factor) &&
+                      std::isfinite(rope_mscale) && std::isfinite(rope_mscale_all_dim),
+                  "model: YaRN needs positive beta_fast / beta_slow and a finite attention factor >= 0, got {}, {}, {}",
+                  rope_beta_fast, rope_beta_slow, rope_attention_factor);
+  SHARDLM_CHECK(rope_frequency_divisors.empty() ||
+                    static_cast<int64_t>(rope_frequency_divisors.size()) == head_dim / 2,
+                "model: {} RoPE frequency factors for {} pairs", rope_frequency_divisors.size(), head_dim / 2);
+  for (const float divisor : rope_frequency_divisors)
+    SHARDLM_CHECK(divisor > 0 && std::isfinite(divisor), "model: RoPE frequency factor {} is not positive", divisor);
 }
 
 std::string ModelSpec::summary() const {

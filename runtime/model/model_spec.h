@@ -14,7 +14,8 @@ namespace shardlm {
 enum class FfnKind : uint8_t { swiglu, gelu, gelu_tanh };
 enum class NormKind : uint8_t { rmsnorm, layernorm };
 enum class PositionKind : uint8_t { rope, alibi, learned };
-enum class RopeScaling : uint8_t { none, linear, dynamic_ntk, yarn };
+// How RoPE's frequencies are scaled past the trained context (runtime/model/positions.h has the formulas).
+enum class RopeScaling : uint8_t { none, linear, dynamic_ntk, llama3, yarn };
 // How a fused QKV projection orders its output rows.
 enum class QkvLayout : uint8_t {
   separate,      // q, k, v are three tensors (Llama)
@@ -43,7 +44,16 @@ struct ModelSpec {
   RopeLayout rope_layout = RopeLayout::halves;
   RopeScaling rope_scaling = RopeScaling::none;
   float rope_scaling_factor = 1.0f;
-  float rope_original_context = 0;  // dynamic NTK: the context the model was trained for
+  float rope_original_context = 0;  // dynamic NTK, Llama 3, YaRN: the context the model was trained for
+  float rope_low_freq_factor = 1.0f;   // Llama 3: wavelengths over trained / low are divided by the factor,
+  float rope_high_freq_factor = 4.0f;  // under trained / high kept, and blended in between
+  float rope_beta_fast = 32.0f;        // YaRN: pairs turning more than beta_fast times over the trained
+  float rope_beta_slow = 1.0f;         // context keep their frequency, fewer than beta_slow are interpolated
+  bool rope_yarn_truncate = true;      // YaRN: the ramp's ends rounded outwards to whole dimensions
+  float rope_attention_factor = 0.0f;  // YaRN: multiplies cos and sin; 0 = from the factor (and mscales)
+  float rope_mscale = 0.0f, rope_mscale_all_dim = 0.0f;  // YaRN (DeepSeek's form of the attention factor)
+  // GGUF's rope_freqs tensor (Llama 3.1 files): pair i's frequency is divided by entry i; empty = none.
+  std::vector<float> rope_frequency_divisors;
   AlibiRule alibi_rule = AlibiRule::bloom;
   float alibi_bias_max = 8.0f;      // MPT's alibi_bias_max; BLOOM's rule is the same with 8
   QkvLayout qkv_layout = QkvLayout::separate;

@@ -27,9 +27,9 @@ void CpuOps::layernorm(const float* x, const Tensor& weight, const Tensor& bias,
                  weight.numel(), eps);
 }
 
-void CpuOps::rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim, float theta,
-                  float position_scale, RopeLayout layout) {
-  cpu::rope(pool_, x, positions, tokens, heads, head_dim, theta, position_scale, layout);
+void CpuOps::rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim,
+                  const double* frequencies, float magnitude, RopeLayout layout) {
+  cpu::rope(pool_, x, positions, tokens, heads, head_dim, frequencies, magnitude, layout);
 }
 
 void CpuOps::attention(const float* q, const void* keys, const void* values, float* out, const AttentionShape& shape) {

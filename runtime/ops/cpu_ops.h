@@ -15,8 +15,8 @@ class CpuOps : public DeviceOps {
   void add_bias(float* y, const Tensor& bias, int64_t rows) override;
   void rmsnorm(const float* x, const Tensor& weight, float* y, int64_t rows, float eps) override;
   void layernorm(const float* x, const Tensor& weight, const Tensor& bias, float* y, int64_t rows, float eps) override;
-  void rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim, float theta,
-            float position_scale, RopeLayout layout) override;
+  void rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim,
+            const double* frequencies, float magnitude, RopeLayout layout) override;
   void attention(const float* q, const void* keys, const void* values, float* out, const AttentionShape& shape) override;
   void silu_gate(const float* gate, const float* up, float* out, int64_t n) override;
   void gelu(float* x, int64_t n) override;

@@ -30,9 +30,10 @@ class DeviceOps {
   virtual void rmsnorm(const float* x, const Tensor& weight, float* y, int64_t rows, float eps) = 0;
   virtual void layernorm(const float* x, const Tensor& weight, const Tensor& bias, float* y, int64_t rows,
                          float eps) = 0;
-  // Rotates x [tokens, heads, head_dim] in place, token t at positions[t] (positions on the host).
-  virtual void rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim, float theta,
-                    float position_scale, RopeLayout layout) = 0;
+  // Rotates x [tokens, heads, head_dim] in place as ref::rope, token t at positions[t]; positions and the
+  // head_dim / 2 frequencies on the host (one table, computed by runtime/model/positions.h, for every backend).
+  virtual void rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim,
+                    const double* frequencies, float magnitude, RopeLayout layout) = 0;
   // Attention of q over the keys and values (a contiguous cache or a paged pool, per shape).
   virtual void attention(const float* q, const void* keys, const void* values, float* out,
                          const AttentionShape& shape) = 0;

@@ -92,8 +92,8 @@ TEST_P(FamilyGolden, OnTheGpuLogitsAndGreedyTokensMatchTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, FamilyGolden,
-                         ::testing::Values("llama", "llama_dynamic", "falcon_7b_style", "falcon_40b_style", "bloom",
-                                           "mpt", "gpt_bigcode", "gpt2"));
+                         ::testing::Values("llama", "llama_dynamic", "llama3_rope", "llama_yarn", "falcon_7b_style",
+                                           "falcon_40b_style", "bloom", "mpt", "gpt_bigcode", "gpt2"));
 
 }  // namespace
 }  // namespace shardlm::golden

@@ -120,8 +120,10 @@ TEST_F(CudaOpsTest, NormsRopeAndActivationsMatchTheReference) {
     auto x = test::random_floats(rng_, tokens * heads * head_dim, -1, 1);
     const std::vector<int32_t> positions = {0, 1, 7, 511, 4095};
     Tensor dx = on_device(x);
-    ops_->rope(dx.data_as<float>(), positions.data(), tokens, heads, head_dim, 10000.0f, 2.0f, layout);
-    ref::rope(x.data(), positions.data(), tokens, heads, head_dim, 10000.0f, 2.0f, layout);
+    // Linear scaling x2 and a YaRN-like magnitude: the table and the factor reach the kernel as given.
+    const std::vector<double> frequencies = ref::rope_frequencies(head_dim, 10000.0, 2.0);
+    ops_->rope(dx.data_as<float>(), positions.data(), tokens, heads, head_dim, frequencies.data(), 1.2f, layout);
+    ref::rope(x.data(), positions.data(), tokens, heads, head_dim, frequencies.data(), 1.2f, layout);
     expect_close(back(dx), x, 1e-6, "rope");  // both compute the angle in double
   }
   const int64_t n = 4097;

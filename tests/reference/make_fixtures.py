@@ -401,6 +401,41 @@ def fixture_defs():
             what="Llama with dynamic-NTK RoPE (factor 2, max_position_embeddings 24, so greedy generation runs "
                  "past it), tied embeddings, weights stored in bfloat16; Metaspace (non-legacy) tokenizer.",
         ),
+        # Llama 3.1's rope_scaling (only the "rope_type" key, as the published config) on a context small
+        # enough that the three wavelength bands all hold pairs: theta 500000 and head_dim 16 give
+        # wavelengths 6.3, 32.5, 168, ...; with original_max_position_embeddings 64, low 1 and high 4, pair 0
+        # (< 16) keeps its frequency, pair 1 (16..64) is blended and the rest (> 64) are divided by 8.
+        "llama3_rope": dict(
+            ll, tokenizer="llama_legacy", cls=LlamaForCausalLM, seed=9000, std=0.2, dtype=torch.float32,
+            config=lambda V: LlamaConfig(
+                vocab_size=V, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, head_dim=16, hidden_act="silu",
+                max_position_embeddings=512, rms_norm_eps=1e-5, rope_theta=500000.0,
+                rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                              "high_freq_factor": 4.0, "original_max_position_embeddings": 64},
+                tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, pad_token_id=None,
+                initializer_range=0.2),
+            what="Llama with Llama 3.1 RoPE scaling (rope_type llama3: factor 8, low_freq_factor 1, "
+                 "high_freq_factor 4, original_max_position_embeddings 64, theta 500000, head_dim 16: one pair "
+                 "kept, one blended, six divided by 8), 4 q / 2 kv heads, untied lm_head, float32.",
+        ),
+        # YaRN under the older "type" key (as YaRN's own Llama 2 configs): factor 4 over a trained context
+        # of 32 with head_dim 16 and theta 10000 puts the ramp on dims 0..2 (pair 0 kept, pair 1 half
+        # interpolated, the rest divided by 4), and the attention factor 0.1 ln 4 + 1 = 1.139 scales cos/sin.
+        "llama_yarn": dict(
+            ll, tokenizer="llama_metaspace", cls=LlamaForCausalLM, seed=9500, std=0.2, dtype=torch.float32,
+            config=lambda V: LlamaConfig(
+                vocab_size=V, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, head_dim=16, hidden_act="silu",
+                max_position_embeddings=128, rms_norm_eps=1e-5, rope_theta=10000.0,
+                rope_scaling={"type": "yarn", "rope_type": "yarn", "factor": 4.0,
+                              "original_max_position_embeddings": 32},
+                tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=None,
+                initializer_range=0.2),
+            what="Llama with YaRN RoPE scaling (factor 4, original_max_position_embeddings 32, beta_fast 32 / "
+                 "beta_slow 1 by default, attention factor 0.1 ln 4 + 1 on cos and sin), theta 10000, head_dim 16, "
+                 "tied embeddings, float32; config.json's rope_scaling uses the older key \"type\" only.",
+        ),
         "falcon_7b_style": dict(
             bl, cls=FalconForCausalLM, seed=3000, std=0.2, dtype=torch.float32,
             config=lambda V: FalconConfig(
@@ -510,6 +545,8 @@ def make_spec(name: str, cfg, d: dict, fixture_dir: str) -> dict:
                   "rotary_dim": cfg.head_dim, "style": "half-split (rotate_half), HF q/k row order"},
             max_position_embeddings=cfg.max_position_embeddings, parallel_attn=False,
             qkv_layout="separate q_proj/k_proj/v_proj", tied_embeddings=bool(cfg.tie_word_embeddings))
+        if rp["rope_type"] in ("llama3", "yarn"):
+            spec["rope"]["parameters"] = {k: v for k, v in rp.items() if k != "type"}
     elif mt == "falcon":
         kv = cfg.num_kv_heads if (cfg.new_decoder_architecture or not cfg.multi_query) else 1
         hd = cfg.hidden_size // cfg.num_attention_heads
@@ -602,7 +639,14 @@ def postprocess_config(path: str, cfg) -> None:
         # rope_theta (+ rope_scaling).  Write both, consistently, so either reader finds them.
         rp = c["rope_parameters"]
         c["rope_theta"] = rp["rope_theta"]
-        if rp.get("rope_type", "default") != "default":
+        if rp.get("rope_type") == "llama3":
+            # As Llama 3.1's published config: every parameter, the type under "rope_type" only.
+            c["rope_scaling"] = {k: v for k, v in rp.items() if k not in ("rope_theta", "type")}
+        elif rp.get("rope_type") == "yarn":
+            # As YaRN's own configs: every parameter, the type under the older key "type" only.
+            c["rope_scaling"] = {k: v for k, v in rp.items() if k not in ("rope_theta", "rope_type")}
+            c["rope_scaling"]["type"] = rp["rope_type"]
+        elif rp.get("rope_type", "default") != "default":
             c["rope_scaling"] = {"type": rp["rope_type"], "rope_type": rp["rope_type"], "factor": rp["factor"]}
         c["rope_parameters"] = {k: v for k, v in rp.items() if k != "type"}
     if c.get("model_type") == "mpt":
@@ -691,6 +735,82 @@ class RopeRecorder:
         self.h.remove()
 
 
+SCALED_ROPE_FIXTURES = ("llama3_rope", "llama_yarn")
+
+
+@torch.no_grad()
+def scaled_rope_stats(model, prompts_ids) -> dict:
+    """The scaled inv_freq and attention factor the model uses, and how far its logits move when the rotary
+    embedding is swapped for plain RoPE of the same theta: a loader ignoring the scaling must fail."""
+    rotary = model.model.rotary_emb
+    cfg = model.config
+    dim = cfg.head_dim
+    scaled = [forward_logits(model, ids) for ids in prompts_ids]
+    inv_freq, attention = rotary.inv_freq.clone(), rotary.attention_scaling
+    plain = 1.0 / (cfg.rope_parameters["rope_theta"] ** (torch.arange(0, dim, 2, dtype=torch.float) / dim))
+    rotary.inv_freq.copy_(plain)
+    rotary.attention_scaling = 1.0
+    unscaled = [forward_logits(model, ids) for ids in prompts_ids]
+    rotary.inv_freq.copy_(inv_freq)
+    rotary.attention_scaling = attention
+    diff = max(float((a - b).abs().max()) for a, b in zip(scaled, unscaled))
+    assert diff > 0.1, f"RoPE scaling hardly moves the logits ({diff})"
+    return {"inv_freq": [float(v) for v in inv_freq.tolist()], "plain_inv_freq": [float(v) for v in plain.tolist()],
+            "attention_factor": float(attention), "max_abs_logit_change_if_unscaled": r6(diff)}
+
+
+# Configs whose RoPE tables transformers' LlamaRotaryEmbedding computes, for the C++ unit test of
+# runtime/model/positions (tests/unit/model/positions_test.cpp): config.json-style dicts.
+ROPE_TABLE_CASES = [
+    ("llama3.1_8b", dict(head_dim=128, rope_theta=500000.0, max_position_embeddings=131072,
+                         rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                       "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})),
+    ("llama3_type_key", dict(head_dim=64, rope_theta=10000.0, max_position_embeddings=4096,
+                             rope_scaling={"type": "llama3", "factor": 4.0, "low_freq_factor": 2.0,
+                                           "high_freq_factor": 8.0, "original_max_position_embeddings": 1024})),
+    ("yarn_defaults", dict(head_dim=64, rope_theta=10000.0, max_position_embeddings=16384,
+                           rope_scaling={"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 4096})),
+    ("yarn_betas_untruncated", dict(head_dim=128, rope_theta=1000000.0, max_position_embeddings=131072,
+                                    rope_scaling={"rope_type": "yarn", "factor": 4.0, "beta_fast": 16.0,
+                                                  "beta_slow": 2.0, "truncate": False,
+                                                  "original_max_position_embeddings": 32768})),
+    ("yarn_mscale", dict(head_dim=64, rope_theta=10000.0, max_position_embeddings=163840,
+                         rope_scaling={"type": "yarn", "factor": 40.0, "mscale": 1.0, "mscale_all_dim": 0.707,
+                                       "beta_fast": 32, "beta_slow": 1,
+                                       "original_max_position_embeddings": 4096})),
+    ("yarn_attention_factor", dict(head_dim=32, rope_theta=10000.0, max_position_embeddings=8192,
+                                   rope_scaling={"rope_type": "yarn", "factor": 2.0, "attention_factor": 1.5,
+                                                 "original_max_position_embeddings": 4096})),
+    ("linear", dict(head_dim=64, rope_theta=10000.0, max_position_embeddings=8192,
+                    rope_scaling={"type": "linear", "factor": 2.0})),
+    ("default", dict(head_dim=128, rope_theta=500000.0, max_position_embeddings=8192)),
+]
+
+
+@torch.no_grad()
+def run_rope_tables(out_root: str, vers: dict) -> dict:
+    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+
+    cases = []
+    for name, c in ROPE_TABLE_CASES:
+        heads = 2
+        config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 32,
+                  "hidden_size": heads * c["head_dim"], "intermediate_size": 64, "num_hidden_layers": 1,
+                  "num_attention_heads": heads, "num_key_value_heads": heads, "rms_norm_eps": 1e-5, **c}
+        cfg = LlamaConfig(**{k: v for k, v in config.items() if k not in ("architectures", "model_type")})
+        rotary = LlamaRotaryEmbedding(cfg)
+        cases.append({"name": name, "config": config, "inv_freq": [float(v) for v in rotary.inv_freq.tolist()],
+                      "attention_factor": float(rotary.attention_scaling)})
+    out_dir = os.path.join(out_root, "rope_tables")
+    os.makedirs(out_dir, exist_ok=True)
+    dump_json({"fixture": "rope_tables",
+               "description": "inv_freq and attention_scaling of transformers' LlamaRotaryEmbedding for configs with "
+                              "each RoPE scaling type; inv_freq values are float32, written exactly",
+               "generator": {"script": "tests/reference/make_fixtures.py", "versions": vers},
+               "cases": cases}, os.path.join(out_dir, "expected.json"))
+    return {"name": "rope_tables", "cases": len(cases)}
+
+
 def dynamic_base(theta: float, factor: float, max_pos: int, dim: int, seq_len: int) -> float:
     seq_len = max(seq_len, max_pos)
     return theta * ((factor * seq_len / max_pos) - (factor - 1)) ** (dim / (dim - 2))
@@ -732,9 +852,9 @@ def run_fixture(name: str, d: dict, tok: Tokenizer, out_root: str, vers: dict) -
             logits_entries.append({"prompt": pname, "text": text, "prompt_ids": ids,
                                    "positions": list(range(N_LOGIT_POSITIONS)),
                                    "values": [r6list(lg[p]) for p in range(N_LOGIT_POSITIONS)]})
-        if name == "llama_dynamic":
+        if name in ("llama_dynamic",) + SCALED_ROPE_FIXTURES:
             ids = tok.encode(LLAMA_LONG_PROMPT, add_special_tokens=True).ids
-            assert len(ids) > cfg.max_position_embeddings
+            assert name != "llama_dynamic" or len(ids) > cfg.max_position_embeddings
             lg = forward_logits(model, ids)
             pos = list(range(len(ids) - N_LOGIT_POSITIONS, len(ids)))
             logits_entries.append({"prompt": "long_no_cache", "text": LLAMA_LONG_PROMPT, "prompt_ids": ids,
@@ -744,6 +864,8 @@ def run_fixture(name: str, d: dict, tok: Tokenizer, out_root: str, vers: dict) -
                                            "seq_len = len(prompt_ids)"})
         if name == "mpt":
             extra["clip_qkv"] = mpt_clip_stats(model, [p[2] for p in prompts])
+        if name in SCALED_ROPE_FIXTURES:
+            extra["rope_scaling"] = scaled_rope_stats(model, [e["prompt_ids"] for e in logits_entries])
 
         greedy_entries = []
         rope_rec = RopeRecorder(model.model.rotary_emb) if name == "llama_dynamic" else None
@@ -1008,11 +1130,14 @@ def main() -> int:
     print("versions:", json.dumps(vers), flush=True)
     os.makedirs(args.out, exist_ok=True)
     defs = fixture_defs()
-    names = args.only if args.only else list(defs) + ["smollm2"]
+    names = args.only if args.only else list(defs) + ["rope_tables", "smollm2"]
     tok_cache: dict = {}
     summary = []
     for name in names:
-        if name == "smollm2":
+        if name == "rope_tables":
+            print("== rope_tables", flush=True)
+            summary.append(run_rope_tables(args.out, vers))
+        elif name == "smollm2":
             if args.skip_smollm2:
                 continue
             print("== smollm2", flush=True)

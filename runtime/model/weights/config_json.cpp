@@ -21,6 +21,12 @@ ConfigJson::ConfigJson(nlohmann::json json, std::string path) : json_(std::move(
 
 bool ConfigJson::has(const std::string& key) const { return json_.contains(key) && !json_[key].is_null(); }
 
+std::vector<std::string> ConfigJson::keys() const {
+  std::vector<std::string> result;
+  for (const auto& [key, value] : json_.items()) result.push_back(key);
+  return result;
+}
+
 const nlohmann::json* ConfigJson::find(std::initializer_list<const char*> keys, const char** found_key) const {
   for (const char* key : keys) {
     if (has(key)) {

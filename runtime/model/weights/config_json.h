@@ -16,6 +16,7 @@ class ConfigJson {
 
   const std::string& path() const { return path_; }
   bool has(const std::string& key) const;  // present and not null
+  std::vector<std::string> keys() const;   // every key, in the file's order or sorted
   // The first present key of several aliases (old and new names of the same field).
   int64_t integer(std::initializer_list<const char*> keys) const;
   int64_t integer_or(std::initializer_list<const char*> keys, int64_t fallback) const;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cstring>
+
 #include "runtime/backend/backend.h"
 #include "runtime/core/check.h"
 #include "runtime/model/weights/ggml_dequantize.h"
@@ -94,8 +96,31 @@ ModelSpec gguf_model_spec(const GgufFile& g) {
   if (scaling == "linear") {
     s.rope_scaling = RopeScaling::linear;
     s.rope_scaling_factor = static_cast<float>(g.number_or(p + "rope.scaling.factor", 1.0));
+  } else if (scaling == "yarn") {
+    // The plain YaRN of a factor and a trained context, as transformers computes it (and llama.cpp with
+    // its defaults); the tuning keys some converters add are refused rather than ignored.
+    for (const char* tuning : {"rope.scaling.attn_factor", "rope.scaling.yarn_log_multiplier",
+                               "rope.scaling.yarn_ext_factor", "rope.scaling.yarn_attn_factor",
+                               "rope.scaling.yarn_beta_fast", "rope.scaling.yarn_beta_slow"})
+      SHARDLM_CHECK(!g.has(p + tuning), "'{}': {}{} is not supported with YaRN RoPE scaling yet", g.path(), p, tuning);
+    s.rope_scaling = RopeScaling::yarn;
+    s.rope_scaling_factor = static_cast<float>(g.number_or(p + "rope.scaling.factor", 1.0));
+    s.rope_original_context = static_cast<float>(g.integer_or(p + "rope.scaling.original_context_length", 0));
+    SHARDLM_CHECK(s.rope_original_context > 0, "'{}': YaRN RoPE scaling needs {}rope.scaling.original_context_length",
+                  g.path(), p);
   } else {
-    SHARDLM_CHECK(scaling == "none", "'{}': rope scaling '{}' is not supported", g.path(), scaling);
+    SHARDLM_CHECK(scaling == "none", "'{}': {}rope.scaling.type '{}' is not supported (none, linear, yarn)", g.path(), p,
+                  scaling);
+  }
+  // Llama 3.1 files carry the llama3 scaling as a divisor per pair (llama.cpp's frequency factors).
+  if (g.has_tensor("rope_freqs.weight")) {
+    const GgufTensor& t = g.tensor("rope_freqs.weight");
+    const int64_t pairs = s.head_dim / 2;
+    SHARDLM_CHECK(t.type == GgmlType::f32 && t.shape == std::vector<int64_t>{pairs},
+                  "'{}': tensor 'rope_freqs.weight' must be f32 [{}] (one factor per RoPE pair), got [{}]", g.path(),
+                  pairs, fmt::join(t.shape, ", "));
+    s.rope_frequency_divisors.resize(pairs);
+    std::memcpy(s.rope_frequency_divisors.data(), t.data, pairs * sizeof(float));
   }
   s.tied_embeddings = !g.has_tensor("output.weight");
   s.bos_token = static_cast<int32_t>(g.integer_or("tokenizer.ggml.bos_token_id", -1));

@@ -143,10 +143,11 @@ class CudaOps final : public DeviceOps {
                                weight.numel(), eps, stream_),
                "layernorm", device_);
   }
-  void rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim, float theta,
-            float position_scale, RopeLayout layout) override {
+  void rope(float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim,
+            const double* frequencies, float magnitude, RopeLayout layout) override {
     const auto* on_device = static_cast<const int32_t*>(upload(indices_, positions, tokens * sizeof(int32_t)));
-    check_cuda(cuda::rope(x, on_device, tokens, heads, head_dim, theta, position_scale, layout == RopeLayout::halves,
+    const auto* table = static_cast<const double*>(upload(frequencies_, frequencies, head_dim / 2 * sizeof(double)));
+    check_cuda(cuda::rope(x, on_device, tokens, heads, head_dim, table, magnitude, layout == RopeLayout::halves,
                           stream_),
                "rope", device_);
   }
@@ -279,7 +280,7 @@ class CudaOps final : public DeviceOps {
   std::unique_ptr<Backend> memory_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
-  Tensor rounded_inputs_, dequantized_, partials_, indices_, row_indices_, slopes_, tables_;
+  Tensor rounded_inputs_, dequantized_, partials_, indices_, row_indices_, slopes_, tables_, frequencies_;
 };
 
 }  // namespace

@@ -34,10 +34,10 @@ class CountingOps final : public CpuOps {
     ++norms;
     CpuOps::layernorm(x, w, b, y, rows, eps);
   }
-  void rope(float* x, const int32_t* p, int64_t t, int64_t h, int64_t d, float theta, float scale,
+  void rope(float* x, const int32_t* p, int64_t t, int64_t h, int64_t d, const double* frequencies, float magnitude,
             RopeLayout layout) override {
     ++ropes;
-    CpuOps::rope(x, p, t, h, d, theta, scale, layout);
+    CpuOps::rope(x, p, t, h, d, frequencies, magnitude, layout);
   }
   void attention(const float* q, const void* k, const void* v, float* out, const AttentionShape& shape) override {
     ++attentions;

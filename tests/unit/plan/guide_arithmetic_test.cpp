@@ -25,7 +25,10 @@ TEST(GuideArithmetic, ParameterCountsOfEveryPreset) {
       {"llama-2-7b", 6'738'415'616},     {"llama-2-13b", 13'015'864'320}, {"llama-2-70b", 68'976'648'192},
       {"falcon-7b", 6'921'720'704},      {"falcon-40b", 41'303'293'952},  {"falcon-180b", 178'557'088'768},
       {"bloom-176b", 176'247'271'424},   {"mpt-7b", 6'649'286'656},       {"mpt-30b", 29'957'200'896},
-      {"starcoder-15b", 15'517'456'384}, {"octocoder", 15'517'456'384},   {"smollm2-135m", 134'515'008}};
+      {"starcoder-15b", 15'517'456'384}, {"octocoder", 15'517'456'384},   {"smollm2-135m", 134'515'008},
+      // Llama 3 / 3.1, counted by section 4's Llama formula from the published shapes (untied, vocab 128256):
+      // 80 x 855,654,400 + 2 x 128256 x 8192 + 8192, and 126 x 3,187,703,808 + 2 x 128256 x 16384 + 16384.
+      {"llama-3-70b", 70'553'706'496},   {"llama-3.1-405b", 405'853'388'800}};
   for (const auto& [name, parameters] : expected) EXPECT_EQ(parameter_count(preset(name)), parameters) << name;
 }
 
