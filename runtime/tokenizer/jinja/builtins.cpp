@@ -325,7 +325,10 @@ Value apply_filter(const std::string& name, const Value& v, const Args& args, co
   if (name == "items") return items(v, site);
   if (name == "list") return Value::of(iterate(v, site));
   if (name == "int") {
-    if (v.kind == Value::Kind::number) return Value::of(static_cast<int64_t>(v.number));
+    if (v.kind == Value::Kind::number) {
+      if (!(std::fabs(v.number) < 9.2e18)) fail_at(site, "int of a float out of range");
+      return Value::of(static_cast<int64_t>(v.number));
+    }
     if (v.is_number()) return Value::of(need_int(v, site, "int"));
     if (v.is_string()) {
       try {

@@ -217,7 +217,19 @@ class Interpreter {
     fail(line, v.name.empty() ? std::string("a value is undefined") : fmt::format("'{}' is undefined", v.name));
   }
 
+  // Every string an expression yields is counted: copies cost time too, and a template that copies
+  // megabytes in a loop must stop rather than run for hours.
   Value eval(const Expr& e) {
+    Value v = eval_uncounted(e);
+    if (v.is_string()) {
+      bytes_built_ += v.str().size();
+      if (bytes_built_ > limits_.max_bytes_built)
+        fail(e.line, fmt::format("the template built more than {} bytes of strings", limits_.max_bytes_built));
+    }
+    return v;
+  }
+
+  Value eval_uncounted(const Expr& e) {
     step(e.line);
     switch (e.kind) {
       case Expr::Kind::literal: return e.value;
@@ -413,6 +425,8 @@ class Interpreter {
         return Value::of(std::move(out));
       }
       if (a.is_list() && b.is_list()) {
+        if (a.list->size() + b.list->size() > limits_.max_list_items)
+          fail(line, fmt::format("a list grew past {} items", limits_.max_list_items));
         List out = *a.list;
         out.insert(out.end(), b.list->begin(), b.list->end());
         return Value::of(std::move(out));
@@ -464,10 +478,10 @@ class Interpreter {
   }
 
   Value repeat(const Value& v, int64_t times, int line) {
-    if (times <= 0) return v.is_string() ? Value::text("") : Value::of(List{});
-    const size_t unit = v.is_string() ? v.str().size() : v.list->size() * 16;
-    if (unit != 0 && static_cast<uint64_t>(times) > limits_.max_output_bytes / unit)
-      fail(line, "a repeated value grew past the output limit");
+    const size_t unit = v.is_string() ? v.str().size() : v.list->size();
+    if (times <= 0 || unit == 0) return v.is_string() ? Value::text("") : Value::of(List{});
+    const size_t limit = v.is_string() ? limits_.max_output_bytes : limits_.max_list_items;
+    if (static_cast<uint64_t>(times) > limit / unit) fail(line, "a repeated value grew past the size limit");
     if (v.is_string()) {
       MarkedText out;
       for (int64_t i = 0; i < times; ++i) out.append(v.string);
@@ -481,6 +495,7 @@ class Interpreter {
   Limits limits_;
   std::vector<std::unordered_map<std::string, Value>> scopes_;
   int64_t steps_ = 0;
+  size_t bytes_built_ = 0;
   int call_depth_ = 0;
 };
 

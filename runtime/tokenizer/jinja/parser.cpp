@@ -1,5 +1,7 @@
 #include "runtime/tokenizer/jinja/parser.h"
 
+#include <charconv>
+#include <cstdlib>
 #include <initializer_list>
 
 #include "runtime/core/check.h"
@@ -371,19 +373,13 @@ class Parser {
         return e;
       }
       case Token::Kind::integer: {
-        next();
         auto e = make_expr(Expr::Kind::literal, line);
-        try {
-          e->value = Value::of(static_cast<int64_t>(std::stoll(t.value)));
-        } catch (const std::exception&) {
-          fail("the integer " + t.value + " is too large");
-        }
+        e->value = Value::of(integer(next()));
         return e;
       }
       case Token::Kind::number: {
-        next();
         auto e = make_expr(Expr::Kind::literal, line);
-        e->value = Value::of(std::stod(t.value));
+        e->value = Value::of(std::strtod(next().value.c_str(), nullptr));  // out of range: inf, as Python
         return e;
       }
       case Token::Kind::op: {
@@ -429,6 +425,13 @@ class Parser {
     fail("expected a value, got " + describe(t));
   }
 
+  int64_t integer(const Token& t) const {
+    int64_t value = 0;
+    const auto [end, ec] = std::from_chars(t.value.data(), t.value.data() + t.value.size(), value);
+    if (ec != std::errc() || end != t.value.data() + t.value.size()) fail("the integer " + t.value + " is too large");
+    return value;
+  }
+
   void parse_call_args(Expr& call) {
     while (!skip_op(")")) {
       if (peek().kind == Token::Kind::name && at_op("=", 1)) {
@@ -452,7 +455,7 @@ class Parser {
           a->kind = Expr::Kind::item;
           a->args.push_back(std::move(e));
           auto index = make_expr(Expr::Kind::literal, line);
-          index->value = Value::of(static_cast<int64_t>(std::stoll(next().value)));
+          index->value = Value::of(integer(next()));
           a->args.push_back(std::move(index));
         } else {
           a->name = expect_name("an attribute name after '.'");
