@@ -39,8 +39,8 @@ int chat_command(const std::vector<std::string>& argv) {
   const std::string template_source = read_chat_template_source(model_flags.model_path);
   SHARDLM_CHECK(!template_source.empty(), "'{}' carries no chat template, so it is not a chat model; use generate",
                 model_flags.model_path);
-  const ChatTemplate chat = ChatTemplate::from_jinja(template_source);
   Session session = open_session(model_flags, fmt::format("chat {}", fmt::join(argv, "\x1f")));
+  const ChatTemplate chat = ChatTemplate::from_jinja(template_source, chat_tokens_of(*session.tokenizer));
   const ModelSpec& spec = session.decoder->spec();
   EngineOptions options;
   options.max_batch = 1;

@@ -161,7 +161,7 @@ int serve_command(const std::vector<std::string>& argv) {
   const Tokenizer& tokenizer = *session.tokenizer;
   std::optional<ChatTemplate> chat;
   if (const std::string source = read_chat_template_source(model_flags.model_path); !source.empty())
-    chat = ChatTemplate::from_jinja(source);
+    chat = ChatTemplate::from_jinja(source, chat_tokens_of(tokenizer));
   rpc::ServingMetrics metrics;
   rpc::ServingLoop loop(engine, tokenizer, metrics, {max_queue, heartbeat});
   std::unique_ptr<rpc::RankWatchdog> watchdog;
