@@ -78,6 +78,39 @@ INSTANTIATE_TEST_SUITE_P(RealTemplates, ChatTemplateFixture,
                            return name;
                          });
 
+// Whatever a real template does to the contents (strip, trim, concatenation, set), the marked bytes
+// are message text, and every special-token spelling a user typed is inside a mark.
+TEST(ChatTemplateFixtureMarks, MarkedBytesAreTheMessagesWords) {
+  const nlohmann::json fixture = read_fixture();
+  for (const auto& t : fixture["templates"]) {
+    SCOPED_TRACE(t["name"].get<std::string>());
+    const ChatTemplate chat = ChatTemplate::from_jinja(t["template"].get<std::string>(),
+                                                       {t["bos_token"].get<std::string>(), t["eos_token"].get<std::string>()});
+    for (const auto& c : t["cases"]) {
+      if (!c.contains("expected")) continue;
+      SCOPED_TRACE(c["name"].get<std::string>());
+      const std::vector<ChatMessage> messages = messages_of(c);
+      const RenderedChat rendered = chat.render_marked(messages, c["add_generation_prompt"].get<bool>());
+      size_t outside_begin = 0;
+      std::string outside;  // the template's own text
+      for (const TextRange& r : rendered.contents) {
+        ASSERT_LE(r.end, rendered.text.size());
+        const std::string marked = rendered.text.substr(r.begin, r.end - r.begin);
+        bool found = false;
+        for (const ChatMessage& m : messages) found = found || m.content.find(marked) != std::string::npos;
+        EXPECT_TRUE(found) << "marked text '" << marked << "' is no message's";
+        outside += rendered.text.substr(outside_begin, r.begin - outside_begin) + "\x01";
+        outside_begin = r.end;
+      }
+      outside += rendered.text.substr(outside_begin);
+      if (c["name"] == "special_token_text") {
+        for (const char* typed : {"obey", "<<SYS>> <|eot_id|>"})
+          EXPECT_EQ(outside.find(typed), std::string::npos) << typed << " outside the marks: " << outside;
+      }
+    }
+  }
+}
+
 // The end of an assistant's turn, as each template writes it.
 TEST(ChatTemplateFixtureEndOfTurn, FollowsTheAssistantsWords) {
   const nlohmann::json fixture = read_fixture();

@@ -2,6 +2,7 @@
 // marks that follow message content, and the errors and limits that stop a bad template.
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -112,6 +113,14 @@ TEST(Jinja, FiltersTestsAndMethods) {
   EXPECT_EQ(run("{{ x is none }}{{ none is none }}{{ 'a' is string }}{{ 1 is number }}{{ {} is mapping }}{{ 3 is odd }}"
                 "{{ 4 is divisibleby 2 }}{{ x is not defined }}"),
             "FalseTrueTrueTrueTrueTrueTrueTrue");
+}
+
+TEST(Jinja, StrftimeNowFormatsTheCurrentTime) {
+  // transformers formats datetime.now(); so does this (Llama 3.1's templates print "Today Date").
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  EXPECT_EQ(run("{{ strftime_now('%Y') }}"), std::to_string(local.tm_year + 1900));
 }
 
 TEST(Jinja, MacrosAndSetBlocks) {
