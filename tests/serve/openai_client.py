@@ -20,10 +20,8 @@ def main() -> int:
     parser.add_argument("--ca", default=None, help="the server's certificate, for https")
     args = parser.parse_args()
 
-    http_client = None
-    if args.ca:
-        import httpx
-        http_client = httpx.Client(verify=args.ca)
+    # The package's own HTTP client, told to trust the server's certificate.
+    http_client = openai.DefaultHttpxClient(verify=args.ca) if args.ca else None
     client = openai.OpenAI(base_url=args.base_url, api_key=args.api_key, max_retries=0, timeout=120,
                            http_client=http_client)
     models = [model.id for model in client.models.list()]
