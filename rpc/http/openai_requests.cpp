@@ -8,7 +8,8 @@
 namespace shardlm::rpc {
 namespace {
 
-using nlohmann::json;
+// Ordered: a response_format schema is passed on as text, its properties in the order given.
+using json = nlohmann::ordered_json;
 namespace v1 = shardlm::v1;
 
 HttpError bad(const std::string& param, const std::string& problem) {
@@ -87,6 +88,29 @@ float as_float(const std::string& name, double value) {
   return static_cast<float>(value);
 }
 
+// response_format: plain text, any JSON object, or JSON valid for a schema (options.json_schema).
+void read_response_format(const json& format, v1::GenerationOptions& options) {
+  if (format.is_null()) return;
+  if (!format.is_object() || !format.contains("type") || !format["type"].is_string())
+    throw bad("response_format", "expected {\"type\": \"text\"}, {\"type\": \"json_object\"} or {\"type\": \"json_schema\", ...}");
+  for (const auto& [key, value] : format.items())
+    if (key != "type" && key != "json_schema") throw bad("response_format." + key, "unknown field");
+  const std::string type = format["type"].get<std::string>();
+  if (type == "json_object") {
+    options.set_json_schema(R"({"type": "object"})");
+  } else if (type == "json_schema") {
+    const json& wrapper = format.value("json_schema", json());
+    if (!wrapper.is_object() || !wrapper.contains("schema"))
+      throw bad("response_format.json_schema", "expected {\"name\": ..., \"schema\": {...}}");
+    for (const auto& [key, value] : wrapper.items())
+      if (key != "name" && key != "schema" && key != "strict" && key != "description")
+        throw bad("response_format.json_schema." + key, "unknown field");
+    options.set_json_schema(wrapper["schema"].dump());
+  } else if (type != "text") {
+    throw bad("response_format.type", fmt::format("expected text, json_object or json_schema, got '{}'", type));
+  }
+}
+
 // The generation options both endpoints share, into `options`.
 void read_options(Fields& fields, OpenAiEndpoint endpoint, v1::GenerationOptions& options, OpenAiRequest& request) {
   const bool chat = endpoint == OpenAiEndpoint::chat_completions;
@@ -155,9 +179,7 @@ void read_options(Fields& fields, OpenAiEndpoint endpoint, v1::GenerationOptions
       request.include_usage = value.get<bool>();
     }
   }
-  const json& format = fields.take("response_format");
-  if (!format.is_null() && !(format.is_object() && format.size() == 1 && format.value("type", "") == "text"))
-    throw bad("response_format", "only {\"type\": \"text\"} is supported");
+  read_response_format(fields.take("response_format"), options);
   if (chat) {
     request.logprobs = fields.boolean("logprobs").value_or(false);
     fields.only("top_logprobs", 0, "only the chosen token's log-probability is returned");
@@ -198,6 +220,7 @@ std::string openai_field(const std::string& field, const std::string& max_tokens
   for (const char* prefix : {"options.sampling.", "options."})
     if (name.rfind(prefix, 0) == 0) name = name.substr(std::string(prefix).size());
   if (name == "max_new_tokens") return max_tokens_name;
+  if (name == "json_schema") return "response_format";
   return name;
 }
 

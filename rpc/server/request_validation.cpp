@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "runtime/tokenizer/unicode.h"
 
@@ -55,8 +56,27 @@ SamplingParams to_sampling(const SamplingOptions& options, const ModelSpec& spec
   return sampling;
 }
 
+// options.json_schema as the request's constraint.
+std::shared_ptr<TokenConstraint> json_constraint(const std::string& text, const ValidationContext& context) {
+  const std::string field = "options.json_schema";
+  if (!context.vocabulary) throw InvalidArgument(field, "structured output is not offered by this server");
+  check_text_field(field, text, /*allow_empty=*/false);
+  nlohmann::ordered_json schema;  // properties keep the order they are given in
+  try {
+    schema = nlohmann::ordered_json::parse(text);
+  } catch (const nlohmann::ordered_json::parse_error& error) {
+    throw InvalidArgument(field, fmt::format("not valid JSON: {}", error.what()));
+  }
+  try {
+    return std::make_shared<JsonConstraint>(compile_json_schema(schema), context.vocabulary);
+  } catch (const JsonSchemaError& error) {
+    throw InvalidArgument(field, fmt::format("the schema's {}", error.what()));
+  }
+}
+
 // Everything but the prompt.
-ServingRequest from_options(const GenerationOptions& options, const ModelSpec& spec) {
+ServingRequest from_options(const GenerationOptions& options, const ValidationContext& context) {
+  const ModelSpec& spec = context.spec;
   check_no_unknown_fields("options", options);
   ServingRequest request;
   GenerationRequest& generation = request.generation;
@@ -78,6 +98,7 @@ ServingRequest from_options(const GenerationOptions& options, const ModelSpec& s
   check_token_ids("options.stop_token_ids", options.stop_token_ids(), spec.vocab_size, kMaxStopTokens);
   generation.stop_tokens.assign(options.stop_token_ids().begin(), options.stop_token_ids().end());
   generation.logprobs = options.logprobs();
+  if (options.has_json_schema()) generation.constraint = json_constraint(options.json_schema(), context);
   return request;
 }
 
@@ -125,7 +146,7 @@ void check_token_ids(const std::string& field, const google::protobuf::RepeatedF
 ServingRequest to_serving_request(const shardlm::v1::GenerateRequest& request, const ValidationContext& context) {
   check_no_unknown_fields("", request);
   check_text_field("prompt", request.prompt(), /*allow_empty=*/false);
-  ServingRequest serving = from_options(request.options(), context.spec);
+  ServingRequest serving = from_options(request.options(), context);
   set_prompt(serving, "prompt", context.tokenizer.encode(request.prompt(), /*add_bos=*/true), context);
   return serving;
 }
@@ -148,7 +169,7 @@ ServingRequest to_serving_request(const shardlm::v1::ChatRequest& request, const
     check_text_field(path + ".content", message.content(), /*allow_empty=*/true);
     messages.push_back({message.role(), message.content()});
   }
-  ServingRequest serving = from_options(request.options(), context.spec);
+  ServingRequest serving = from_options(request.options(), context);
   set_prompt(serving, "messages", context.chat->encode(context.tokenizer, messages, /*add_generation_prompt=*/true),
              context);
   // The assistant's turn ends at the template's end-of-turn marker, as `shardlm chat` ends it.

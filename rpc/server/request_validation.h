@@ -4,10 +4,12 @@
 // client) are refused too, rather than silently ignored.
 #pragma once
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 
 #include "rpc/server/serving_loop.h"
+#include "runtime/engine/token_constraint.h"
 #include "runtime/model/model_spec.h"
 #include "runtime/tokenizer/chat_template.h"
 #include "runtime/tokenizer/tokenizer.h"
@@ -35,6 +37,8 @@ struct ValidationContext {
   const ModelSpec& spec;
   const Tokenizer& tokenizer;
   const ChatTemplate* chat = nullptr;  // null: the model has no chat template
+  // Every token's bytes, for structured output (options.json_schema); null: not offered.
+  std::shared_ptr<const TokenVocabulary> vocabulary = nullptr;
 };
 
 ServingRequest to_serving_request(const shardlm::v1::GenerateRequest& request, const ValidationContext& context);

@@ -188,7 +188,10 @@ int serve_command(const std::vector<std::string>& argv) {
   served.weight_bytes = static_cast<int64_t>(decoder.weight_bytes());
   served.max_batch = max_batch;
   served.max_queue = max_queue;
-  rpc::InferenceService service(loop, metrics, {decoder.spec(), tokenizer, chat ? &*chat : nullptr}, served, token);
+  // Every token's bytes, for structured output: made once, shared by every request.
+  const rpc::ValidationContext validation{decoder.spec(), tokenizer, chat ? &*chat : nullptr,
+                                          std::make_shared<const TokenVocabulary>(tokenizer)};
+  rpc::InferenceService service(loop, metrics, validation, served, token);
 
   grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
@@ -225,8 +228,7 @@ int serve_command(const std::vector<std::string>& argv) {
     http_options.model_name = served_model_name.value_or(std::filesystem::path(model_flags.model_path).filename().string());
     // A streaming request holds its connection's thread, as a gRPC call holds a handler thread.
     http_options.threads = static_cast<int>(std::min<int64_t>(max_queue + 8, 1024));
-    http = std::make_unique<rpc::OpenAiHttpServer>(loop, metrics, rpc::ValidationContext{decoder.spec(), tokenizer, chat ? &*chat : nullptr},
-                                                   http_options);
+    http = std::make_unique<rpc::OpenAiHttpServer>(loop, metrics, validation, http_options);
     http_note = fmt::format(" | OpenAI HTTP API at {}://{}:{} as '{}'", tls_cert ? "https" : "http",
                             host.find(':') != std::string::npos ? "[" + host + "]" : host, http->port(), http_options.model_name);
   }

@@ -272,7 +272,15 @@ bool Engine::step(const TokenCallback& on_token) {
     RequestState& state = requests_.at(seq.request);
     const std::span<const float> row(logits.data() + k * V, V);
     try {
-      sampled[scheduled[k]] = state.sampler->sample(row, state.context);
+      if (state.request.constraint) {
+        masked_.assign(row.begin(), row.end());
+        std::vector<int32_t> stops = spec.stop_tokens;
+        stops.insert(stops.end(), state.request.stop_tokens.begin(), state.request.stop_tokens.end());
+        state.request.constraint->mask(masked_, stops);
+        sampled[scheduled[k]] = state.sampler->sample(masked_, state.context);
+      } else {
+        sampled[scheduled[k]] = state.sampler->sample(row, state.context);
+      }
       if (state.request.logprobs) state.logprobs.push_back(Sampler::log_probability(row, sampled[scheduled[k]]));
     } catch (const std::exception& error) {
       failures[scheduled[k]] = fmt::format("sampling failed: {}", error.what());
@@ -300,6 +308,15 @@ bool Engine::step(const TokenCallback& on_token) {
       fed_back.erase(fed_back.begin() + static_cast<std::ptrdiff_t>(i));
       continue;
     }
+    if (state.request.constraint) {
+      try {
+        state.request.constraint->accept(token);
+      } catch (const std::exception& error) {
+        fail_running(i, seq.position, error.what());
+        fed_back.erase(fed_back.begin() + static_cast<std::ptrdiff_t>(i));
+        continue;
+      }
+    }
     state.generated.push_back(token);
     state.context.push_back(token);
     ++counters_.generated_tokens;
@@ -311,9 +328,10 @@ bool Engine::step(const TokenCallback& on_token) {
       fed_back.erase(fed_back.begin() + static_cast<std::ptrdiff_t>(i));
       continue;
     }
-    if (!wanted || static_cast<int64_t>(state.generated.size()) >= state.request.max_new_tokens ||
+    const bool constraint_done = state.request.constraint && state.request.constraint->finished();
+    if (!wanted || constraint_done || static_cast<int64_t>(state.generated.size()) >= state.request.max_new_tokens ||
         seq.position >= spec.max_seq_len) {
-      finish(i, wanted ? FinishReason::length : FinishReason::stop);
+      finish(i, wanted && !constraint_done ? FinishReason::length : FinishReason::stop);
       fed_back.erase(fed_back.begin() + static_cast<std::ptrdiff_t>(i));
       continue;
     }

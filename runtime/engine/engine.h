@@ -23,6 +23,7 @@
 #include "runtime/core/check.h"
 #include "runtime/engine/block_manager.h"
 #include "runtime/engine/rank_links.h"
+#include "runtime/engine/token_constraint.h"
 #include "runtime/engine/step_plan.h"
 #include "runtime/engine/sampler.h"
 #include "runtime/model/decoder.h"
@@ -37,6 +38,9 @@ struct GenerationRequest {
   std::vector<int32_t> stop_tokens;  // end the sequence, besides the model's own stop tokens
   bool logprobs = false;             // record each chosen token's log-probability
   bool ignore_stop_tokens = false;   // run to max_new_tokens past any stop token (benchmarks)
+  // Structured output: only tokens it allows are sampled, and the sequence stops once it is finished.
+  // One per request (it keeps the request's state).
+  std::shared_ptr<TokenConstraint> constraint;
 };
 
 struct EngineOptions {
@@ -159,6 +163,7 @@ class Engine {
   EngineOptions options_;
   KvPool pool_;
   std::vector<float> hidden_;
+  std::vector<float> masked_;  // a constrained sequence's logits with the disallowed tokens at -inf
   BlockManager blocks_;
   std::unordered_map<int64_t, RequestState> requests_;
   int64_t next_request_ = 0;

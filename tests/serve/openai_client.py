@@ -57,6 +57,15 @@ def main() -> int:
         result["chat_streamed"] = streamed
         result["chat_streamed_usage"] = usage
 
+        # Structured output: the reply must be JSON the schema accepts.
+        schema = {"type": "object", "properties": {"answer": {"type": "integer"}, "unit": {"type": "string", "maxLength": 12}},
+                  "required": ["answer"]}
+        structured = client.chat.completions.create(
+            model=model, messages=messages, max_tokens=64, temperature=0,
+            response_format={"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}})
+        result["structured"] = structured.choices[0].message.content
+        result["structured_finish"] = structured.choices[0].finish_reason
+
     try:  # a bad request: the client raises with the server's status and error body
         client.completions.create(model=model, prompt=args.prompt, max_tokens=args.max_tokens, top_p=7)
         result["bad_request"] = None
