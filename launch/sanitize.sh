@@ -74,18 +74,19 @@ if [ "$kind" != address ]; then
     --gtest_filter='ThreadPool*:Engine*:BatchGenerator*:ServingLoop*' || status=1
 
   echo "== thread: serving tests against a ThreadSanitizer server"
-  # Only the server is instrumented. Debian's gRPC, Abseil, protobuf and OpenSSL are not: TSan sees
-  # just the calls they make into intercepted functions (memmove, epoll_wait, ...) and none of the
-  # atomics that order them, so it reports races between two of their own threads that cannot
-  # happen. Those calls are ignored (called_from_lib, one line per such library the server loads);
-  # every access ShardLM's own code makes, on gRPC's handler threads included, is still checked (a
-  # counter raced on in the Generate handler is reported). The test binary and the `shardlm client`
-  # processes it starts are a plain build: instrumenting them would check only gRPC's client.
+  # Only the server is instrumented. Debian's gRPC, Abseil, protobuf, OpenSSL and cpp-httplib are
+  # not: TSan sees just the calls they make into intercepted functions (memmove, epoll_wait, ...) and
+  # none of the atomics that order them, so it reports races between two of their own threads that
+  # cannot happen. Those calls are ignored (called_from_lib, one line per such library the server
+  # loads); every access ShardLM's own code makes, on gRPC's and httplib's handler threads included,
+  # is still checked (a counter raced on in the Generate handler is reported). The test binary and
+  # the `shardlm client` processes it starts are a plain build: instrumenting them would check only
+  # the clients' libraries.
   plain="${SHARDLM_BUILD_DIR:-$root/build}"
   [ -f "$plain/CMakeCache.txt" ] || cmake -S "$root" -B "$plain" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$plain" -j "$jobs" --target shardlm shardlm_serve_tests
   suppressions="$scratch/tsan-grpc.supp"
-  uninstrumented='^lib(grpc|gpr|absl_|upb|cares|re2|address_sorting|protobuf|ssl|crypto)'
+  uninstrumented='^lib(grpc|gpr|absl_|upb|cares|re2|address_sorting|protobuf|ssl|crypto|cpp-httplib|brotli|z\.)'
   ldd "$build/shardlm" | awk '{print $1}' | grep -E "$uninstrumented" | sed 's/^/called_from_lib:/' >"$suppressions"
   reports="$scratch/tsan-serve"
   guarded "$build" "${no_aslr[@]}" env SHARDLM_TEST_SERVE_BINARY="$build/shardlm" \
