@@ -180,6 +180,10 @@ SNIPPETS = [
     "{% for x in [] %}never{% else %}empty{% endfor %} {% for x in 'ab' %}{{ loop.revindex }}{{ loop.previtem }}{{ x }}{% endfor %}",
     "{{ raise_exception('refused: ' ~ messages[0].role) if messages | length > 5 else 'ok' }}",
     "{{ messages[0]['content'] + eos_token }}{{ bos_token ~ messages[2].content }}",
+    "{{ '{} and {}'.format('a', 1) }} {{ '{1}{0}{{x}}'.format('a', 'b') }} {{ '<{role}>'.format(role=messages[0].role) }}",
+    "{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 1 == 1 != 2 }} {{ 'a' in 'abc' in 'xabcx' }} {{ 1 < 2 > 0 }}",
+    "{{ [3, 1, 2] | sort }} {{ ['b', 'a'] | sort(reverse=true) }} {{ messages | sort(attribute='role') | map(attribute='role') | join(',') }}",
+    "{{ [3, 1, 2] | min }} {{ [3, 1, 2] | max }} {{ [1, 2.5] | sum }} {{ [] | sum }} {{ ['b', 'a'] | max }}",
 ]
 
 

@@ -26,7 +26,8 @@ struct Expr {
     filter,    // args[0] | name(args[1..], kwargs)
     test,      // args[0] is [not] name(args[1..]); negated
     unary,     // name ("-", "+", "not") args[0]
-    binary,    // args[0] name args[1]: arithmetic, ~, comparisons, in, not in
+    binary,    // args[0] name args[1]: arithmetic, ~
+    compare,   // args[0] op args[1] op args[2] ...: the operators (==, <, in, not in, ...) are kwargs' names
     logical,   // name ("and", "or")
     ternary,   // args[0] if args[1] else args[2] (args[2] may be null)
   };

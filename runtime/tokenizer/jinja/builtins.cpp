@@ -280,6 +280,58 @@ Value tojson(const Value& v, const Args& args, const Kwargs& kwargs, const CallS
   return Value::of(holds_content(v) ? MarkedText::content(std::move(json)) : MarkedText(std::move(json)));
 }
 
+// str.format with plain replacement fields: {}, {0}, {name}, {{ and }}; no format specs.
+Value format(const Value& fmt_v, const Args& args, const Kwargs& kwargs, const CallSite& site) {
+  const std::string& f = fmt_v.str();
+  MarkedText out;
+  size_t next_auto = 0, literal = 0;
+  for (size_t i = 0; i < f.size(); ++i) {
+    if ((f[i] == '{' || f[i] == '}') && i + 1 < f.size() && f[i + 1] == f[i]) {
+      out.append(fmt_v.string.slice(literal, i + 1));
+      literal = ++i + 1;
+      continue;
+    }
+    if (f[i] == '}') fail_at(site, "format: a single '}' in the format string");
+    if (f[i] != '{') continue;
+    const size_t close = f.find('}', i);
+    if (close == std::string::npos) fail_at(site, "format: a '{' is never closed");
+    out.append(fmt_v.string.slice(literal, i));
+    const std::string field = f.substr(i + 1, close - i - 1);
+    if (field.find_first_of(":!.[") != std::string::npos)
+      fail_at(site, fmt::format("format: the field '{{{}}}' uses a conversion or format spec, which is not supported", field));
+    const Value* value = nullptr;
+    if (field.empty() || std::all_of(field.begin(), field.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+      const size_t index = field.empty() ? next_auto++ : static_cast<size_t>(std::stoul(field.substr(0, 9)));
+      if (index >= args.size()) fail_at(site, fmt::format("format: no positional argument {}", index));
+      value = &args[index];
+    } else {
+      for (const auto& [key, v] : kwargs)
+        if (key == field) value = &v;
+      if (!value) fail_at(site, fmt::format("format: no keyword argument '{}'", field));
+    }
+    out.append(to_text(*value));
+    check_size(out.text.size(), site);
+    literal = close + 1;
+    i = close;
+  }
+  out.append(fmt_v.string.slice(literal, f.size()));
+  return Value::of(std::move(out));
+}
+
+// Python's ordering of two numbers or two strings; anything else fails.
+int order_of(const Value& a, const Value& b, const CallSite& site) {
+  if (a.is_number() && b.is_number()) {
+    const double x = a.kind == Value::Kind::number ? a.number : static_cast<double>(need_int(a, site, "a comparison"));
+    const double y = b.kind == Value::Kind::number ? b.number : static_cast<double>(need_int(b, site, "a comparison"));
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (a.is_string() && b.is_string()) {
+    const int c = a.str().compare(b.str());
+    return c < 0 ? -1 : c > 0 ? 1 : 0;
+  }
+  fail_at(site, fmt::format("cannot order {} and {}", type_name(a), type_name(b)));
+}
+
 // A bound method: `obj.name(args)`.
 Value bound_method(const std::string& name, Function f) { return Value::callable(name, std::move(f)); }
 
@@ -439,6 +491,43 @@ Value apply_filter(const std::string& name, const Value& v, const Args& args, co
     }
     return Value::of(std::move(out));
   }
+  if (name == "sort" || name == "min" || name == "max") {
+    List all = iterate(v, site);
+    const Value attribute = param(args, kwargs, name == "sort" ? 2 : 1, "attribute");
+    auto key = [&](const Value& item) {
+      if (!attribute.is_string()) return item;
+      const Value* field = item.find(attribute.str());
+      return field ? *field : Value::undefined(attribute.str());
+    };
+    std::stable_sort(all.begin(), all.end(), [&](const Value& a, const Value& b) { return order_of(key(a), key(b), site) < 0; });
+    if (name == "min") return all.empty() ? Value::undefined("min of an empty sequence") : all.front();
+    if (name == "max") {
+      if (all.empty()) return Value::undefined("max of an empty sequence");
+      // The first of the largest, as Python's max.
+      size_t best = all.size() - 1;
+      while (best > 0 && order_of(key(all[best - 1]), key(all[best]), site) == 0) --best;
+      return all[best];
+    }
+    if (truthy(param(args, kwargs, 0, "reverse"))) {
+      std::stable_sort(all.begin(), all.end(), [&](const Value& a, const Value& b) { return order_of(key(a), key(b), site) > 0; });
+    }
+    return Value::of(std::move(all));
+  }
+  if (name == "sum") {
+    Value total = Value::of(int64_t{0});
+    const Value attribute = param(args, kwargs, 0, "attribute");
+    for (const Value& item : iterate(v, site)) {
+      const Value* field = attribute.is_string() ? item.find(attribute.str()) : &item;
+      if (!field || !field->is_number()) fail_at(site, "sum needs numbers");
+      if (total.kind == Value::Kind::integer && field->kind != Value::Kind::number) {
+        if (__builtin_add_overflow(total.integer, need_int(*field, site, "sum"), &total.integer)) fail_at(site, "sum overflows");
+      } else {
+        const double t = total.kind == Value::Kind::number ? total.number : static_cast<double>(total.integer);
+        total = Value::of(t + (field->kind == Value::Kind::number ? field->number : static_cast<double>(need_int(*field, site, "sum"))));
+      }
+    }
+    return total;
+  }
   if (name == "dictsort") {
     if (v.kind != Value::Kind::dict) fail_at(site, "dictsort needs a dict");
     Dict sorted = *v.dict;
@@ -541,6 +630,8 @@ Value method(const Value& obj, const std::string& name, const CallSite& site) {
       });
     if (name == "join")
       return bound_method(name, [obj, site](const Args& a, const Kwargs&) { return join(arg(a, 0), obj, Value::undefined(), site); });
+    if (name == "format")
+      return bound_method(name, [obj, site](const Args& a, const Kwargs& k) { return format(obj, a, k, site); });
     if (name == "removeprefix" || name == "removesuffix")
       return bound_method(name, [obj, name, site](const Args& a, const Kwargs&) {
         const std::string& affix = need_string(arg(a, 0), site, name.c_str());

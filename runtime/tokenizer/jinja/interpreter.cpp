@@ -288,6 +288,15 @@ class Interpreter {
         if (truthy(eval(*e.args[1]))) return eval(*e.args[0]);
         return e.args[2] ? eval(*e.args[2]) : Value::undefined("the else of a conditional expression");
       case Expr::Kind::binary: return binary(e.name, eval(*e.args[0]), eval(*e.args[1]), e.line);
+      case Expr::Kind::compare: {
+        Value left = eval(*e.args[0]);
+        for (size_t i = 0; i < e.kwargs.size(); ++i) {
+          Value right = eval(*e.args[i + 1]);
+          if (!truthy(binary(e.kwargs[i].first, left, right, e.line))) return Value::of(false);
+          left = std::move(right);
+        }
+        return Value::of(true);
+      }
     }
     fail(e.line, "unknown expression");
   }

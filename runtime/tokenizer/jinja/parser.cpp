@@ -286,8 +286,10 @@ class Parser {
     }
     return parse_compare();
   }
+  // a < b <= c is a < b and b <= c, as in Python: a chain holds its operands and operators.
   ExprPtr parse_compare() {
-    ExprPtr e = parse_math1();
+    ExprPtr first = parse_math1();
+    ExprPtr chain;
     while (true) {
       const int line = peek().line;
       std::string op;
@@ -298,9 +300,14 @@ class Parser {
         next();
         op = "not in";
       } else {
-        return e;
+        return chain ? std::move(chain) : std::move(first);
       }
-      e = binary(Expr::Kind::binary, op, std::move(e), parse_math1(), line);
+      if (!chain) {
+        chain = make_expr(Expr::Kind::compare, line);
+        chain->args.push_back(std::move(first));
+      }
+      chain->kwargs.emplace_back(op, nullptr);
+      chain->args.push_back(parse_math1());
     }
   }
   ExprPtr parse_math1() {
