@@ -13,7 +13,7 @@ namespace shardlm::jinja {
 
 struct Limits {
   size_t max_output_bytes = 16u << 20;   // the rendered text, and any one string built on the way
-  int64_t max_steps = 20'000'000;        // statements and expressions evaluated
+  int64_t max_steps = 5'000'000;         // statements and expressions evaluated
   int max_call_depth = 64;               // nested macro calls
   size_t max_bytes_built = size_t{1} << 30;  // all the strings computed on the way, copies included
   size_t max_list_items = 1'000'000;      // any one list built
