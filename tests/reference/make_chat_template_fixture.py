@@ -99,6 +99,19 @@ def templates(gguf_path):
         ("Qwen2.5-7B-Instruct", read("Qwen-Qwen2.5-7B-Instruct.jinja"), "", "<|im_end|>",
          LLAMA_CPP + " models/templates/Qwen-Qwen2.5-7B-Instruct.jinja"),
         ("falcon-11B", FALCON_11B, ">>", "<|endoftext|>", OPENVINO + " (tiiuae/falcon-11B)"),
+        # More families, to exercise the interpreter (templates that print today's date through
+        # strftime_now are left out: their expected text would change every day).
+        ("gemma-2-2b-it", read("google-gemma-2-2b-it.jinja"), "<bos>", "<eos>",
+         LLAMA_CPP + " models/templates/google-gemma-2-2b-it.jinja"),
+        ("Phi-3.5-mini-instruct", read("microsoft-Phi-3.5-mini-instruct.jinja"), "<s>", "<|endoftext|>",
+         LLAMA_CPP + " models/templates/microsoft-Phi-3.5-mini-instruct.jinja"),
+        ("SmolLM3-3B", read("HuggingFaceTB-SmolLM3-3B.jinja"), "", "<|im_end|>",
+         LLAMA_CPP + " models/templates/HuggingFaceTB-SmolLM3-3B.jinja"),
+        ("DeepSeek-R1-Distill-Qwen-32B", read("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja"),
+         "<\uff5cbegin\u2581of\u2581sentence\uff5c>", "<\uff5cend\u2581of\u2581sentence\uff5c>",
+         LLAMA_CPP + " models/templates/deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja"),
+        ("Qwen3-0.6B", read("Qwen-Qwen3-0.6B.jinja"), "", "<|im_end|>",
+         LLAMA_CPP + " models/templates/Qwen-Qwen3-0.6B.jinja"),
     ]
 
 

@@ -70,7 +70,8 @@ INSTANTIATE_TEST_SUITE_P(RealTemplates, ChatTemplateFixture,
                          ::testing::Values("SmolLM2-135M-Instruct", "Llama-2-7b-chat-hf", "Meta-Llama-3-8B-Instruct",
                                            "Llama-3.1-8B-Instruct", "Mistral-7B-Instruct-v0.1",
                                            "Mistral-7B-Instruct-v0.2", "Mistral-v3", "Qwen2-7B-Instruct",
-                                           "Qwen2.5-7B-Instruct", "falcon-11B"),
+                                           "Qwen2.5-7B-Instruct", "falcon-11B", "gemma-2-2b-it", "Phi-3.5-mini-instruct",
+                                           "SmolLM3-3B", "DeepSeek-R1-Distill-Qwen-32B", "Qwen3-0.6B"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& ch : name)
@@ -120,6 +121,9 @@ TEST(ChatTemplateFixtureEndOfTurn, FollowsTheAssistantsWords) {
       {"Mistral-7B-Instruct-v0.1", "</s>"},     {"Mistral-7B-Instruct-v0.2", "</s>"},
       {"Mistral-v3", "</s>"},                   {"Qwen2-7B-Instruct", "<|im_end|>"},
       {"Qwen2.5-7B-Instruct", "<|im_end|>"},    {"falcon-11B", "<|endoftext|>"},
+      {"gemma-2-2b-it", "<end_of_turn>"},       {"Phi-3.5-mini-instruct", "<|end|>"},
+      {"SmolLM3-3B", "<|im_end|>"},             {"DeepSeek-R1-Distill-Qwen-32B", "<\uff5cend\u2581of\u2581sentence\uff5c>"},
+      {"Qwen3-0.6B", "<|im_end|>"},
   };
   for (const auto& t : fixture["templates"]) {
     const ChatTemplate chat = ChatTemplate::from_jinja(t["template"].get<std::string>(),
