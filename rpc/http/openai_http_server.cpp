@@ -108,6 +108,8 @@ OpenAiHttpServer::OpenAiHttpServer(ServingLoop& loop, ServingMetrics& metrics, V
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   server_->set_payload_max_length(2 * kMaxTextBytes);
   server_->set_keep_alive_timeout(2);
+  // Each event is a small write: without this, Nagle's algorithm holds one back for the last one's ACK.
+  server_->set_tcp_nodelay(true);
 
   server_->Post("/v1/completions", [this](const httplib::Request& request, httplib::Response& response) {
     generate(OpenAiEndpoint::completions, request, response);
