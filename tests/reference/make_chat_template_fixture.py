@@ -197,6 +197,9 @@ SNIPPETS = [
     "{{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ 1 == 1 != 2 }} {{ 'a' in 'abc' in 'xabcx' }} {{ 1 < 2 > 0 }}",
     "{{ [3, 1, 2] | sort }} {{ ['b', 'a'] | sort(reverse=true) }} {{ messages | sort(attribute='role') | map(attribute='role') | join(',') }}",
     "{{ [3, 1, 2] | min }} {{ [3, 1, 2] | max }} {{ [1, 2.5] | sum }} {{ [] | sum }} {{ ['b', 'a'] | max }}",
+    "{{ ['b', 'A', 'c'] | sort }} {{ ['b', 'A'] | sort(case_sensitive=true) }} {{ ['a', 'B'] | max }} {{ ['A', 'a', 'b'] | unique | list }}",
+    "{{ {'b': 1, 'A': 2} | dictsort }} {{ 2.5 | round }} {{ 3.14159 | round(2) }} {{ -2.5 | round }}",
+    "{{ '3.7' | int }} {{ '12abc' | int }} {{ ' 42 ' | int }} {{ 'x' | int(7) }} {{ '1e3' | float }} {{ '' | float }}",
 ]
 
 

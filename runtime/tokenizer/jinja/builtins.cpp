@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cstdlib>
 #include <cmath>
 #include <ctime>
 
@@ -280,6 +282,11 @@ Value tojson(const Value& v, const Args& args, const Kwargs& kwargs, const CallS
   return Value::of(holds_content(v) ? MarkedText::content(std::move(json)) : MarkedText(std::move(json)));
 }
 
+// A string lower-cased (ASCII) for Jinja's case-insensitive comparisons; anything else as it is.
+Value folded(const Value& v) {
+  return v.is_string() ? Value::text(ascii_map(v.str(), [](int c) { return std::tolower(c); })) : v;
+}
+
 // str.format with plain replacement fields: {}, {0}, {name}, {{ and }}; no format specs.
 Value format(const Value& fmt_v, const Args& args, const Kwargs& kwargs, const CallSite& site) {
   const std::string& f = fmt_v.str();
@@ -376,30 +383,38 @@ Value apply_filter(const std::string& name, const Value& v, const Args& args, co
   if (name == "replace") return replace(v, arg(args, 0), arg(args, 1), param(args, kwargs, 2, "count"), site);
   if (name == "items") return items(v, site);
   if (name == "list") return Value::of(iterate(v, site));
-  if (name == "int") {
+  if (name == "int" || name == "float") {
+    // Jinja's int() and float(): a whole string as a number (int takes "3.7" as 3), else the default.
+    double d = 0;
+    bool ok = false;
     if (v.kind == Value::Kind::number) {
-      if (!(std::fabs(v.number) < 9.2e18)) fail_at(site, "int of a float out of range");
-      return Value::of(static_cast<int64_t>(v.number));
-    }
-    if (v.is_number()) return Value::of(need_int(v, site, "int"));
-    if (v.is_string()) {
-      try {
-        return Value::of(static_cast<int64_t>(std::stoll(v.str())));
-      } catch (const std::exception&) {
+      d = v.number;
+      ok = true;
+    } else if (v.is_number()) {
+      const int64_t i = need_int(v, site, name.c_str());
+      if (name == "int") return Value::of(i);
+      return Value::of(static_cast<double>(i));
+    } else if (v.is_string()) {
+      const std::string& text = v.str();
+      const size_t b = lstrip_begin(text), e = std::max(b, rstrip_end(text));
+      const std::string trimmed = text.substr(b, e - b);
+      int64_t i = 0;
+      const auto [end, ec] = std::from_chars(trimmed.data(), trimmed.data() + trimmed.size(), i);
+      if (!trimmed.empty() && ec == std::errc() && end == trimmed.data() + trimmed.size()) {
+        if (name == "int") return Value::of(i);
+        return Value::of(static_cast<double>(i));
       }
+      char* parsed_end = nullptr;
+      d = std::strtod(trimmed.c_str(), &parsed_end);
+      ok = !trimmed.empty() && parsed_end == trimmed.c_str() + trimmed.size();
     }
-    return args.empty() ? Value::of(int64_t{0}) : args[0];
-  }
-  if (name == "float") {
-    if (v.kind == Value::Kind::number) return v;
-    if (v.is_number()) return Value::of(static_cast<double>(need_int(v, site, "float")));
-    if (v.is_string()) {
-      try {
-        return Value::of(std::stod(v.str()));
-      } catch (const std::exception&) {
-      }
+    if (!ok) {
+      if (!args.empty()) return args[0];
+      return name == "int" ? Value::of(int64_t{0}) : Value::of(0.0);
     }
-    return args.empty() ? Value::of(0.0) : args[0];
+    if (name == "float") return Value::of(d);
+    if (!(std::fabs(d) < 9.2e18)) fail_at(site, "int of a float out of range");
+    return Value::of(static_cast<int64_t>(d));
   }
   if (name == "abs") {
     if (v.kind == Value::Kind::number) return Value::of(std::fabs(v.number));
@@ -411,12 +426,16 @@ Value apply_filter(const std::string& name, const Value& v, const Args& args, co
     const double d = v.kind == Value::Kind::number ? v.number : static_cast<double>(need_int(v, site, "round"));
     const int64_t digits = args.empty() ? 0 : need_int(args[0], site, "round's precision");
     const double scale = std::pow(10.0, static_cast<double>(std::clamp<int64_t>(digits, -300, 300)));
-    return Value::of(std::nearbyint(d * scale) / scale);
+    return Value::of(std::nearbyint(d * scale) / scale);  // Python's round(): halves to even
   }
-  if (name == "unique") {
+  if (name == "unique") {  // case-insensitive unless case_sensitive=true, as Jinja
+    const bool case_sensitive = truthy(param(args, kwargs, 0, "case_sensitive"));
     List out;
     for (const Value& item : iterate(v, site))
-      if (std::none_of(out.begin(), out.end(), [&](const Value& o) { return equal(o, item); })) out.push_back(item);
+      if (std::none_of(out.begin(), out.end(), [&](const Value& o) {
+            return equal(case_sensitive ? o : folded(o), case_sensitive ? item : folded(item));
+          }))
+        out.push_back(item);
     return Value::of(std::move(out));
   }
   if (name == "reverse") {
@@ -492,12 +511,17 @@ Value apply_filter(const std::string& name, const Value& v, const Args& args, co
     return Value::of(std::move(out));
   }
   if (name == "sort" || name == "min" || name == "max") {
+    // Strings compare case-insensitively unless case_sensitive=true, as Jinja.
     List all = iterate(v, site);
     const Value attribute = param(args, kwargs, name == "sort" ? 2 : 1, "attribute");
+    const bool case_sensitive = truthy(param(args, kwargs, name == "sort" ? 1 : 0, "case_sensitive"));
     auto key = [&](const Value& item) {
-      if (!attribute.is_string()) return item;
-      const Value* field = item.find(attribute.str());
-      return field ? *field : Value::undefined(attribute.str());
+      Value k = item;
+      if (attribute.is_string()) {
+        const Value* field = item.find(attribute.str());
+        k = field ? *field : Value::undefined(attribute.str());
+      }
+      return case_sensitive ? k : folded(k);
     };
     std::stable_sort(all.begin(), all.end(), [&](const Value& a, const Value& b) { return order_of(key(a), key(b), site) < 0; });
     if (name == "min") return all.empty() ? Value::undefined("min of an empty sequence") : all.front();
@@ -528,10 +552,14 @@ Value apply_filter(const std::string& name, const Value& v, const Args& args, co
     }
     return total;
   }
-  if (name == "dictsort") {
+  if (name == "dictsort") {  // by key, case-insensitively unless case_sensitive=true
     if (v.kind != Value::Kind::dict) fail_at(site, "dictsort needs a dict");
+    const bool case_sensitive = truthy(param(args, kwargs, 0, "case_sensitive"));
     Dict sorted = *v.dict;
-    std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    auto fold = [&](const std::string& k) {
+      return case_sensitive ? k : ascii_map(k, [](int c) { return std::tolower(c); });
+    };
+    std::stable_sort(sorted.begin(), sorted.end(), [&](const auto& a, const auto& b) { return fold(a.first) < fold(b.first); });
     List out;
     for (auto& [k, val] : sorted) out.push_back(Value::tuple_of(List{Value::text(k), val}));
     return Value::of(std::move(out));
