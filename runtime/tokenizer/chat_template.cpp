@@ -15,8 +15,8 @@ std::string jinja_string_literal(const std::string& text) {
   std::string out = "'";
   for (const char c : text) {
     if (c == '\'' || c == '\\') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
+    if (c == '\n' || c == '\r') {  // escaped: the lexer would turn a raw \r into \n
+      out += c == '\n' ? "\\n" : "\\r";
       continue;
     }
     out += c;
