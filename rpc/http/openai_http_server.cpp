@@ -60,7 +60,8 @@ struct Answer {
       StreamChunk more;
       ending = stream->wait(kPoll, more);
       append(pending, std::move(more));
-      if (pending.empty() && !ending && Clock::now() - last_write >= kKeepAlive) {
+      // (An answer that does not stream writes nothing while tokens arrive: it needs these too.)
+      if ((pending.empty() || !request.stream) && !ending && Clock::now() - last_write >= kKeepAlive) {
         if (!write(sink, request.stream ? ": waiting\n\n" : " ")) return false;
         last_write = Clock::now();
       }
