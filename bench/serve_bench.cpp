@@ -38,6 +38,8 @@ struct Figures {
   double mean_ttft_ms = 0, max_ttft_ms = 0;
 };
 
+double ms_since(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
+
 Figures summarise(int64_t tokens, double seconds, std::vector<double> ttft_ms) {
   Figures f;
   f.tokens_per_second = tokens / seconds;
@@ -63,16 +65,19 @@ Figures in_process(Decoder& decoder, const Tokenizer& tokenizer, int clients) {
     engine.submit(std::move(request));
   }
   engine.run_to_completion([&](int64_t id, int32_t) {
-    if (ttft[id] < 0) ttft[id] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    if (ttft[id] < 0) ttft[id] = ms_since(start);
     return true;
   });
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return summarise(engine.counters().generated_tokens, seconds, ttft);
 }
 
-Figures over_grpc(const std::string& address, int clients) {
-  // Every client connects (a Health call) before the clock starts, then all send at once: what is
-  // measured is serving, not TCP and HTTP/2 set-up, which the in-process run does not have either.
+// Runs `clients` at once. Each first makes its connection (connect(), which returns it as a
+// unique_ptr) before the clock starts, then all send together: what is measured is serving, not
+// TCP and HTTP/2 set-up, which the in-process run does not have either. send(connection, i, start,
+// ttft_ms, tokens) makes client i's request and fills in its time to first token and tokens.
+template <typename Connect, typename Send>
+Figures race(int clients, Connect connect, Send send) {
   std::vector<double> ttft(clients, -1);
   std::vector<int64_t> tokens(clients, 0);
   std::vector<std::thread> threads;
@@ -81,23 +86,10 @@ Figures over_grpc(const std::string& address, int clients) {
   Clock::time_point start;
   for (int i = 0; i < clients; ++i) {
     threads.emplace_back([&, i] {
-      rpc::ClientOptions options;
-      options.address = address;
-      rpc::InferenceClient client(options);
-      shardlm::v1::HealthResponse health;
-      client.health(health);
+      auto connection = connect();
       ++connected;
       while (!go) std::this_thread::yield();
-      shardlm::v1::GenerateRequest request;
-      request.set_prompt(prompt_of(i));
-      request.mutable_options()->set_max_new_tokens(kNewTokens);
-      const grpc::Status status = client.generate(request, [&](const shardlm::v1::GenerateResponse& message) {
-        if (ttft[i] < 0 && message.token_ids_size() > 0)
-          ttft[i] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-        tokens[i] += message.token_ids_size();
-        return true;
-      });
-      if (!status.ok()) std::fprintf(stderr, "request %d failed: %s\n", i, status.error_message().c_str());
+      send(*connection, i, start, ttft[i], tokens[i]);
     });
   }
   while (connected < clients) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -110,58 +102,65 @@ Figures over_grpc(const std::string& address, int clients) {
   return summarise(total, seconds, ttft);
 }
 
+Figures over_grpc(const std::string& address, int clients) {
+  auto connect = [&] {
+    rpc::ClientOptions options;
+    options.address = address;
+    auto client = std::make_unique<rpc::InferenceClient>(options);
+    shardlm::v1::HealthResponse health;
+    client->health(health);
+    return client;
+  };
+  auto send = [](rpc::InferenceClient& client, int i, Clock::time_point start, double& ttft, int64_t& tokens) {
+    shardlm::v1::GenerateRequest request;
+    request.set_prompt(prompt_of(i));
+    request.mutable_options()->set_max_new_tokens(kNewTokens);
+    const grpc::Status status = client.generate(request, [&](const shardlm::v1::GenerateResponse& message) {
+      if (ttft < 0 && message.token_ids_size() > 0) ttft = ms_since(start);
+      tokens += message.token_ids_size();
+      return true;
+    });
+    if (!status.ok()) std::fprintf(stderr, "request %d failed: %s\n", i, status.error_message().c_str());
+  };
+  return race(clients, connect, send);
+}
+
 Figures over_http(const std::string& url, const std::string& model, int clients) {
-  // As over_grpc: every client connects (GET /health, kept alive) before the clock starts.
   std::smatch match;
   std::regex_match(url, match, std::regex("http://([0-9.]+):([0-9]+)"));
   const std::string host = match[1];
   const int port = std::stoi(match[2]);
-  std::vector<double> ttft(clients, -1);
-  std::vector<int64_t> tokens(clients, 0);
-  std::vector<std::thread> threads;
-  std::atomic<int> connected = 0;
-  std::atomic<bool> go = false;
-  Clock::time_point start;
-  for (int i = 0; i < clients; ++i) {
-    threads.emplace_back([&, i] {
-      httplib::Client client(host, port);
-      client.set_keep_alive(true);
-      client.set_tcp_nodelay(true);  // as gRPC does: the request's header and body go out at once
-      client.set_read_timeout(600);
-      client.Get("/health");
-      ++connected;
-      while (!go) std::this_thread::yield();
-      const nlohmann::json body = {{"model", model}, {"prompt", prompt_of(i)}, {"max_tokens", kNewTokens},
-                                   {"temperature", 0}, {"stream", true}, {"stream_options", {{"include_usage", true}}}};
-      httplib::Request request;
-      request.method = "POST";
-      request.path = "/v1/completions";
-      request.body = body.dump();
-      request.set_header("Content-Type", "application/json");
-      std::string events;
-      request.content_receiver = [&](const char* data, size_t length, uint64_t, uint64_t) {
-        if (ttft[i] < 0 && std::string_view(data, length).find("\"text\":\"") != std::string_view::npos)
-          ttft[i] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-        events.append(data, length);
-        return true;
-      };
-      const auto result = client.send(request);
-      // The usage event counts the tokens (a text chunk may carry none while a character is incomplete).
-      const size_t usage = events.rfind("\"completion_tokens\":");
-      if (!result || result->status != 200 || usage == std::string::npos)
-        std::fprintf(stderr, "HTTP request %d failed: %s\n", i, events.c_str());
-      else
-        tokens[i] = std::stoll(events.substr(usage + 20));
-    });
-  }
-  while (connected < clients) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  start = Clock::now();
-  go = true;
-  for (auto& t : threads) t.join();
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  int64_t total = 0;
-  for (int64_t t : tokens) total += t;
-  return summarise(total, seconds, ttft);
+  auto connect = [&] {
+    auto client = std::make_unique<httplib::Client>(host, port);
+    client->set_keep_alive(true);
+    client->set_tcp_nodelay(true);  // as gRPC does: the request's header and body go out at once
+    client->set_read_timeout(600);
+    client->Get("/health");
+    return client;
+  };
+  auto send = [&](httplib::Client& client, int i, Clock::time_point start, double& ttft, int64_t& tokens) {
+    const nlohmann::json body = {{"model", model}, {"prompt", prompt_of(i)}, {"max_tokens", kNewTokens},
+                                 {"temperature", 0}, {"stream", true}, {"stream_options", {{"include_usage", true}}}};
+    httplib::Request request;
+    request.method = "POST";
+    request.path = "/v1/completions";
+    request.body = body.dump();
+    request.set_header("Content-Type", "application/json");
+    std::string events;
+    request.content_receiver = [&](const char* data, size_t length, uint64_t, uint64_t) {
+      if (ttft < 0 && std::string_view(data, length).find("\"text\":\"") != std::string_view::npos) ttft = ms_since(start);
+      events.append(data, length);
+      return true;
+    };
+    const auto result = client.send(request);
+    // The usage event counts the tokens (a text chunk may carry none while a character is incomplete).
+    const size_t usage = events.rfind("\"completion_tokens\":");
+    if (!result || result->status != 200 || usage == std::string::npos)
+      std::fprintf(stderr, "HTTP request %d failed: %s\n", i, events.c_str());
+    else
+      tokens = std::stoll(events.substr(usage + 20));
+  };
+  return race(clients, connect, send);
 }
 
 }  // namespace
