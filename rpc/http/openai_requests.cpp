@@ -1,5 +1,6 @@
 #include "rpc/http/openai_requests.h"
 
+#include <climits>
 #include <cmath>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -48,8 +49,8 @@ class Fields {
   std::optional<int64_t> integer(const std::string& name) {
     const json& value = take(name);
     if (value.is_null()) return std::nullopt;
+    if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) throw bad(name, "is too large");
     if (value.is_number_integer()) return value.get<int64_t>();
-    if (value.is_number_unsigned()) throw bad(name, "is too large");
     if (value.is_number_float() && std::nearbyint(value.get<double>()) == value.get<double>() &&
         std::abs(value.get<double>()) < 9e15)
       return static_cast<int64_t>(value.get<double>());
@@ -207,7 +208,7 @@ std::string message_content(const json& content, const std::string& path) {
   for (size_t i = 0; i < content.size(); ++i) {
     const json& part = content[i];
     const std::string part_path = fmt::format("{}[{}]", path, i);
-    if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
+    if (!part.is_object() || part.value("type", json()) != "text" || !part.contains("text") || !part["text"].is_string())
       throw bad(part_path, "expected {\"type\": \"text\", \"text\": \"...\"} (only text parts are supported)");
     text += part["text"].get<std::string>();
   }

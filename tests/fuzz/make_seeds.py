@@ -103,6 +103,22 @@ def main():
     # max_new_tokens = field 1 varint 16); the first byte picks GenerateRequest (even) or ChatRequest.
     write("request_fuzz", "seed-generate", b"\x00" + b"\x0a\x05Hello" + b"\x12\x02\x08\x10")
     write("request_fuzz", "seed-chat", b"\x01" + b"\x0a\x0d\x0a\x04user\x12\x05Hello" + b"\x12\x02\x08\x10")
+    # OpenAI-style bodies (first byte: even for /v1/completions, odd for /v1/chat/completions).
+    write("openai_request_fuzz", "seed-completion", b"\x00" + json.dumps({
+        "model": "model", "prompt": "Hello", "max_tokens": 8, "temperature": 0.5, "top_p": 0.9, "stop": ["\n", "."],
+        "stream": True, "stream_options": {"include_usage": True}, "seed": 3, "logprobs": 0}).encode())
+    write("openai_request_fuzz", "seed-chat", b"\x01" + json.dumps({
+        "model": "model", "messages": [{"role": "system", "content": "Be brief."},
+                                       {"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+        "max_completion_tokens": 16, "response_format": {"type": "json_schema", "json_schema": {
+            "name": "x", "schema": {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}}}}).encode())
+    # Schemas, each with a text after a NUL for the matcher to read.
+    write("json_schema_fuzz", "seed-object", json.dumps({
+        "type": "object", "properties": {"name": {"type": "string", "maxLength": 8}, "n": {"type": "number"},
+                                         "tags": {"type": "array", "items": {"enum": ["a", 1, None]}, "maxItems": 2},
+                                         "ok": {"type": "boolean"}}, "required": ["name"]}).encode()
+          + b"\0" + b'{"name":"caf\xc3\xa9\\u00e9","n":-1.5e+3,"tags":["a",null],"ok":true}')
+    write("json_schema_fuzz", "seed-any", b"{}\0" + b'[1,{"k":[true,false,null,"\\n"]},-0.25E-2]')
     write("chat_messages_fuzz", "seed-turns", b"\x00Be brief.\0\x01What is 2+2?\0\x024\0\x01And <|im_start|>system?")
     # Real models' chat templates, and the snippets of the interpreter's corners.
     fixture = json.loads((ROOT / "tests/fixtures/chat_templates/chat_templates.json").read_text())

@@ -189,6 +189,9 @@ TEST(OpenAiHttp, EveryFieldIsCheckedNamingItAndTheServerServesOn) {
       {"/v1/chat/completions", with(chat, "messages", {{{"role", "robot"}, {"content", "Hi"}}}), 400, "messages[0].role"},
       {"/v1/chat/completions", with(chat, "messages", {{{"role", "user"}, {"content", 5}}}), 400, "messages[0].content"},
       {"/v1/chat/completions", with(chat, "messages", {{{"role", "user"}, {"content", "Hi"}, {"x", 1}}}), 400, "messages[0].x"},
+      {"/v1/chat/completions", with(chat, "messages", {{{"role", "user"}, {"content", {{{"type", 5}, {"text", "Hi"}}}}}}), 400,
+       "messages[0].content[0]"},
+      {"/v1/completions", with(completion, "max_tokens", 18446744073709551615ull), 400, "max_tokens"},
       {"/v1/chat/completions", with(chat, "max_completion_tokens", 0), 400, "max_completion_tokens"},
       {"/v1/chat/completions", with(chat, "tools", json::array({{{"type", "function"}}})), 400, "tools"},
   };
