@@ -232,7 +232,7 @@ OpenAiRequest parse_openai_request(OpenAiEndpoint endpoint, const std::string& b
   json parsed;
   try {
     parsed = json::parse(body);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {  // a parse error, or a number beyond a double (out_of_range)
     throw bad("", fmt::format("the body is not valid JSON: {}", error.what()));
   }
   if (!parsed.is_object()) throw bad("", fmt::format("the body must be a JSON object, got {}", type_name(parsed)));

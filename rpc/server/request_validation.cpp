@@ -64,7 +64,7 @@ std::shared_ptr<TokenConstraint> json_constraint(const std::string& text, const 
   nlohmann::ordered_json schema;  // properties keep the order they are given in
   try {
     schema = nlohmann::ordered_json::parse(text);
-  } catch (const nlohmann::ordered_json::parse_error& error) {
+  } catch (const nlohmann::ordered_json::exception& error) {  // a parse error, or a number beyond a double
     throw InvalidArgument(field, fmt::format("not valid JSON: {}", error.what()));
   }
   try {
