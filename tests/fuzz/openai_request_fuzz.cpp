@@ -3,31 +3,14 @@
 // reads it, response_format schemas included. A bad body must end in HttpError naming the field (or
 // ShardLM's own error); it must never crash the server.
 #include "rpc/http/openai_requests.h"
-#include "runtime/tokenizer/hf_tokenizer.h"
 #include "tests/fuzz/fuzz_support.h"
-
-namespace {
-
-struct Served {
-  std::unique_ptr<shardlm::Tokenizer> tokenizer =
-      shardlm::load_hf_tokenizer(std::string(SHARDLM_FIXTURES) + "/tokenizers/smollm2/tokenizer.json");
-  shardlm::ModelSpec spec = [] {
-    shardlm::ModelSpec s;
-    s.vocab_size = 49152;
-    s.max_seq_len = 2048;
-    return s;
-  }();
-  shardlm::ChatTemplate chat = shardlm::ChatTemplate::chatml("You are a helpful AI assistant.");
-  std::shared_ptr<const shardlm::TokenVocabulary> vocabulary = std::make_shared<const shardlm::TokenVocabulary>(*tokenizer);
-};
-
-}  // namespace
+#include "tests/fuzz/served_smollm2.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace shardlm;
-  static const Served served;
+  static const fuzz::ServedSmolLm2 served;
   if (size == 0) return 0;
-  const rpc::ValidationContext context{served.spec, *served.tokenizer, &served.chat, served.vocabulary};
+  const rpc::ValidationContext context = served.context();
   const auto endpoint = data[0] % 2 == 0 ? rpc::OpenAiEndpoint::completions : rpc::OpenAiEndpoint::chat_completions;
   try {
     (void)rpc::parse_openai_request(endpoint, std::string(fuzz::as_text(data + 1, size - 1)), context, "model");

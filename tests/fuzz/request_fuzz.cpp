@@ -3,30 +3,14 @@
 // SmolLM2's tokenizer as `shardlm serve` validates them. A bad request must end in InvalidArgument
 // naming the field (or ShardLM's own error); it must never crash the server.
 #include "rpc/server/request_validation.h"
-#include "runtime/tokenizer/hf_tokenizer.h"
 #include "tests/fuzz/fuzz_support.h"
-
-namespace {
-
-struct Served {
-  std::unique_ptr<shardlm::Tokenizer> tokenizer =
-      shardlm::load_hf_tokenizer(std::string(SHARDLM_FIXTURES) + "/tokenizers/smollm2/tokenizer.json");
-  shardlm::ModelSpec spec = [] {
-    shardlm::ModelSpec s;
-    s.vocab_size = 49152;
-    s.max_seq_len = 2048;
-    return s;
-  }();
-  shardlm::ChatTemplate chat = shardlm::ChatTemplate::chatml("You are a helpful AI assistant.");
-};
-
-}  // namespace
+#include "tests/fuzz/served_smollm2.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace shardlm;
-  static const Served served;
+  static const fuzz::ServedSmolLm2 served;
   if (size == 0) return 0;
-  const rpc::ValidationContext context{served.spec, *served.tokenizer, &served.chat};
+  const rpc::ValidationContext context = served.context();
   try {
     if (data[0] % 2 == 0) {
       shardlm::v1::GenerateRequest request;
