@@ -4,7 +4,9 @@
 // each finished dot product is multiplied by its row's scale: decode reads a quarter of f32's bytes.
 // q8_0 / q4_1 blocks are decoded to f32 in registers, their scale (and minimum) applied per block; or,
 // where the CPU has an integer dot product (AVX-512 VNNI), multiplied as integers by the inputs
-// quantized to int8 per block of 32, as llama.cpp does: half the instructions of decoding to f32.
+// quantized per block of 32: half the instructions of decoding to f32. A few rows (decode) keep 16
+// bits of each input (two int8 planes, two vpdpbusd on the same decoded weights), more rows 8 bits,
+// as llama.cpp's q8 products do (kMaxWideInputRows).
 // bf16 weights, where the CPU has AVX512-BF16, multiply inputs rounded to bf16 with vdpbf16ps.
 #include <algorithm>
 #include <cmath>
@@ -20,12 +22,21 @@ namespace shardlm::cpu {
 namespace {
 
 // Input rows quantized for the integer tiles (simd.h): each row's codes padded with zeros to a whole
-// number of pairs of blocks, its [scale, sum] pairs likewise.
-void quantize_inputs(const simd::Kernels& kernels, const float* x, int64_t m, int64_t k, int64_t padded,
+// number of pairs of blocks (two planes of them where `wide`), its [scale, sum] pairs likewise.
+void quantize_inputs(const simd::Kernels& kernels, const float* x, int64_t m, int64_t k, int64_t padded, bool wide,
                      std::vector<int8_t>& codes, std::vector<float>& scales) {
-  codes.assign(m * padded, 0);
+  const int64_t stride = wide ? simd::kWideInputPlanes * padded : padded;
+  codes.assign(m * stride, 0);
   scales.assign(m * padded / 16, 0.0f);
-  for (int64_t r = 0; r < m; ++r) kernels.quantize_inputs(x + r * k, k, codes.data() + r * padded, scales.data() + r * (padded / 16));
+  for (int64_t r = 0; r < m; ++r) {
+    int8_t* row = codes.data() + r * stride;
+    float* row_scales = scales.data() + r * (padded / 16);
+    if (wide) {
+      kernels.quantize_inputs_wide(x + r * k, k, row, row + padded, row_scales);
+    } else {
+      kernels.quantize_inputs(x + r * k, k, row, row_scales);
+    }
+  }
 }
 
 // Bytes of weights per block of columns: the block stays in L2 while every group of input rows passes
@@ -76,12 +87,18 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
     return;
   }
   // Block formats take the integer path where the SIMD level has one: inputs quantized once here.
+  // A few rows keep 16 bits of each input (kMaxWideInputRows).
+  const int format = w_dtype == DType::q4_1 ? 1 : 0;
+  const bool wide = m <= kMaxWideInputRows;
   const simd::QuantizedDotTileFn quantized_tile =
-      is_block_dtype(w_dtype) ? simd::active_kernels().quantized_dot_tile[w_dtype == DType::q4_1 ? 1 : 0] : nullptr;
+      !is_block_dtype(w_dtype) ? nullptr
+      : wide                   ? simd::active_kernels().wide_quantized_dot_tile[format]
+                               : simd::active_kernels().quantized_dot_tile[format];
   const int64_t padded = (k + simd::kInputPair - 1) / simd::kInputPair * simd::kInputPair;
+  const int64_t codes_stride = wide ? simd::kWideInputPlanes * padded : padded;
   thread_local std::vector<int8_t> codes;
   thread_local std::vector<float> code_scales;
-  if (quantized_tile != nullptr) quantize_inputs(simd::active_kernels(), x, m, k, padded, codes, code_scales);
+  if (quantized_tile != nullptr) quantize_inputs(simd::active_kernels(), x, m, k, padded, wide, codes, code_scales);
   // bf16 weights take the bf16 dot product where the level has one: inputs rounded to bf16 here.
   const int64_t bf16_stride = (k + 31) / 32 * 32;
   thread_local std::vector<uint16_t> bf16_inputs;
@@ -114,7 +131,7 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
             bf16_tile(rounded_inputs + row * bf16_stride, bf16_stride, rows, weights + col * row_bytes, k, cols, k,
                       y + row * n + col, n);
           } else if (quantized_tile != nullptr) {
-            quantized_tile(input_codes + row * padded, input_scales + row * (padded / 16), padded, rows,
+            quantized_tile(input_codes + row * codes_stride, input_scales + row * (padded / 16), codes_stride, rows,
                            weights + col * row_bytes, k, cols, k, y + row * n + col, n);
           } else {
             dot_tile(x + row * k, k, rows, weights + col * row_bytes, k, cols, k, y + row * n + col, n);

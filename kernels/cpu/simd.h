@@ -40,6 +40,15 @@ using QuantizedDotTileFn = void (*)(const int8_t* codes, const float* scales, in
                                     const void* w, int64_t w_stride, int cols, int64_t k, float* out,
                                     int64_t out_stride);
 
+// The same inputs kept to 16 bits, for products of a few rows, where the weights' bytes rather than
+// the arithmetic set the pace (ref::matmul_wide_quantized_inputs states the rule): each input is
+// (hi x 256 + lo) units of scale / 256, hi and lo int8 codes. A row holds its hi codes (padded as
+// above) and then its lo codes, so codes_stride is twice the padded length; its [scale, sum] pairs
+// (scale / 256 and the sum of the 16-bit values times it) come codes_stride / 32 floats apart. The
+// tile multiplies the weight bytes by hi, shifts the sums left by 8 and adds the bytes times lo: a
+// 16-bit product for one more vpdpbusd and a shift, with the weights decoded once for both.
+inline constexpr int kWideInputPlanes = 2;
+
 struct Kernels {
   const char* name;  // "generic", "avx2" or "avx512"
   // Indexed by static_cast<int>(DType): f32, f16, bf16, i8, q8_0, q4_1 (simd_dispatch.cpp checks that
@@ -53,6 +62,11 @@ struct Kernels {
   // codes[i] for i < k and, for block b, scales[2b] = its scale and scales[2b + 1] = its sum. Each
   // code is x / scale rounded half to even (kernels/ref's matmul_quantized_inputs states the rule).
   void (*quantize_inputs)(const float* x, int64_t k, int8_t* codes, float* scales);
+  // The same for 16-bit inputs, where quantized_dot_tile is set: codes[i] = hi and low_codes[i] = lo,
+  // scales[2b] = the block's scale / 256 and scales[2b + 1] = that times the sum of hi x 256 + lo.
+  void (*quantize_inputs_wide)(const float* x, int64_t k, int8_t* codes, int8_t* low_codes, float* scales);
+  // quantized_dot_tile over 16-bit inputs in the layout above (q8_0, q4_1).
+  QuantizedDotTileFn wide_quantized_dot_tile[2];
   // For bf16 weights: the product with input rows rounded to bf16 (x, rows padded with zeros to a
   // multiple of 32 elements, x_stride apart), where the level has a bf16 dot product (AVX512-BF16's
   // vdpbf16ps: 32 multiply-adds an instruction, with no widening of the weights); null elsewhere.

@@ -332,6 +332,8 @@ const Kernels& avx2_kernels() {
                              {nullptr, nullptr},
                              nullptr,
                              nullptr,
+                             {nullptr, nullptr},
+                             nullptr,
                              nullptr,
                              weighted_sum,
                              widen_bf16,

@@ -336,9 +336,11 @@ struct PairQ8_0 {
   }
 };
 
-template <class Pair, int Rows, int Cols, bool Second>
+// Wide: 16-bit inputs (simd.h), the low plane half a row's codes_stride after the high one.
+template <class Pair, int Rows, int Cols, bool Second, bool Wide>
 void quantized_pair(const int8_t* codes, const float* scales, int64_t codes_stride, const uint8_t* blocks,
                     int64_t row_bytes, __m512 (&acc)[Rows][Cols][1]) {
+  const int64_t plane = Wide ? codes_stride / 2 : 0, scales_stride = (codes_stride - plane) / 16;
   __m512i weights[Cols];
   __m128 headers[Cols];
 #pragma GCC unroll 32
@@ -350,10 +352,13 @@ void quantized_pair(const int8_t* codes, const float* scales, int64_t codes_stri
 #pragma GCC unroll 32
   for (int r = 0; r < Rows; ++r) {
     const __m512i inputs = Pair::inputs(_mm512_loadu_si512(codes + r * codes_stride));
-    const __m128 input_scales = _mm_loadu_ps(scales + r * (codes_stride / 16));
+    const __m512i low_inputs = Wide ? Pair::inputs(_mm512_loadu_si512(codes + r * codes_stride + plane)) : inputs;
+    const __m128 input_scales = _mm_loadu_ps(scales + r * scales_stride);
 #pragma GCC unroll 32
     for (int c = 0; c < Cols; ++c) {
-      const __m512i dots = _mm512_dpbusd_epi32(_mm512_setzero_si512(), weights[c], inputs);
+      __m512i dots = _mm512_dpbusd_epi32(_mm512_setzero_si512(), weights[c], inputs);
+      // Exact: |high sums| x 256 + |low sums| < 2^31 (at most 4 x 255 x 127 x 257 a lane).
+      if (Wide) dots = _mm512_dpbusd_epi32(_mm512_slli_epi32(dots, 8), weights[c], low_inputs);
       const __m512 factors = _mm512_zextps128_ps512(_mm_mul_ps(headers[c], input_scales));
       const __m512 lane_scales = _mm512_maskz_permutexvar_ps(kAllLanes, spread, factors);
       acc[r][c][0] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(kAllLanes, dots), lane_scales, acc[r][c][0]);
@@ -362,7 +367,7 @@ void quantized_pair(const int8_t* codes, const float* scales, int64_t codes_stri
   }
 }
 
-template <class Pair, int Rows, int Cols>
+template <class Pair, bool Wide, int Rows, int Cols>
 void quantized_tile_fixed(const int8_t* codes, const float* scales, int64_t codes_stride, const void* w,
                           int64_t w_stride, int64_t k, float* out, int64_t out_stride) {
   const auto* weights = static_cast<const uint8_t*>(w);
@@ -371,20 +376,20 @@ void quantized_tile_fixed(const int8_t* codes, const float* scales, int64_t code
   zero_sums(acc);
   int64_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
-    quantized_pair<Pair, Rows, Cols, true>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
+    quantized_pair<Pair, Rows, Cols, true, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
                                            row_bytes, acc);
   }
   if (b < blocks) {
-    quantized_pair<Pair, Rows, Cols, false>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
+    quantized_pair<Pair, Rows, Cols, false, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
                                             row_bytes, acc);
   }
   store_tile_sums(acc, out, out_stride);
 }
 
-template <class Pair>
+template <class Pair, bool Wide>
 void quantized_tile(const int8_t* codes, const float* scales, int64_t codes_stride, int rows, const void* w,
                     int64_t w_stride, int cols, int64_t k, float* out, int64_t out_stride) {
-  with_shape(rows, cols, []<int Rows, int Cols>(auto... args) { quantized_tile_fixed<Pair, Rows, Cols>(args...); },
+  with_shape(rows, cols, []<int Rows, int Cols>(auto... args) { quantized_tile_fixed<Pair, Wide, Rows, Cols>(args...); },
              codes, scales, codes_stride, w, w_stride, k, out, out_stride);
 }
 
@@ -445,33 +450,65 @@ void gemm_f32(const float* x, int64_t x_stride, int rows, const float* panel, in
                  y_stride, cols, accumulate);
 }
 
-// simd.h's quantize_inputs, a block of 32 per step. The product x * (127 / largest) is rounded on its
-// own (a separate multiply, then vrndscaleps to nearest even), never fused with anything, so each code
-// is exactly the one the scalar rule gives.
-void quantize_inputs(const float* x, int64_t k, int8_t* codes, float* scales) {
+// The sum of the 16 int32 lanes of v.
+int32_t sum_int_lanes(__m512i v) {
+  const __m256i eight = _mm256_add_epi32(_mm512_maskz_extracti64x4_epi64(0xF, v, 0),
+                                         _mm512_maskz_extracti64x4_epi64(0xF, v, 1));
+  __m128i four = _mm_add_epi32(_mm256_castsi256_si128(eight), _mm256_extracti128_si256(eight, 1));
+  four = _mm_add_epi32(four, _mm_shuffle_epi32(four, _MM_SHUFFLE(1, 0, 3, 2)));
+  four = _mm_add_epi32(four, _mm_shuffle_epi32(four, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(four);
+}
+
+// simd.h's quantize_inputs (Wide false) and quantize_inputs_wide, a block of 32 per step. The product
+// t = x * (127 / largest) is rounded on its own (a separate multiply, then vrndscaleps to nearest
+// even), never fused with anything, so each code is exactly the one the scalar rule gives; t - hi is
+// exact (t is within half of hi), and so is its product by 256.
+template <bool Wide>
+void quantize_blocks(const float* x, int64_t k, int8_t* codes, int8_t* low_codes, float* scales) {
   const __m512 magnitude_bits = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
   constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  auto round = [](__m512 v) { return _mm512_maskz_roundscale_ps(kAllLanes, v, kNearest); };
+  auto store_codes = [](int8_t* to, __m512i values) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(to), _mm512_maskz_cvtepi32_epi8(kAllLanes, values));
+  };
   for (int64_t b = 0; b < k / 32; ++b) {
     const __m512 first = _mm512_loadu_ps(x + b * 32), second = _mm512_loadu_ps(x + b * 32 + 16);
     const float largest = largest_lane(
         _mm512_maskz_max_ps(kAllLanes, _mm512_and_ps(first, magnitude_bits), _mm512_and_ps(second, magnitude_bits)));
     const __m512 inverse = _mm512_set1_ps(largest > 0.0f ? 127.0f / largest : 0.0f);
-    const __m512i low = _mm512_maskz_cvtps_epi32(
-        kAllLanes, _mm512_maskz_roundscale_ps(kAllLanes, _mm512_mul_ps(first, inverse), kNearest));
-    const __m512i high = _mm512_maskz_cvtps_epi32(
-        kAllLanes, _mm512_maskz_roundscale_ps(kAllLanes, _mm512_mul_ps(second, inverse), kNearest));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + b * 32), _mm512_maskz_cvtepi32_epi8(kAllLanes, low));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + b * 32 + 16), _mm512_maskz_cvtepi32_epi8(kAllLanes, high));
-    // The sum of the 32 codes, from the 8 lanes of a 256-bit fold.
-    const __m512i pairs = _mm512_add_epi32(low, high);
-    const __m256i eight = _mm256_add_epi32(_mm512_maskz_extracti64x4_epi64(0xF, pairs, 0),
-                                           _mm512_maskz_extracti64x4_epi64(0xF, pairs, 1));
-    __m128i four = _mm_add_epi32(_mm256_castsi256_si128(eight), _mm256_extracti128_si256(eight, 1));
-    four = _mm_add_epi32(four, _mm_shuffle_epi32(four, _MM_SHUFFLE(1, 0, 3, 2)));
-    four = _mm_add_epi32(four, _mm_shuffle_epi32(four, _MM_SHUFFLE(2, 3, 0, 1)));
-    scales[2 * b] = largest / 127.0f;
-    scales[2 * b + 1] = scales[2 * b] * static_cast<float>(_mm_cvtsi128_si32(four));
+    const __m512 t_first = _mm512_mul_ps(first, inverse), t_second = _mm512_mul_ps(second, inverse);
+    const __m512 high_first = round(t_first), high_second = round(t_second);
+    const __m512i codes_first = _mm512_maskz_cvtps_epi32(kAllLanes, high_first);
+    const __m512i codes_second = _mm512_maskz_cvtps_epi32(kAllLanes, high_second);
+    store_codes(codes + b * 32, codes_first);
+    store_codes(codes + b * 32 + 16, codes_second);
+    float scale = largest / 127.0f;
+    int32_t sum = sum_int_lanes(_mm512_add_epi32(codes_first, codes_second));
+    if (Wide) {
+      const __m512 factor = _mm512_set1_ps(256.0f), bound = _mm512_set1_ps(127.0f), neg = _mm512_set1_ps(-127.0f);
+      auto residual = [&](__m512 t, __m512 h) {
+        const __m512 r = round(_mm512_mul_ps(_mm512_sub_ps(t, h), factor));
+        return _mm512_maskz_cvtps_epi32(
+            kAllLanes, _mm512_maskz_min_ps(kAllLanes, _mm512_maskz_max_ps(kAllLanes, r, neg), bound));
+      };
+      const __m512i rest_first = residual(t_first, high_first), rest_second = residual(t_second, high_second);
+      store_codes(low_codes + b * 32, rest_first);
+      store_codes(low_codes + b * 32 + 16, rest_second);
+      sum = sum * 256 + sum_int_lanes(_mm512_add_epi32(rest_first, rest_second));
+      scale /= 256.0f;
+    }
+    scales[2 * b] = scale;
+    scales[2 * b + 1] = scale * static_cast<float>(sum);
   }
+}
+
+void quantize_inputs(const float* x, int64_t k, int8_t* codes, float* scales) {
+  quantize_blocks<false>(x, k, codes, nullptr, scales);
+}
+
+void quantize_inputs_wide(const float* x, int64_t k, int8_t* codes, int8_t* low_codes, float* scales) {
+  quantize_blocks<true>(x, k, codes, low_codes, scales);
 }
 
 // bf16 weights times bf16-rounded inputs: vdpbf16ps adds the products of 16 pairs of bf16 values to
@@ -653,8 +690,10 @@ float max(const float* x, int64_t n) {
 const Kernels& avx512_kernels() {
   static const Kernels table{"avx512", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>, dot_tile<LoadI8>,
                                         block_tile<DecodeQ8_0>, block_tile<DecodeQ4_1>},
-                             {quantized_tile<PairQ8_0>, quantized_tile<PairQ4_1>},
+                             {quantized_tile<PairQ8_0, false>, quantized_tile<PairQ4_1, false>},
                              quantize_inputs,
+                             quantize_inputs_wide,
+                             {quantized_tile<PairQ8_0, true>, quantized_tile<PairQ4_1, true>},
                              bf16_tile,
                              gemm_f32,
                              weighted_sum,

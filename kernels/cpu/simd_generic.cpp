@@ -146,6 +146,8 @@ const Kernels& generic_kernels() {
                              {nullptr, nullptr},
                              nullptr,
                              nullptr,
+                             {nullptr, nullptr},
+                             nullptr,
                              nullptr,
                              weighted_sum,
                              widen_bf16,

@@ -23,23 +23,44 @@ void matmul(const float* x, const void* w, DType w_dtype, float* y, int64_t m, i
   }
 }
 
-void matmul_quantized_inputs(const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n,
-                             int64_t k) {
-  std::vector<float> quantized(m * k);
-  if (w_dtype == DType::bf16) {
-    for (int64_t i = 0; i < m * k; ++i) quantized[i] = bf16_to_f32(f32_to_bf16(x[i]));
-    matmul(quantized.data(), w, w_dtype, y, m, n, k);
-    return;
-  }
-  SHARDLM_CHECK(k % 32 == 0, "ref::matmul_quantized_inputs: k={} is not a multiple of 32", k);
-  for (int64_t block = 0; block < m * k / 32; ++block) {
+namespace {
+
+// x rounded per block of 32 as the integer products take it: to 8 bits, or to 16 (`wide`).
+std::vector<float> block_quantized(const float* x, int64_t count, bool wide) {
+  SHARDLM_CHECK(count % 32 == 0, "ref: quantized inputs come in blocks of 32, got {} values", count);
+  std::vector<float> quantized(count);
+  for (int64_t block = 0; block < count / 32; ++block) {
     const float* in = x + block * 32;
     float absmax = 0.0f;
     for (int i = 0; i < 32; ++i) absmax = std::max(absmax, std::fabs(in[i]));
     const float scale = absmax / 127.0f, inverse = absmax > 0.0f ? 127.0f / absmax : 0.0f;
-    for (int i = 0; i < 32; ++i) quantized[block * 32 + i] = std::nearbyint(in[i] * inverse) * scale;
+    for (int i = 0; i < 32; ++i) {
+      const float t = in[i] * inverse, high = std::nearbyint(t);
+      const float low = wide ? std::clamp(std::nearbyint((t - high) * 256.0f), -127.0f, 127.0f) : 0.0f;
+      quantized[block * 32 + i] = (high * 256.0f + low) * (scale / 256.0f);
+    }
   }
-  matmul(quantized.data(), w, w_dtype, y, m, n, k);
+  return quantized;
+}
+
+}  // namespace
+
+void matmul_quantized_inputs(const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n,
+                             int64_t k) {
+  if (w_dtype == DType::bf16) {
+    std::vector<float> rounded(m * k);
+    for (int64_t i = 0; i < m * k; ++i) rounded[i] = bf16_to_f32(f32_to_bf16(x[i]));
+    matmul(rounded.data(), w, w_dtype, y, m, n, k);
+    return;
+  }
+  SHARDLM_CHECK(k % 32 == 0, "ref::matmul_quantized_inputs: k={} is not a multiple of 32", k);
+  matmul(block_quantized(x, m * k, false).data(), w, w_dtype, y, m, n, k);
+}
+
+void matmul_wide_quantized_inputs(const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n,
+                                  int64_t k) {
+  SHARDLM_CHECK(k % 32 == 0, "ref::matmul_wide_quantized_inputs: k={} is not a multiple of 32", k);
+  matmul(block_quantized(x, m * k, true).data(), w, w_dtype, y, m, n, k);
 }
 
 void quantize_rows_int8(const float* x, int64_t rows, int64_t k, int8_t* q, float* scales) {

@@ -48,6 +48,12 @@ void matmul(const float* x, const void* w, DType w_dtype, float* y, int64_t m, i
 // do, each block of 32 inputs of a row becomes round(x / s) with s = (largest |x| of the block) / 127
 // (in f32, rounding half to even), and the product uses codes x s (k a multiple of 32).
 void matmul_quantized_inputs(const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k);
+// As matmul_quantized_inputs for q8_0 / q4_1 weights, each input kept to 16 bits rather than 8: with
+// t = x x (127 / largest) as there (in f32), hi = round(t) and lo = round((t - hi) x 256) clamped to
+// [-127, 127] (both half to even), the product uses (hi + lo / 256) x s, within s / 512 of x. The CPU's
+// contract for products of a few rows (cpu::kMaxWideInputRows).
+void matmul_wide_quantized_inputs(const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n,
+                                  int64_t k);
 // Symmetric per-row int8 (weight-only, per output channel, as load_in_8bit's absmax): scales[r] =
 // max |x[r]| / 127 and q[r, i] = round(x[r, i] / scales[r]) in [-127, 127]; a row of zeros gets scale 0.
 void quantize_rows_int8(const float* x, int64_t rows, int64_t k, int8_t* q, float* scales);

@@ -18,7 +18,10 @@ namespace {
 constexpr int64_t kSizes[] = {1, 7, 63, 64, 65, 769, 4097};
 // Row lengths for the block formats: one block, two, an odd count, and a long row.
 constexpr int64_t kBlockRowLengths[] = {32, 64, 96, 800, 4128};
-constexpr int64_t kRowCounts[] = {1, 3, 17, 41};  // 41 takes the blocked GEMM where the level has one
+// 8 and 9: the last product with 16-bit quantized inputs and the first with 8-bit ones
+// (cpu::kMaxWideInputRows); 41 takes the blocked GEMM where the level has one.
+constexpr int64_t kRowCounts[] = {1, 3, 8, 9, 17, 41};
+static_assert(cpu::kMaxWideInputRows == 8, "kRowCounts straddles the wide-input limit");
 // The reference is scalar double code, O(m n k): shapes above this many multiply-adds are skipped so
 // that each test stays around a second. What is left still pairs 4097 with every m and 769 with 769,
 // and its largest shapes (over 1 M multiply-adds) are split between two threads.
@@ -87,16 +90,19 @@ TEST_P(MatmulTest, MatchesReferenceWithinRoundingOfAnF32Sum) {
         const Weights w = make_weights(test::random_floats(rng, n * k, -1, 1), dtype, n);
         std::vector<float> expected(m * n), expected_quantized(m * n), abs_sums(m * n);
         ref::matmul(x.data(), w.data.data(), dtype, expected.data(), m, n, k, w.row_scales());
-        if (blocks || dtype == DType::bf16)
+        if (blocks && m <= cpu::kMaxWideInputRows) {
+          ref::matmul_wide_quantized_inputs(x.data(), w.data.data(), dtype, expected_quantized.data(), m, n, k);
+        } else if (blocks || dtype == DType::bf16) {
           ref::matmul_quantized_inputs(x.data(), w.data.data(), dtype, expected_quantized.data(), m, n, k);
+        }
         std::vector<float> abs_x(x.size());
         for (size_t i = 0; i < x.size(); ++i) abs_x[i] = std::abs(x[i]);
         // sum_i |x_i w_i|
         ref::matmul(abs_x.data(), w.abs_f32.data(), DType::f32, abs_sums.data(), m, n, k);
 
         test::for_each_kernel_config([&](ThreadPool& pool) {
-          // Where the level multiplies block formats by int8-quantized inputs, or bf16 weights by
-          // bf16-rounded ones, that is the contract.
+          // Where the level multiplies block formats by quantized inputs (16-bit for a few rows, int8
+          // for more), or bf16 weights by bf16-rounded ones, that is the contract.
           const bool quantized = cpu::matmul_quantizes_inputs(dtype);
           const std::vector<float>& want = quantized ? expected_quantized : expected;
           std::vector<float> y(m * n, NAN);
@@ -169,18 +175,45 @@ TEST_P(MatmulTest, IntegerInputsGiveExactResults) {
 // Inputs quantized per block round half to even: with the block's largest value 127 (scale 1), the
 // inputs 2.5, -3.5, 0.5 and 1.5 are ties and become 2, -4, 0 and 2, so against weights of ones the
 // product is 127 + 2 - 4 + 0 + 2 = 127; rounding half away from zero would give 129, and a level that
-// keeps inputs in f32 gives the exact 128.
+// keeps inputs in f32 gives the exact 128. The row is repeated past kMaxWideInputRows, where inputs
+// take 8 bits.
 TEST(MatmulQuantizedInputs, TiesRoundToEven) {
-  std::vector<float> x(kQuantBlock, 0.0f);
-  x[0] = 127.0f, x[1] = 2.5f, x[2] = -3.5f, x[3] = 0.5f, x[4] = 1.5f;
+  constexpr int64_t kRows = cpu::kMaxWideInputRows + 1;
+  std::vector<float> x(kRows * kQuantBlock, 0.0f);
+  for (int64_t r = 0; r < kRows; ++r) {
+    float* row = x.data() + r * kQuantBlock;
+    row[0] = 127.0f, row[1] = 2.5f, row[2] = -3.5f, row[3] = 0.5f, row[4] = 1.5f;
+  }
   for (DType dtype : {DType::q8_0, DType::q4_1}) {
     SCOPED_TRACE(dtype_name(dtype));
     // The first block's scale in integer_blocks is 1: weights of exactly one.
     const std::vector<uint8_t> ones = integer_blocks(std::vector<float>(kQuantBlock, 1.0f), dtype);
     test::for_each_kernel_config([&](ThreadPool& pool) {
+      std::vector<float> y(kRows, NAN);
+      cpu::matmul(pool, x.data(), ones.data(), dtype, y.data(), kRows, 1, kQuantBlock);
+      for (float value : y) EXPECT_EQ(value, cpu::matmul_quantizes_inputs(dtype) ? 127.0f : 128.0f);
+    });
+  }
+}
+
+// 16-bit inputs (a single row) round both parts half to even: with scale 1, 2 + 2.5 / 256 is 2 and
+// 2.5 low units, which become 2 (even), so against ones the product is 127 + 2 + 2 / 256; half away
+// from zero would give 3 low units, and f32 inputs keep the 2.5. An input of 2.5 leaves the low part
+// a tie at 128 units, which is clamped to 127: 2 + 127 / 256.
+TEST(MatmulQuantizedInputs, WideInputsRoundBothPartsToEven) {
+  for (DType dtype : {DType::q8_0, DType::q4_1}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const std::vector<uint8_t> ones = integer_blocks(std::vector<float>(kQuantBlock, 1.0f), dtype);
+    test::for_each_kernel_config([&](ThreadPool& pool) {
+      const bool quantized = cpu::matmul_quantizes_inputs(dtype);
+      std::vector<float> x(kQuantBlock, 0.0f);
+      x[0] = 127.0f, x[1] = 2.0f + 2.5f / 256;
       float y = NAN;
       cpu::matmul(pool, x.data(), ones.data(), dtype, &y, 1, 1, kQuantBlock);
-      EXPECT_EQ(y, cpu::matmul_quantizes_inputs(dtype) ? 127.0f : 128.0f);
+      EXPECT_EQ(y, quantized ? 129.0f + 2.0f / 256 : 129.0f + 2.5f / 256);
+      x[1] = 2.5f;
+      cpu::matmul(pool, x.data(), ones.data(), dtype, &y, 1, 1, kQuantBlock);
+      EXPECT_EQ(y, quantized ? 129.0f + 127.0f / 256 : 129.5f);
     });
   }
 }
