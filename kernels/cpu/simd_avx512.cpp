@@ -282,22 +282,22 @@ __m512i join(__m256i low, __m256i high) {
 
 struct PairQ4_1 {
   static constexpr int64_t kBytes = 20;
-  // The nibbles of blocks b and b+1 as 64 bytes [b low, b+1 low, b high, b+1 high]: the low nibbles
-  // are values 0-15 of a block and the high ones 16-31, so the inputs are put in this order (once per
-  // input row, rather than the weights once per weight row), and lanes 0-3 and 8-11 of the products
-  // belong to block b.
+  // The nibbles of blocks b and b+1 as 64 bytes [b low, b high, b+1 low, b+1 high]: a block's low
+  // nibbles are its values 0-15 and its high ones 16-31, so this is the inputs' own order. Each
+  // block's 16 bytes are broadcast into two 128-bit lanes and the second of them shifted right by 4.
+  // Without a second block, the first fills its lanes too: they meet the inputs' zero padding.
   template <bool Second>
   static __m512i bytes(const uint8_t* block) {
-    const __m128i first = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 4));
-    const __m128i second =
-        Second ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kBytes + 4)) : _mm_setzero_si128();
-    const __m256i both = _mm256_set_m128i(second, first);
-    return _mm512_and_si512(join(both, _mm256_srli_epi16(both, 4)), _mm512_set1_epi8(0x0F));
+    __m512i both = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 4)));
+    if (Second) {
+      both = _mm512_mask_broadcast_i32x4(both, 0xFF00,
+                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kBytes + 4)));
+    }
+    both = _mm512_mask_srli_epi16(both, 0xFF00FF00u, both, 4);
+    return _mm512_and_si512(both, _mm512_set1_epi8(0x0F));
   }
-  static __m512i inputs(__m512i codes) {
-    return _mm512_maskz_permutexvar_epi64(0xFF, _mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7), codes);
-  }
-  static __m512i lane_blocks() { return _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 2); }
+  static __m512i inputs(__m512i codes) { return codes; }
+  static __m512i lane_blocks() { return _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2); }
   // [scale b, minimum b, scale b+1, minimum b+1]
   template <bool Second>
   static __m128 headers(const uint8_t* block) {
