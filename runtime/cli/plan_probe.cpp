@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -23,7 +22,6 @@
 #include "runtime/core/thread_pool.h"
 #include "runtime/engine/engine.h"
 #include "runtime/model/decoder.h"
-#include "runtime/model/weight_dtype.h"
 #include "runtime/plan/hardware_probe.h"
 #include "runtime/plan/workload.h"
 
@@ -114,9 +112,8 @@ double pick_round(std::vector<double> rounds, bool sustained) {
 // their ops' fixed costs (thread hand-offs, loops); large ones stream their weights from memory as a
 // real model's decode does, through the same kernels. `sustained`: the median round, not the fastest.
 std::pair<double, size_t> decoder_step_seconds(int64_t hidden, int64_t ffn, int layers, int threads, int steps,
-                                               bool sustained = false, std::optional<DType> weights = {}) {
+                                               bool sustained = false) {
   SyntheticModel m = synthetic_model(hidden, ffn, layers);
-  if (weights) convert_matrices(m.weights, *weights);
   ThreadPool pool(threads);
   Decoder decoder(m.spec, m.weights, pool);
   std::vector<double> rounds;
@@ -272,16 +269,13 @@ plan::Hardware probe_hardware() {
           matrix_bytes / std::max(1e-9, matrix_seconds - layers * h.step_overhead_by_threads[threads]);
     }
   }
-  // Each reduced precision's decode rate against f32's, on the same streamed decoder with all the
-  // machine's threads (weight bytes per second, so 1 = as fast per byte as f32).
-  {
-    const auto [f32_seconds, f32_bytes] = decoder_step_seconds(1024, 4096, 4, h.threads, 12, true);
-    const double f32_rate = f32_bytes / std::max(1e-9, f32_seconds - 4 * h.step_overhead_by_threads[h.threads]);
-    for (auto [format, dtype] : {std::pair{plan::NumberFormat::bf16, DType::bf16},
-                                 std::pair{plan::NumberFormat::int8, DType::i8},
-                                 std::pair{plan::NumberFormat::int4, DType::q4_1}}) {
-      const auto [seconds, bytes] = decoder_step_seconds(1024, 4096, 4, h.threads, 12, true, dtype);
-      h.weight_rate[format] = bytes / std::max(1e-9, seconds - 4 * h.step_overhead_by_threads[h.threads]) / f32_rate;
+  // What each weight dtype's decode kernel multiplies per second with its weights in the cache, and
+  // streaming from memory (three times the last-level cache, so that none of it is left there).
+  const int64_t beyond_cache = std::max<int64_t>(int64_t{128} << 20, 3 * h.cache_bytes);
+  for (DType dtype : {DType::f32, DType::f16, DType::bf16, DType::i8, DType::q8_0, DType::q4_1}) {
+    for (int threads = 1; threads <= h.threads; ++threads) {
+      h.kernel_rate[dtype][threads] = plan::probe_decode_kernel_rate(threads, dtype, int64_t{256 << 10} * threads);
+      h.kernel_streamed_rate[dtype][threads] = plan::probe_decode_kernel_rate(threads, dtype, beyond_cache);
     }
   }
   // The same by matrix size for weights that sit in the cache (a model of a few MB): square decoders

@@ -255,10 +255,12 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
       !by_matrix ? bandwidth
       : cached   ? largest
                  : hw.matrix_bandwidth_for(threads * ranks_per_node, largest) / ranks_per_node;
-  auto matrix_bandwidth = [&](double bytes, int64_t n, int64_t k, int64_t tokens) {
-    if (!by_matrix) return bandwidth;
+  auto matmul_threads = [&](int64_t n, int64_t k, int64_t tokens) {
     const int64_t macs_threads = std::max<int64_t>(1, tokens * n * k / cpu::kMinMacsPerThread);
-    const int matmul_threads = static_cast<int>(std::min<int64_t>(threads, macs_threads));
+    return static_cast<int>(std::min<int64_t>(threads, macs_threads));
+  };
+  auto matrix_bandwidth = [&](double bytes, int matmul_threads) {
+    if (!by_matrix) return bandwidth;
     return std::min(hw.matrix_bandwidth_for(matmul_threads, bytes, cached), machine_share);
   };
   // What streams at the largest matrices' rate: norms, biases and the K/V cache, long contiguous reads.
@@ -268,8 +270,6 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
                              ? NumberFormat::bf16
                              : layout.weights;
   if (hw.cpu && hw.flops.count(compute) == 0) compute = NumberFormat::f32;
-  // Decode reads weights at a format's own rate where the hardware file measured it (CPU probes).
-  const double weight_rate = hw.weight_rate_for(layout.weights);
   const double peak = hw.flops_for(compute) * flops_scale;
   const double value = kActivationValueBytes;
   const double tp_link = layout.tp <= hw.devices_per_node || hw.cpu ? hw.intra_node_bandwidth : hw.inter_node_bandwidth;
@@ -290,9 +290,9 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
       const double head = s.place.last_stage ? r.weights.lm_head + (tied_here ? r.weights.embeddings : 0) : 0;
       const double kv_read = prefill ? 0 : sequences * context * r.kv_bytes_per_token;
       int64_t matmul_params = 0;
-      // Seconds to stream the matrices a decode step multiplies by, each at the rate for its size; a
-      // model that fuses q, k and v multiplies by them as one matrix where tp is 1 (the loader splits
-      // them for tp > 1).
+      // Seconds to stream the matrices a decode step multiplies by, each at the memory's rate for its
+      // size, or at its dtype's kernel's where that is slower (a CPU file that measured it); a model that fuses
+      // q, k and v multiplies by them as one matrix where tp is 1 (the loader splits them for tp > 1).
       const bool fused_qkv = layout.tp == 1 && spec.qkv_layout != QkvLayout::separate;
       const int64_t fused_qkv_rows = (spec.heads + 2 * spec.kv_heads) * spec.head_dim;
       const int64_t fused_qkv_bytes = fused_qkv ? matrix_bytes(fused_qkv_rows, spec.hidden, layout.weights) : 0;
@@ -303,10 +303,15 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
         matmul_params += t.rows * t.cols;
         const double bytes = static_cast<double>(tensor_bytes(t, layout.weights));
         matrix_bytes_read += bytes;
-        // The f32-measured rate for this matrix's size, times its format's measured fraction of it.
-        const double rate = fused_qkv && t.qkv ? matrix_bandwidth(fused_qkv_bytes, fused_qkv_rows, t.cols, rows)
-                                               : matrix_bandwidth(bytes, t.rows, t.cols, rows);
-        matrix_s += bytes / (rate * weight_rate);
+        // The memory's rate for this matrix's size (as one fused matrix where it is one), and the rate
+        // the kernel multiplies its dtype at with the threads it gets.
+        const bool as_fused = fused_qkv && t.qkv;
+        const int matrix_threads = matmul_threads(as_fused ? fused_qkv_rows : t.rows, t.cols, rows);
+        // The kernel's ceiling is its rate with the weights where they are: in the cache, or
+        // streaming from memory (below the memory's own rate where the kernel keeps the core busy).
+        const double memory_rate = matrix_bandwidth(as_fused ? fused_qkv_bytes : bytes, matrix_threads);
+        const double kernel_rate = hw.kernel_rate_for(tensor_dtype(t, layout.weights), matrix_threads, !cached);
+        matrix_s += bytes / std::min(memory_rate, kernel_rate);
       });
       // A CPU file that measured the attention kernel's cost per key plans a decode step's attention by
       // it: at small head dims its softmax, not its bytes or FLOPs, sets the time (stories260K's
@@ -328,8 +333,7 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
       // The rest of what the step reads (norms, biases, and K/V unless planned above) streams.
       const double kv_streamed = attention_by_key ? 0 : kv_read;
       const double other_bytes = r.weights.layers + head - matrix_bytes_read + kv_streamed;
-      t.memory_s =
-          by_matrix ? matrix_s + other_bytes / stream_bandwidth : (r.weights.layers + head + kv_streamed) / bandwidth;
+      t.memory_s = matrix_s + other_bytes / stream_bandwidth;
       t.compute_s = (2.0 * rows * matmul_params + attention_flops) / peak;
       t.overhead_s = overhead_per_layer * r.layers + hw.pass_overhead_for(threads);
       if (layout.tp > 1) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <set>
 
 #include "runtime/core/check.h"
@@ -36,7 +37,8 @@ const std::set<std::string> kKeys = {"name",
                                      "inter_node_bandwidth_gb_s",
                                      "link_latency_us",
                                      "attention_ns_per_key",
-                                     "weight_rate"};
+                                     "kernel_gb_s",
+                                     "kernel_streamed_gb_s"};
 
 double positive_number(const YAML::Node& node, const std::string& key, const std::string& path, bool allow_zero) {
   double value = 0;
@@ -77,9 +79,11 @@ std::string size_text(int64_t bytes) {
 
 }  // namespace
 
-double Hardware::weight_rate_for(NumberFormat format) const {
-  const auto found = weight_rate.find(format);
-  return found == weight_rate.end() ? 1.0 : found->second;
+double Hardware::kernel_rate_for(DType dtype, int thread_count, bool streamed) const {
+  const auto& table = streamed ? kernel_streamed_rate : kernel_rate;
+  const auto found = table.find(dtype);
+  if (found == table.end() || found->second.empty()) return std::numeric_limits<double>::infinity();
+  return at_threads(found->second, thread_count);
 }
 
 double Hardware::flops_for(NumberFormat format) const {
@@ -284,15 +288,39 @@ Hardware hardware_from_yaml(const YAML::Node& root, const std::string& path) {
     const NumberFormat format = parse_format(dtype, fmt::format("'{}': flops_tflops key", path));
     h.flops[format] = positive_number(entry.second, "flops_tflops." + dtype, path, false) * 1e12;
   }
-  if (const YAML::Node rates = root["weight_rate"]) {
-    SHARDLM_CHECK(rates.IsMap(), "'{}': weight_rate must map weight formats (bf16, int8, int4) to fractions of f32's rate",
-                  path);
-    for (const auto& entry : rates) {
+  // Maps from a weight dtype to a map from thread counts to GB/s.
+  auto by_dtype = [&](const char* key) {
+    std::map<DType, std::map<int, double>> rates;
+    if (!root[key].IsDefined()) return rates;
+    const YAML::Node table = root[key];
+    SHARDLM_CHECK(table.IsMap() && table.size() > 0,
+                  "'{}': {} must map weight dtypes (f32, f16, bf16, int8, q8_0, q4_1) to maps of thread counts to "
+                  "GB/s, such as {{q4_1: {{1: 12, 2: 24}}}}",
+                  path, key);
+    for (const auto& entry : table) {
       const std::string name = entry.first.as<std::string>();
-      const NumberFormat format = parse_format(name, fmt::format("'{}': weight_rate key", path));
-      h.weight_rate[format] = positive_number(entry.second, "weight_rate." + name, path, false);
+      const std::string field = fmt::format("{}.{}", key, name);
+      const DType dtype = [&] {
+        try {
+          return parse_dtype(name);
+        } catch (const Error&) {
+          SHARDLM_FAIL("'{}': {} has a key '{}' that is not a weight dtype (f32, f16, bf16, int8, q8_0, q4_1)", path,
+                       key, name);
+        }
+      }();
+      SHARDLM_CHECK(entry.second.IsMap() && entry.second.size() > 0, "'{}': {} must map thread counts to GB/s", path,
+                    field);
+      for (const auto& rate : entry.second) {
+        const std::string threads = rate.first.as<std::string>();
+        const auto count = positive_key(threads, field, path, "a thread count");
+        rates[dtype][static_cast<int>(count)] =
+            positive_number(rate.second, fmt::format("{}.{}", field, threads), path, false) * kGB;
+      }
     }
-  }
+    return rates;
+  };
+  h.kernel_rate = by_dtype("kernel_gb_s");
+  h.kernel_streamed_rate = by_dtype("kernel_streamed_gb_s");
   h.step_overhead_s = number("step_overhead_us", 0) * 1e-6;
   h.devices_per_node = static_cast<int>(number("devices_per_node", 1, false));
   h.threads = static_cast<int>(number("threads", 1, false));
@@ -361,12 +389,18 @@ std::string hardware_yaml(const Hardware& h, const std::string& comment) {
   for (const auto& [format, flops] : h.flops)
     out << YAML::Key << std::string(format_name(format)) << YAML::Value << fmt::format("{:.4f}", flops / 1e12);
   out << YAML::EndMap;
-  if (!h.weight_rate.empty()) {
-    out << YAML::Key << "weight_rate" << YAML::Value << YAML::Flow << YAML::BeginMap;
-    for (const auto& [format, rate] : h.weight_rate)
-      out << YAML::Key << std::string(format_name(format)) << YAML::Value << fmt::format("{:.3f}", rate);
+  auto dtype_table = [&](const char* key, const std::map<DType, std::map<int, double>>& table) {
+    if (table.empty()) return;
+    out << YAML::Key << key << YAML::Value << YAML::BeginMap;
+    for (const auto& [dtype, rates] : table) {
+      out << YAML::Key << std::string(dtype_name(dtype)) << YAML::Value << YAML::Flow << YAML::BeginMap;
+      for (const auto& [threads, rate] : rates) out << YAML::Key << threads << YAML::Value << fmt::format("{:.3f}", rate / kGB);
+      out << YAML::EndMap;
+    }
     out << YAML::EndMap;
-  }
+  };
+  dtype_table("kernel_gb_s", h.kernel_rate);
+  dtype_table("kernel_streamed_gb_s", h.kernel_streamed_rate);
   out << YAML::Key << "step_overhead_us" << YAML::Value << fmt::format("{:.2f}", h.step_overhead_s * 1e6);
   if (!h.step_overhead_by_threads.empty()) {
     out << YAML::Key << "step_overhead_us_by_threads" << YAML::Value << YAML::BeginMap;

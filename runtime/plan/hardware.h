@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include "runtime/core/dtype.h"
 #include "runtime/plan/number_format.h"
 
 namespace shardlm::plan {
@@ -44,15 +45,22 @@ struct Hardware {
   // cpu: the same for matrices read from the last-level cache (every rank's weights fit in it),
   // where a small matrix's per-row costs, not the memory, set the rate.
   std::map<int, std::map<int64_t, double>> cache_bandwidth_by_matrix;
-  // cpu: weight format -> the rate a decode streams weights in it, as a fraction of f32's rate (the
-  // tables above are f32's). Widening bf16 and unpacking int8 / int4 cost instructions per byte, so
-  // at a few threads a format can be bound by them rather than by memory. 1 where absent (GPUs).
-  std::map<NumberFormat, double> weight_rate;
+  // cpu: weight dtype -> threads -> weight bytes/s the decode product (one input row, cpu::matmul)
+  // multiplies with its weights already in the cache: the kernel's own ceiling, whatever the memory.
+  // Widening bf16 and unpacking int8 / q8_0 / q4_1 cost instructions per byte, so on some CPUs a
+  // format's decode is bound by them rather than by the memory; a matrix is planned at the slower
+  // of the two. Empty where the memory alone is the bound (GPUs).
+  std::map<DType, std::map<int, double>> kernel_rate;
+  // cpu: the same with large matrices streaming from memory: where a kernel keeps the core busy, it
+  // reaches less than the memory's rate and less than its cached rate (the two do not overlap
+  // fully), so this, not either of those, is its ceiling for weights that do not fit the cache.
+  std::map<DType, std::map<int, double>> kernel_streamed_rate;
   // cpu: head_dim -> attention cost per key; empty where attention is planned by bytes and FLOPs.
   std::map<int64_t, AttentionKeyCost> attention_by_head_dim;
 
-  // weight_rate's figure for `format`, 1 when absent.
-  double weight_rate_for(NumberFormat format) const;
+  // kernel_rate's (or, `streamed`, kernel_streamed_rate's) figure for weights in `dtype` with
+  // `threads` threads; infinity when absent.
+  double kernel_rate_for(DType dtype, int threads, bool streamed = false) const;
   // FLOP/s for a compute precision; throws naming the missing key.
   double flops_for(NumberFormat format) const;
   // Bandwidth one rank sees with `threads` threads (cpu), else the device's; `cached`: its working set

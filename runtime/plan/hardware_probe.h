@@ -13,6 +13,11 @@ namespace shardlm::plan {
 // FLOP/s of cpu::matmul on a [256 x 1024] x [1024 x 1024]^T product with weights in `dtype`.
 double probe_matmul_flops(int threads, DType dtype);
 
+// Weight bytes per second cpu::matmul multiplies one input row (a decode step's product) by, with
+// `threads` threads and weights in `dtype`, over `working_set_bytes` of weights: within the cache,
+// what the kernel's own instructions allow; far beyond it, what it reaches while they stream.
+double probe_decode_kernel_rate(int threads, DType dtype, int64_t working_set_bytes);
+
 // Seconds one thread spends per key of context when cpu::attention decodes one token with K/V in
 // a paged f32 cache of `block_size`-token blocks at `head_dim`: `per_kv_head` for each kv head (the
 // tile's keys and values brought in) and `per_head` for each query head (its scores, softmax and

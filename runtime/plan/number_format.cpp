@@ -69,6 +69,25 @@ int64_t table_bytes(int64_t rows, int64_t cols, NumberFormat format) {
   }
 }
 
+DType matrix_dtype(int64_t cols, NumberFormat format) {
+  switch (format) {
+    case NumberFormat::f32: return DType::f32;
+    case NumberFormat::f16: return DType::f16;
+    case NumberFormat::bf16: return DType::bf16;
+    case NumberFormat::int8: return DType::i8;
+    case NumberFormat::int4: return cols % kQuantBlock == 0 ? DType::q4_1 : DType::i8;
+  }
+  return DType::f32;
+}
+
+DType table_dtype(int64_t cols, NumberFormat format) {
+  switch (format) {
+    case NumberFormat::int8: return DType::bf16;
+    case NumberFormat::int4: return cols % kQuantBlock == 0 ? DType::q8_0 : DType::bf16;
+    default: return matrix_dtype(cols, format);
+  }
+}
+
 double value_bytes(NumberFormat format) {
   switch (format) {
     case NumberFormat::f32:

@@ -26,6 +26,9 @@ int64_t matrix_bytes(int64_t rows, int64_t cols, NumberFormat format);
 // Bytes of an embedding table or LM head beside `format` layers: int8 keeps them bf16, int4 q8_0
 // (groups of 32 in 34 bytes; bf16 where a row is not whole groups), the others the layers' format.
 int64_t table_bytes(int64_t rows, int64_t cols, NumberFormat format);
+// The runtime dtype each of those is held in (int8 rows: i8 with their f32 row scales).
+DType matrix_dtype(int64_t cols, NumberFormat format);
+DType table_dtype(int64_t cols, NumberFormat format);
 // Bytes of one value of the KV cache or of an activation (int8 as the runtime's KV pool keeps it:
 // q8_0, with an f16 scale per 32 values).
 double value_bytes(NumberFormat format);

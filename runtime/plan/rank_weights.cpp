@@ -64,11 +64,22 @@ void for_each_tensor(const ModelSpec& s, const RankPlace& place, const std::func
   }
 }
 
+namespace {
+
+// Embedding tables and the LM head keep a format of their own beside int8 / int4 layers.
+bool table_like(const TensorShape& t) {
+  return t.role == TensorRole::embedding || t.role == TensorRole::position || t.role == TensorRole::lm_head;
+}
+
+}  // namespace
+
 int64_t tensor_bytes(const TensorShape& t, NumberFormat weights) {
   if (!t.matrix) return 4 * t.rows;
-  const bool embedding_like =
-      t.role == TensorRole::embedding || t.role == TensorRole::position || t.role == TensorRole::lm_head;
-  return embedding_like ? table_bytes(t.rows, t.cols, weights) : matrix_bytes(t.rows, t.cols, weights);
+  return table_like(t) ? table_bytes(t.rows, t.cols, weights) : matrix_bytes(t.rows, t.cols, weights);
+}
+
+DType tensor_dtype(const TensorShape& t, NumberFormat weights) {
+  return table_like(t) ? table_dtype(t.cols, weights) : matrix_dtype(t.cols, weights);
 }
 
 WeightBytes rank_weight_bytes(const ModelSpec& spec, const RankPlace& place, NumberFormat weights) {

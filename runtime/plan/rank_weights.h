@@ -63,6 +63,8 @@ struct WeightBytes {
 };
 // Bytes of one tensor the rank holds, as rank_weight_bytes counts them.
 int64_t tensor_bytes(const TensorShape& t, NumberFormat weights);
+// The dtype a matrix the rank holds is in (tables and layers differ for int8 / int4).
+DType tensor_dtype(const TensorShape& t, NumberFormat weights);
 // Matrices in `weights`; embeddings and LM head stay 16-bit when the layers are int8 / int4 (as
 // load_in_8bit / load_in_4bit leave them); norms and biases f32, as the runtime keeps them.
 WeightBytes rank_weight_bytes(const ModelSpec& spec, const RankPlace& place, NumberFormat weights);

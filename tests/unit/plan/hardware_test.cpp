@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <limits>
 
 #include "runtime/cli/plan_model.h"
 #include "runtime/core/check.h"
@@ -197,6 +198,55 @@ TEST(Hardware, CachedWeightsStreamAtTheCacheRateForTheirSize) {
               1e-12);
 }
 
+TEST(Hardware, DecodeMatricesRunAtTheSlowerOfMemoryAndKernel) {
+  // stories260K's matrices (5 layers of 181,248 bytes and the tied 131,072-byte head) at 20 GB/s from
+  // memory: a kernel that streams f32 at 40 GB/s leaves the step as it is; one at 10 GB/s makes the
+  // matrices take twice as long, and a figure for another dtype, or for the cache, changes nothing.
+  const double matrices = 5 * 181'248 + 131'072;
+  const double plain = stories_step("no_kernel", kOneThread, 1);
+  EXPECT_DOUBLE_EQ(stories_step("fast_kernel", kOneThread + "kernel_streamed_gb_s: {f32: {1: 40}}\n", 1), plain);
+  EXPECT_NEAR(stories_step("slow_kernel", kOneThread + "kernel_streamed_gb_s: {f32: {1: 10}, q4_1: {1: 1}}\n", 1) - plain,
+              matrices * (1 / 10e9 - 1 / 20e9), 1e-12);
+  EXPECT_DOUBLE_EQ(stories_step("other_kernel", kOneThread + "kernel_streamed_gb_s: {q4_1: {1: 1}}\n", 1), plain);
+  EXPECT_DOUBLE_EQ(stories_step("cached_kernel", kOneThread + "kernel_gb_s: {f32: {1: 1}}\n", 1), plain);
+  // Within the cache (50 GB/s), the cached figure is the ceiling and the streamed one is not.
+  const std::string cached = kOneThread + "cache: 32MiB\ncache_bandwidth_by_threads_gb_s: {1: 50}\n";
+  const double in_cache = stories_step("in_cache", cached, 1);
+  EXPECT_NEAR(stories_step("in_cache_slow", cached + "kernel_gb_s: {f32: {1: 25}}\n", 1) - in_cache,
+              matrices * (1 / 25e9 - 1 / 50e9), 1e-12);
+  EXPECT_DOUBLE_EQ(stories_step("in_cache_streamed", cached + "kernel_streamed_gb_s: {f32: {1: 1}}\n", 1), in_cache);
+}
+
+TEST(Hardware, KernelRatesFollowEachTensorsDtype) {
+  // SmolLM2 in int4 holds its layers in q4_1 and its tied embedding (the LM head) in q8_0: a q8_0
+  // kernel slow on weights streaming from memory slows the head alone, its 576 x 49,152 in 34-byte blocks of 32 (30,081,024 bytes).
+  const ModelSpec smollm2 = cli::read_plan_model("smollm2-135m").spec;
+  Workload w;
+  w.prompt_tokens = 8;
+  w.output_tokens = 2;
+  Layout layout;
+  layout.weights = NumberFormat::int4;
+  const std::string base = kOneThread + "bandwidth_by_threads_gb_s: {1: 20}\n";
+  auto step = [&](const std::string& name, const std::string& extra) {
+    return make_plan(smollm2, read_hardware(write_yaml(name, base + extra)), layout, w).speed.decode_step_s;
+  };
+  EXPECT_NEAR(step("slow_head", "kernel_streamed_gb_s: {q8_0: {1: 5}}\n") - step("plain_head", ""),
+              30'081'024 * (1 / 5e9 - 1 / 20e9), 1e-12);
+  // Weights beyond the cache: the streamed figure is the ceiling, not the cached one. A q4_1 kernel
+  // that streams at 10 GB/s slows the 30 layers' q4_1 matrices (3,538,944 weights a layer, 20 bytes
+  // per 32) from the memory's 20 GB/s to 10, however fast it is in the cache; the q8_0 head keeps
+  // the memory's rate.
+  EXPECT_NEAR(step("slow_streamed", "kernel_gb_s: {q4_1: {1: 50}}\nkernel_streamed_gb_s: {q4_1: {1: 10}}\n") -
+                  step("plain", ""),
+              30 * 3'538'944 / 32 * 20 * (1 / 10e9 - 1 / 20e9), 1e-12);
+  expect_error(kCpu + "kernel_gb_s: 3\n", "kernel_gb_s must map weight dtypes");
+  expect_error(kCpu + "kernel_gb_s: {q5: {1: 3}}\n", "kernel_gb_s has a key 'q5' that is not a weight dtype");
+  expect_error(kCpu + "kernel_gb_s: {q4_1: 3}\n", "kernel_gb_s.q4_1 must map thread counts");
+  expect_error(kCpu + "kernel_gb_s: {q4_1: {one: 3}}\n", "kernel_gb_s.q4_1 has a key 'one' that is not a thread count");
+  expect_error(kCpu + "kernel_gb_s: {q4_1: {1: -3}}\n", "kernel_gb_s.q4_1.1 must be positive");
+  expect_error(kCpu + "kernel_streamed_gb_s: {bf8: {1: 3}}\n", "kernel_streamed_gb_s has a key 'bf8'");
+}
+
 TEST(Hardware, WrittenFilesReadBack) {
   Hardware h = find_hardware("a100-80g");
   const Hardware back = read_hardware(write_yaml("roundtrip", hardware_yaml(h, "test")));
@@ -211,11 +261,21 @@ TEST(Hardware, WrittenFilesReadBack) {
   h.cache_bandwidth_by_matrix[1] = {{4096, 60e9}, {1 << 20, 40e9}};
   h.attention_by_head_dim[8] = {0.75e-9, 3.25e-9};
   h.pass_overhead_by_threads[2] = 0.5e-6;
+  h.kernel_rate[DType::q4_1] = {{1, 12.5e9}, {2, 24e9}};
+  h.kernel_rate[DType::f32] = {{1, 80e9}};
+  h.kernel_streamed_rate[DType::f32] = {{1, 20e9}, {2, 30e9}};
+  h.kernel_streamed_rate[DType::i8] = {{1, 15e9}, {2, 15e9}};
   const Hardware more = read_hardware(write_yaml("roundtrip_more", hardware_yaml(h, "test")));
   EXPECT_EQ(more.cache_bandwidth_by_matrix, h.cache_bandwidth_by_matrix);
   EXPECT_DOUBLE_EQ(more.attention_cost_for(8).per_kv_head, 0.75e-9);
   EXPECT_DOUBLE_EQ(more.attention_cost_for(8).per_head, 3.25e-9);
   EXPECT_DOUBLE_EQ(more.pass_overhead_for(2), 0.5e-6);
+  EXPECT_EQ(more.kernel_rate, h.kernel_rate);
+  EXPECT_EQ(more.kernel_streamed_rate, h.kernel_streamed_rate);
+  EXPECT_DOUBLE_EQ(more.kernel_rate_for(DType::i8, 2, /*streamed=*/true), 15e9);
+  EXPECT_DOUBLE_EQ(more.kernel_rate_for(DType::f32, 2, /*streamed=*/false), 80e9);
+  EXPECT_DOUBLE_EQ(more.kernel_rate_for(DType::q4_1, 4), 24e9);  // more threads than measured: the most measured
+  EXPECT_EQ(more.kernel_rate_for(DType::bf16, 1), std::numeric_limits<double>::infinity());
 }
 
 }  // namespace
