@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/quantized_gemm.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/work_split.h"
 #include "kernels/cpu/simd.h"
@@ -23,20 +24,25 @@ namespace {
 
 // Input rows quantized for the integer tiles (simd.h): each row's codes padded with zeros to a whole
 // number of pairs of blocks (two planes of them where `wide`), its [scale, sum] pairs likewise.
-void quantize_inputs(const simd::Kernels& kernels, const float* x, int64_t m, int64_t k, int64_t padded, bool wide,
-                     std::vector<int8_t>& codes, std::vector<float>& scales) {
+void quantize_inputs(ThreadPool& pool, const simd::Kernels& kernels, const float* x, int64_t m, int64_t k,
+                     int64_t padded, bool wide, std::vector<int8_t>& codes, std::vector<float>& scales) {
   const int64_t stride = wide ? simd::kWideInputPlanes * padded : padded;
   codes.assign(m * stride, 0);
   scales.assign(m * padded / 16, 0.0f);
-  for (int64_t r = 0; r < m; ++r) {
-    int8_t* row = codes.data() + r * stride;
-    float* row_scales = scales.data() + r * (padded / 16);
-    if (wide) {
-      kernels.quantize_inputs_wide(x + r * k, k, row, row + padded, row_scales);
-    } else {
-      kernels.quantize_inputs(x + r * k, k, row, row_scales);
+  int8_t* const all_codes = codes.data();
+  float* const all_scales = scales.data();
+  // A prefill's rows are many: they are shared out (a decode's one row is not worth a hand-off).
+  pool.parallel_for(m, std::max<int64_t>(1, kMinCheapElementsPerThread / k), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      int8_t* row = all_codes + r * stride;
+      float* row_scales = all_scales + r * (padded / 16);
+      if (wide) {
+        kernels.quantize_inputs_wide(x + r * k, k, row, row + padded, row_scales);
+      } else {
+        kernels.quantize_inputs(x + r * k, k, row, row_scales);
+      }
     }
-  }
+  });
 }
 
 // Bytes of weights per block of columns: the block stays in L2 while every group of input rows passes
@@ -98,7 +104,12 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
   const int64_t codes_stride = wide ? simd::kWideInputPlanes * padded : padded;
   thread_local std::vector<int8_t> codes;
   thread_local std::vector<float> code_scales;
-  if (quantized_tile != nullptr) quantize_inputs(simd::active_kernels(), x, m, k, padded, wide, codes, code_scales);
+  if (quantized_tile != nullptr) quantize_inputs(pool, simd::active_kernels(), x, m, k, padded, wide, codes, code_scales);
+  // Enough rows (a prefill) for decoding each weight block once for all of them to pay: the panels.
+  if (quantized_tile != nullptr && m >= kQuantizedGemmMinRows && quantized_gemm_supported(simd::active_kernels(), w_dtype)) {
+    quantized_gemm(pool, simd::active_kernels(), codes.data(), code_scales.data(), padded, w, w_dtype, y, m, n, k);
+    return;
+  }
   // bf16 weights take the bf16 dot product where the level has one: inputs rounded to bf16 here.
   const int64_t bf16_stride = (k + 31) / 32 * 32;
   thread_local std::vector<uint16_t> bf16_inputs;

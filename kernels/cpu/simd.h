@@ -49,6 +49,15 @@ using QuantizedDotTileFn = void (*)(const int8_t* codes, const float* scales, in
 // 16-bit product for one more vpdpbusd and a shift, with the weights decoded once for both.
 inline constexpr int kWideInputPlanes = 2;
 
+// The panel product of quantized weights (quantized_gemm.cpp): a panel holds kQuantizedPanel weight
+// rows (output columns), decoded to unsigned bytes and laid out for vpdpbusd with broadcast inputs.
+// For each block of 32 inputs: 8 steps of [kQuantizedPanel columns][4 consecutive inputs] bytes
+// (1 KiB), then kQuantizedPanel weight scales and kQuantizedPanel offsets (f32): the column's value
+// is scale x byte + offset (q4_1: its minimum; q8_0: -128 x its scale, the bytes being int8 + 128).
+inline constexpr int kQuantizedPanel = 32;
+inline constexpr int kQuantizedGemmRows = 4;
+inline constexpr int64_t kQuantizedPanelBlockBytes = 8 * kQuantizedPanel * 4 + 2 * kQuantizedPanel * 4;
+
 struct Kernels {
   const char* name;  // "generic", "avx2" or "avx512"
   // Indexed by static_cast<int>(DType): f32, f16, bf16, i8, q8_0, q4_1 (simd_dispatch.cpp checks that
@@ -67,6 +76,16 @@ struct Kernels {
   void (*quantize_inputs_wide)(const float* x, int64_t k, int8_t* codes, int8_t* low_codes, float* scales);
   // quantized_dot_tile over 16-bit inputs in the layout above (q8_0, q4_1).
   QuantizedDotTileFn wide_quantized_dot_tile[2];
+  // Where quantized_dot_tile is set: y[r * y_stride + c] = the product of input row r (codes + r *
+  // codes_stride, its [scale, sum] pairs at scales + r * codes_stride / 16, as quantize_inputs lays
+  // them out) with panel column c, over `blocks` blocks of 32, for r < rows (1..kQuantizedGemmRows)
+  // and c < cols (1..kQuantizedPanel). Null elsewhere.
+  void (*quantized_gemm)(const int8_t* codes, const float* scales, int64_t codes_stride, int rows,
+                         const uint8_t* panel, int64_t blocks, float* y, int64_t y_stride, int cols);
+  // Packs weight rows w + c * row_bytes for c < cols (1..kQuantizedPanel; the rest are zeros), `blocks`
+  // blocks of q8_0 (`q4_1` false) or q4_1, into a panel of the layout above. Null where quantized_gemm is.
+  void (*pack_quantized_panel)(const uint8_t* w, int64_t row_bytes, bool q4_1, int64_t blocks, int cols,
+                               uint8_t* panel);
   // For bf16 weights: the product with input rows rounded to bf16 (x, rows padded with zeros to a
   // multiple of 32 elements, x_stride apart), where the level has a bf16 dot product (AVX512-BF16's
   // vdpbf16ps: 32 multiply-adds an instruction, with no widening of the weights); null elsewhere.

@@ -335,6 +335,8 @@ const Kernels& avx2_kernels() {
                              {nullptr, nullptr},
                              nullptr,
                              nullptr,
+                             nullptr,
+                             nullptr,
                              weighted_sum,
                              widen_bf16,
                              widen_q8_0,

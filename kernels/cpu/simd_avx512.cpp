@@ -288,7 +288,7 @@ struct PairQ4_1 {
   // Without a second block, the first fills its lanes too: they meet the inputs' zero padding.
   template <bool Second>
   static __m512i bytes(const uint8_t* block) {
-    __m512i both = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 4)));
+    __m512i both = _mm512_maskz_broadcast_i32x4(kAllLanes, _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 4)));
     if (Second) {
       both = _mm512_mask_broadcast_i32x4(both, 0xFF00,
                                          _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kBytes + 4)));
@@ -358,7 +358,7 @@ void quantized_pair(const int8_t* codes, const float* scales, int64_t codes_stri
     for (int c = 0; c < Cols; ++c) {
       __m512i dots = _mm512_dpbusd_epi32(_mm512_setzero_si512(), weights[c], inputs);
       // Exact: |high sums| x 256 + |low sums| < 2^31 (at most 4 x 255 x 127 x 257 a lane).
-      if (Wide) dots = _mm512_dpbusd_epi32(_mm512_slli_epi32(dots, 8), weights[c], low_inputs);
+      if (Wide) dots = _mm512_dpbusd_epi32(_mm512_maskz_slli_epi32(kAllLanes, dots, 8), weights[c], low_inputs);
       const __m512 factors = _mm512_zextps128_ps512(_mm_mul_ps(headers[c], input_scales));
       const __m512 lane_scales = _mm512_maskz_permutexvar_ps(kAllLanes, spread, factors);
       acc[r][c][0] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(kAllLanes, dots), lane_scales, acc[r][c][0]);
@@ -457,6 +457,108 @@ void gemm_f32(const float* x, int64_t x_stride, int rows, const float* panel, in
               int64_t y_stride, int cols, bool accumulate) {
   with_gemm_rows(rows, []<int Rows>(auto... args) { gemm_f32_fixed<Rows>(args...); }, x, x_stride, panel, depth, y,
                  y_stride, cols, accumulate);
+}
+
+// simd.h's quantized_gemm for a fixed number of rows: Rows x 2 registers of int32 sums over a block
+// (each broadcast group of 4 input codes multiplies 4 bytes of each of 32 columns) and as many of f32
+// sums over the blocks, to which each block's sums are added with their scales: (weight scale x input
+// scale) x sum + weight offset x input sum.
+template <int Rows>
+void quantized_gemm_fixed(const int8_t* codes, const float* scales, int64_t codes_stride, const uint8_t* panel,
+                          int64_t blocks, float* y, int64_t y_stride, int cols) {
+  const int64_t scales_stride = codes_stride / 16;
+  __m512 sums[Rows][2];
+#pragma GCC unroll 32
+  for (int r = 0; r < Rows; ++r) sums[r][0] = sums[r][1] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    const uint8_t* block = panel + b * kQuantizedPanelBlockBytes;
+    __m512i dots[Rows][2];
+#pragma GCC unroll 32
+    for (int r = 0; r < Rows; ++r) dots[r][0] = dots[r][1] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int step = 0; step < 8; ++step) {
+      const __m512i low = _mm512_loadu_si512(block + step * 128), high = _mm512_loadu_si512(block + step * 128 + 64);
+#pragma GCC unroll 32
+      for (int r = 0; r < Rows; ++r) {
+        int32_t group;
+        __builtin_memcpy(&group, codes + r * codes_stride + b * 32 + step * 4, 4);
+        const __m512i inputs = _mm512_set1_epi32(group);
+        dots[r][0] = _mm512_dpbusd_epi32(dots[r][0], low, inputs);
+        dots[r][1] = _mm512_dpbusd_epi32(dots[r][1], high, inputs);
+      }
+    }
+    const float* factors = reinterpret_cast<const float*>(block + 8 * 128);
+    const __m512 weight_scales[2] = {_mm512_loadu_ps(factors), _mm512_loadu_ps(factors + 16)};
+    const __m512 offsets[2] = {_mm512_loadu_ps(factors + 32), _mm512_loadu_ps(factors + 48)};
+#pragma GCC unroll 32
+    for (int r = 0; r < Rows; ++r) {
+      const __m512 input_scale = _mm512_set1_ps(scales[r * scales_stride + 2 * b]);
+      const __m512 input_sum = _mm512_set1_ps(scales[r * scales_stride + 2 * b + 1]);
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        const __m512 scaled = _mm512_mul_ps(weight_scales[h], input_scale);
+        sums[r][h] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(kAllLanes, dots[r][h]), scaled, sums[r][h]);
+        sums[r][h] = _mm512_fmadd_ps(offsets[h], input_sum, sums[r][h]);
+      }
+    }
+  }
+  store_gemm_tile(sums, y, y_stride, cols, false);
+}
+
+void quantized_gemm(const int8_t* codes, const float* scales, int64_t codes_stride, int rows, const uint8_t* panel,
+                    int64_t blocks, float* y, int64_t y_stride, int cols) {
+  switch (rows) {
+    case 1: return quantized_gemm_fixed<1>(codes, scales, codes_stride, panel, blocks, y, y_stride, cols);
+    case 2: return quantized_gemm_fixed<2>(codes, scales, codes_stride, panel, blocks, y, y_stride, cols);
+    case 3: return quantized_gemm_fixed<3>(codes, scales, codes_stride, panel, blocks, y, y_stride, cols);
+    default: return quantized_gemm_fixed<4>(codes, scales, codes_stride, panel, blocks, y, y_stride, cols);
+  }
+}
+
+// simd.h's pack_quantized_panel: each column's block unpacked to 32 bytes in a scratch of 32 x 32
+// bytes (q4_1: low nibbles, then high ones; q8_0: int8 + 128), then each step's 4-byte group of all
+// 32 columns gathered into the panel, two registers of 16 columns a step.
+void pack_quantized_panel(const uint8_t* w, int64_t row_bytes, bool q4_1, int64_t blocks, int cols, uint8_t* panel) {
+  alignas(64) uint8_t scratch[kQuantizedPanel * 32] = {};
+  const __m512i column_offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                    _mm512_set1_epi32(32));
+  const int64_t block_bytes = q4_1 ? 20 : 34;
+  for (int64_t b = 0; b < blocks; ++b) {
+    uint8_t* out = panel + b * kQuantizedPanelBlockBytes;
+    float* factors = reinterpret_cast<float*>(out + 8 * kQuantizedPanel * 4);
+    for (int c = 0; c < kQuantizedPanel; ++c) {
+      if (c >= cols) {
+        factors[c] = factors[kQuantizedPanel + c] = 0.0f;
+        continue;  // the scratch's zeros from the start
+      }
+      const uint8_t* block = w + c * row_bytes + b * block_bytes;
+      uint16_t scale_bits;
+      __builtin_memcpy(&scale_bits, block, 2);
+      const float scale = _cvtsh_ss(scale_bits);
+      __m256i bytes;
+      if (q4_1) {
+        uint16_t minimum_bits;
+        __builtin_memcpy(&minimum_bits, block + 2, 2);
+        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 4));
+        const __m128i low_mask = _mm_set1_epi8(0x0F);
+        bytes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), _mm_and_si128(packed, low_mask));
+        factors[kQuantizedPanel + c] = _cvtsh_ss(minimum_bits);
+      } else {
+        bytes = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)),
+                                 _mm256_set1_epi8(static_cast<char>(0x80)));
+        factors[kQuantizedPanel + c] = -128.0f * scale;
+      }
+      factors[c] = scale;
+      _mm256_store_si256(reinterpret_cast<__m256i*>(scratch + c * 32), bytes);
+    }
+    for (int step = 0; step < 8; ++step) {
+      for (int half = 0; half < 2; ++half) {
+        const __m512i group = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), kAllLanes, column_offsets,
+                                                          scratch + half * 16 * 32 + step * 4, 1);
+        _mm512_storeu_si512(out + step * kQuantizedPanel * 4 + half * 64, group);
+      }
+    }
+  }
 }
 
 // The sum of the 16 int32 lanes of v.
@@ -703,6 +805,8 @@ const Kernels& avx512_kernels() {
                              quantize_inputs,
                              quantize_inputs_wide,
                              {quantized_tile<PairQ8_0, true>, quantized_tile<PairQ4_1, true>},
+                             quantized_gemm,
+                             pack_quantized_panel,
                              bf16_tile,
                              gemm_f32,
                              weighted_sum,

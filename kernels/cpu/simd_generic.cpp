@@ -149,6 +149,8 @@ const Kernels& generic_kernels() {
                              {nullptr, nullptr},
                              nullptr,
                              nullptr,
+                             nullptr,
+                             nullptr,
                              weighted_sum,
                              widen_bf16,
                              widen_q8_0,
