@@ -9,7 +9,10 @@
 // as llama.cpp's q8 products do (kMaxWideInputRows).
 // bf16 weights, where the CPU has AVX512-BF16, multiply inputs rounded to bf16 with vdpbf16ps.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <string_view>
 #include <vector>
 
 #include "kernels/cpu/gemm.h"
@@ -50,6 +53,30 @@ void quantize_inputs(ThreadPool& pool, const simd::Kernels& kernels, const float
 constexpr int64_t kBlockBytes = 128 * 1024;
 
 }  // namespace
+
+namespace {
+
+// SHARDLM_PREFILL_INPUTS's choice, read on first use; tests switch it.
+std::atomic<int> g_prefill_input_bits{0};
+
+}  // namespace
+
+bool prefill_takes_8_bit_inputs() {
+  int bits = g_prefill_input_bits.load(std::memory_order_relaxed);
+  if (bits == 0) [[unlikely]] {
+    const char* value = std::getenv("SHARDLM_PREFILL_INPUTS");
+    const std::string_view name = value == nullptr ? "" : value;
+    SHARDLM_CHECK(name.empty() || name == "int8" || name == "int16",
+                  "SHARDLM_PREFILL_INPUTS='{}' is not int8 or int16", name);
+    bits = name == "int8" ? 8 : 16;
+    g_prefill_input_bits.store(bits, std::memory_order_relaxed);
+  }
+  return bits == 8;
+}
+
+void set_prefill_inputs_for_testing(bool eight_bits) {
+  g_prefill_input_bits.store(eight_bits ? 8 : 16, std::memory_order_relaxed);
+}
 
 bool matmul_quantizes_inputs(DType w_dtype) {
   const simd::Kernels& kernels = simd::active_kernels();
@@ -93,9 +120,9 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
     return;
   }
   // Block formats take the integer path where the SIMD level has one: inputs quantized once here.
-  // A few rows keep 16 bits of each input (kMaxWideInputRows).
+  // Inputs keep 16 bits unless the product is large and 8-bit prefill inputs were asked for.
   const int format = w_dtype == DType::q4_1 ? 1 : 0;
-  const bool wide = m <= kMaxWideInputRows;
+  const bool wide = m <= kMaxWideInputRows || !prefill_takes_8_bit_inputs();
   const simd::QuantizedDotTileFn quantized_tile =
       !is_block_dtype(w_dtype) ? nullptr
       : wide                   ? simd::active_kernels().wide_quantized_dot_tile[format]
@@ -107,7 +134,8 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
   if (quantized_tile != nullptr) quantize_inputs(pool, simd::active_kernels(), x, m, k, padded, wide, codes, code_scales);
   // Enough rows (a prefill) for decoding each weight block once for all of them to pay: the panels.
   if (quantized_tile != nullptr && m >= kQuantizedGemmMinRows && quantized_gemm_supported(simd::active_kernels(), w_dtype)) {
-    quantized_gemm(pool, simd::active_kernels(), codes.data(), code_scales.data(), padded, w, w_dtype, y, m, n, k);
+    quantized_gemm(pool, simd::active_kernels(), codes.data(), code_scales.data(), padded, wide, w, w_dtype, y, m, n,
+                   k);
     return;
   }
   // bf16 weights take the bf16 dot product where the level has one: inputs rounded to bf16 here.

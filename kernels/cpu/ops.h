@@ -17,12 +17,17 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
 // an integer dot product: int8 per block; bf16 with a bf16 dot product: bf16): then
 // ref::matmul_quantized_inputs is its contract, not ref::matmul.
 bool matmul_quantizes_inputs(DType w_dtype);
-// Products of at most this many input rows (decode steps, small batches) that quantize their inputs
-// for q8_0 / q4_1 weights keep them to 16 bits (ref::matmul_wide_quantized_inputs is the contract),
-// larger ones (prefill) to 8: a decode step's time is the weights' bytes, so the second integer
-// product it takes is nearly free there, and its answers keep f32's (8-bit inputs changed greedy
-// choices of SmolLM2 at 2.6% of the positions).
+// Where matmul_quantizes_inputs holds for q8_0 / q4_1 weights, the inputs keep 16 bits (two int8
+// planes, ref::matmul_wide_quantized_inputs is the contract): f32's answers at the weights' speed
+// (8-bit inputs changed greedy choices of SmolLM2 at 2.6% of the positions, and its answer to "What
+// is the capital of France?"). With SHARDLM_PREFILL_INPUTS=int8, products of more than
+// kMaxWideInputRows rows (prefill) take 8-bit inputs instead (ref::matmul_quantized_inputs), half
+// the integer products; decode steps keep 16 bits either way. Any other value than int8 or int16 is
+// an error naming it.
 inline constexpr int64_t kMaxWideInputRows = 8;
+bool prefill_takes_8_bit_inputs();
+// Switches the choice above for this process, so that tests can run both; not while kernels run.
+void set_prefill_inputs_for_testing(bool eight_bits);
 void rmsnorm(ThreadPool& pool, const float* x, const float* weight, float* y, int64_t rows, int64_t dim, float eps);
 void rope(ThreadPool& pool, float* x, const int32_t* positions, int64_t tokens, int64_t heads, int64_t head_dim,
           const double* frequencies, float magnitude, RopeLayout layout);

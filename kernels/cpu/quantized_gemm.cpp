@@ -20,11 +20,14 @@ constexpr int64_t kPanel = simd::kQuantizedPanel;
 }  // namespace
 
 bool quantized_gemm_supported(const simd::Kernels& kernels, DType w_dtype) {
-  return kernels.quantized_gemm != nullptr && kernels.pack_quantized_panel != nullptr && (w_dtype == DType::q8_0 || w_dtype == DType::q4_1);
+  return kernels.quantized_gemm[0] != nullptr && kernels.pack_quantized_panel != nullptr && (w_dtype == DType::q8_0 || w_dtype == DType::q4_1);
 }
 
 void quantized_gemm(ThreadPool& pool, const simd::Kernels& kernels, const int8_t* codes, const float* scales,
-                    int64_t padded, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k) {
+                    int64_t padded, bool wide, const void* w, DType w_dtype, float* y, int64_t m, int64_t n,
+                    int64_t k) {
+  const int64_t codes_stride = wide ? simd::kWideInputPlanes * padded : padded;
+  const auto micro_kernel = kernels.quantized_gemm[wide ? 1 : 0];
   const int64_t panels = (n + kPanel - 1) / kPanel, blocks = k / kQuantBlock;
   const auto row_bytes = static_cast<int64_t>(dtype_bytes(w_dtype, k));
   const int64_t min_panels = std::max<int64_t>(1, kMinMacsPerThread / (m * k * kPanel));
@@ -40,8 +43,8 @@ void quantized_gemm(ThreadPool& pool, const simd::Kernels& kernels, const int8_t
                                    static_cast<int>(cols), panel);
       for (int64_t row = 0; row < m; row += simd::kQuantizedGemmRows) {
         const int rows = static_cast<int>(std::min<int64_t>(simd::kQuantizedGemmRows, m - row));
-        kernels.quantized_gemm(codes + row * padded, scales + row * (padded / 16), padded, rows, panel, blocks,
-                               y + row * n + col, n, static_cast<int>(cols));
+        micro_kernel(codes + row * codes_stride, scales + row * (padded / 16), codes_stride, rows, panel, blocks,
+                     y + row * n + col, n, static_cast<int>(cols));
       }
     }
   });

@@ -17,10 +17,12 @@ inline constexpr int64_t kQuantizedGemmMinRows = 16;
 // True when `kernels` has the micro-kernel and w_dtype is q8_0 or q4_1.
 bool quantized_gemm_supported(const simd::Kernels& kernels, DType w_dtype);
 
-// y [m, n] = x w^T with x's rows quantized to int8 per block of 32 (ref::matmul_quantized_inputs is
-// the contract) and w [n, k] in q8_0 or q4_1 (k a multiple of 32). `codes` and `scales` are the rows
-// as simd.h's quantize_inputs lays them out, `padded` codes a row.
+// y [m, n] = x w^T with x's rows quantized per block of 32, to 8 bits (ref::matmul_quantized_inputs
+// is the contract) or, `wide`, to 16 (ref::matmul_wide_quantized_inputs), and w [n, k] in q8_0 or
+// q4_1 (k a multiple of 32). `codes` and `scales` are the rows as simd.h's quantize_inputs (or
+// quantize_inputs_wide) lays them out, `padded` codes a row (a plane).
 void quantized_gemm(ThreadPool& pool, const simd::Kernels& kernels, const int8_t* codes, const float* scales,
-                    int64_t padded, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k);
+                    int64_t padded, bool wide, const void* w, DType w_dtype, float* y, int64_t m, int64_t n,
+                    int64_t k);
 
 }  // namespace shardlm::cpu

@@ -79,9 +79,9 @@ struct Kernels {
   // Where quantized_dot_tile is set: y[r * y_stride + c] = the product of input row r (codes + r *
   // codes_stride, its [scale, sum] pairs at scales + r * codes_stride / 16, as quantize_inputs lays
   // them out) with panel column c, over `blocks` blocks of 32, for r < rows (1..kQuantizedGemmRows)
-  // and c < cols (1..kQuantizedPanel). Null elsewhere.
-  void (*quantized_gemm)(const int8_t* codes, const float* scales, int64_t codes_stride, int rows,
-                         const uint8_t* panel, int64_t blocks, float* y, int64_t y_stride, int cols);
+  // and c < cols (1..kQuantizedPanel); [1]: the same for 16-bit inputs (the wide layout). Null elsewhere.
+  void (*quantized_gemm[2])(const int8_t* codes, const float* scales, int64_t codes_stride, int rows,
+                            const uint8_t* panel, int64_t blocks, float* y, int64_t y_stride, int cols);
   // Packs weight rows w + c * row_bytes for c < cols (1..kQuantizedPanel; the rest are zeros), `blocks`
   // blocks of q8_0 (`q4_1` false) or q4_1, into a panel of the layout above. Null where quantized_gemm is.
   void (*pack_quantized_panel)(const uint8_t* w, int64_t row_bytes, bool q4_1, int64_t blocks, int cols,

@@ -333,7 +333,7 @@ const Kernels& avx2_kernels() {
                              nullptr,
                              nullptr,
                              {nullptr, nullptr},
-                             nullptr,
+                             {nullptr, nullptr},
                              nullptr,
                              nullptr,
                              nullptr,

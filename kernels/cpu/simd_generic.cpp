@@ -147,7 +147,7 @@ const Kernels& generic_kernels() {
                              nullptr,
                              nullptr,
                              {nullptr, nullptr},
-                             nullptr,
+                             {nullptr, nullptr},
                              nullptr,
                              nullptr,
                              nullptr,

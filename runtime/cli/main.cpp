@@ -10,6 +10,7 @@
 #include <chrono>
 #include <thread>
 
+#include "kernels/cpu/ops.h"
 #include "parallel/mpi_runtime.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/session.h"
@@ -47,6 +48,10 @@ int main(int argc, char** argv) {
   }
   shardlm::cli::set_mpi(mpi.get());
   try {
+    // The environment's choices of the kernels, checked before any work: a misspelt value is an
+    // error naming it, not a surprise halfway through a prefill.
+    shardlm::cpu::simd_level();
+    shardlm::cpu::prefill_takes_8_bit_inputs();
     if (command == "generate") return shardlm::cli::generate_command(args);
     if (command == "chat") return shardlm::cli::chat_command(args);
     if (command == "inspect") return shardlm::cli::inspect_command(args);

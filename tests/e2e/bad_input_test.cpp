@@ -148,5 +148,20 @@ TEST(Cli, UnknownCommandIsAUsageError) {
   EXPECT_NE(run.err.find("unknown command 'frobnicate'"), std::string::npos) << run.err;
 }
 
+// The kernels' choices from the environment are checked before any work, whatever the prompt's
+// length (a one-token prompt multiplies single rows only, which never ask for the prefill's choice).
+TEST(Cli, BadKernelEnvironmentIsAnErrorNamingTheVariable) {
+  const struct {
+    const char* variable;
+    const char* value;
+  } cases[] = {{"SHARDLM_PREFILL_INPUTS", "int4"}, {"SHARDLM_SIMD", "avx3"}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.variable);
+    const CliResult run = run_program({"/usr/bin/env", std::string(c.variable) + "=" + c.value, SHARDLM_BINARY,
+                                       "generate", "--model", kModel, "--tokenizer", kTokenizer, "--prompt", "O"});
+    expect_clean_failure(run, std::string(c.variable) + "='" + c.value + "'");
+  }
+}
+
 }  // namespace
 }  // namespace shardlm::testing

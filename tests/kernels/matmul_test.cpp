@@ -18,8 +18,9 @@ namespace {
 constexpr int64_t kSizes[] = {1, 7, 63, 64, 65, 769, 4097};
 // Row lengths for the block formats: one block, two, an odd count, and a long row.
 constexpr int64_t kBlockRowLengths[] = {32, 64, 96, 800, 4128};
-// 8 and 9: the last product with 16-bit quantized inputs and the first with 8-bit ones
-// (cpu::kMaxWideInputRows); 41 takes the blocked GEMM where the level has one.
+// 8 and 9: the last product that keeps 16-bit quantized inputs and the first that takes 8-bit ones
+// where SHARDLM_PREFILL_INPUTS=int8 asks (cpu::kMaxWideInputRows); 17 and 41 take the panel products
+// of quantized weights (from 16 rows), 41 the blocked GEMM of f32 / bf16 ones, where the level has them.
 constexpr int64_t kRowCounts[] = {1, 3, 8, 9, 17, 41};
 static_assert(cpu::kMaxWideInputRows == 8, "kRowCounts straddles the wide-input limit");
 // The reference is scalar double code, O(m n k): shapes above this many multiply-adds are skipped so
@@ -77,6 +78,12 @@ std::vector<uint8_t> integer_blocks(const std::vector<float>& values, DType dtyp
 
 class MatmulTest : public testing::TestWithParam<DType> {};
 
+// SHARDLM_PREFILL_INPUTS's two choices for the scope's products; the default (int16) afterwards.
+struct ScopedPrefillInputs {
+  explicit ScopedPrefillInputs(bool eight_bits) { cpu::set_prefill_inputs_for_testing(eight_bits); }
+  ~ScopedPrefillInputs() { cpu::set_prefill_inputs_for_testing(false); }
+};
+
 TEST_P(MatmulTest, MatchesReferenceWithinRoundingOfAnF32Sum) {
   const DType dtype = GetParam();
   std::mt19937 rng(42);
@@ -90,21 +97,23 @@ TEST_P(MatmulTest, MatchesReferenceWithinRoundingOfAnF32Sum) {
         const Weights w = make_weights(test::random_floats(rng, n * k, -1, 1), dtype, n);
         std::vector<float> expected(m * n), expected_quantized(m * n), abs_sums(m * n);
         ref::matmul(x.data(), w.data.data(), dtype, expected.data(), m, n, k, w.row_scales());
-        if (blocks && m <= cpu::kMaxWideInputRows) {
-          ref::matmul_wide_quantized_inputs(x.data(), w.data.data(), dtype, expected_quantized.data(), m, n, k);
-        } else if (blocks || dtype == DType::bf16) {
+        std::vector<float> expected_wide(m * n);
+        if (blocks) ref::matmul_wide_quantized_inputs(x.data(), w.data.data(), dtype, expected_wide.data(), m, n, k);
+        if (blocks || dtype == DType::bf16)
           ref::matmul_quantized_inputs(x.data(), w.data.data(), dtype, expected_quantized.data(), m, n, k);
-        }
         std::vector<float> abs_x(x.size());
         for (size_t i = 0; i < x.size(); ++i) abs_x[i] = std::abs(x[i]);
         // sum_i |x_i w_i|
         ref::matmul(abs_x.data(), w.abs_f32.data(), DType::f32, abs_sums.data(), m, n, k);
 
+        for (bool eight_bit_prefill : {false, true})
         test::for_each_kernel_config([&](ThreadPool& pool) {
-          // Where the level multiplies block formats by quantized inputs (16-bit for a few rows, int8
-          // for more), or bf16 weights by bf16-rounded ones, that is the contract.
+          // Where the level multiplies block formats by quantized inputs (16-bit, or 8-bit for more
+          // than a few rows where asked), or bf16 weights by bf16-rounded ones, that is the contract.
+          ScopedPrefillInputs prefill_inputs(eight_bit_prefill);
           const bool quantized = cpu::matmul_quantizes_inputs(dtype);
-          const std::vector<float>& want = quantized ? expected_quantized : expected;
+          const bool wide = blocks && (m <= cpu::kMaxWideInputRows || !eight_bit_prefill);
+          const std::vector<float>& want = !quantized ? expected : wide ? expected_wide : expected_quantized;
           std::vector<float> y(m * n, NAN);
           cpu::matmul(pool, x.data(), w.data.data(), dtype, y.data(), m, n, k, w.row_scales());
           for (int64_t i = 0; i < m * n; ++i) {
@@ -176,8 +185,9 @@ TEST_P(MatmulTest, IntegerInputsGiveExactResults) {
 // inputs 2.5, -3.5, 0.5 and 1.5 are ties and become 2, -4, 0 and 2, so against weights of ones the
 // product is 127 + 2 - 4 + 0 + 2 = 127; rounding half away from zero would give 129, and a level that
 // keeps inputs in f32 gives the exact 128. The row is repeated past kMaxWideInputRows, where inputs
-// take 8 bits.
+// take 8 bits when SHARDLM_PREFILL_INPUTS=int8 asks for it.
 TEST(MatmulQuantizedInputs, TiesRoundToEven) {
+  ScopedPrefillInputs prefill_inputs(true);
   constexpr int64_t kRows = cpu::kMaxWideInputRows + 1;
   std::vector<float> x(kRows * kQuantBlock, 0.0f);
   for (int64_t r = 0; r < kRows; ++r) {
