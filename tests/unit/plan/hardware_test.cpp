@@ -117,16 +117,23 @@ TEST(Hardware, BadMatrixBandwidthTablesAreErrorsNamingTheKey) {
                "bandwidth_by_matrix_gb_s.1.1MiB must be a number");
 }
 
-TEST(Hardware, DecodeTimeSumsEachMatrixAtTheRateForItsSize) {
-  const ModelSpec smollm2 = cli::read_plan_model("smollm2-135m").spec;
+// SmolLM2's decode step on the hardware file `yaml` with `weights` at tp `tp`: 8 prompt tokens and
+// `output_tokens` new ones.
+double smollm2_step(const std::string& name, const std::string& yaml, NumberFormat weights, int tp,
+                    int64_t output_tokens) {
   Workload w;
   w.prompt_tokens = 8;
-  w.output_tokens = 100;
+  w.output_tokens = output_tokens;
   Layout layout;
-  layout.weights = NumberFormat::f32;
+  layout.weights = weights;
+  layout.tp = tp;
+  return make_plan(cli::read_plan_model("smollm2-135m").spec, read_hardware(write_yaml(name, yaml)), layout, w)
+      .speed.decode_step_s;
+}
+
+TEST(Hardware, DecodeTimeSumsEachMatrixAtTheRateForItsSize) {
   auto step = [&](const std::string& name, const std::string& extra, int tp) {
-    layout.tp = tp;
-    return make_plan(smollm2, read_hardware(write_yaml(name, kCpu + extra)), layout, w).speed.decode_step_s;
+    return smollm2_step(name, kCpu + extra, NumberFormat::f32, tp, 100);
   };
   // A table that gives every size and thread count the same rate plans what the single rate does.
   const std::string flat = "bandwidth_by_threads_gb_s: {1: 20}\n";
@@ -219,16 +226,11 @@ TEST(Hardware, DecodeMatricesRunAtTheSlowerOfMemoryAndKernel) {
 
 TEST(Hardware, KernelRatesFollowEachTensorsDtype) {
   // SmolLM2 in int4 holds its layers in q4_1 and its tied embedding (the LM head) in q8_0: a q8_0
-  // kernel slow on weights streaming from memory slows the head alone, its 576 x 49,152 in 34-byte blocks of 32 (30,081,024 bytes).
-  const ModelSpec smollm2 = cli::read_plan_model("smollm2-135m").spec;
-  Workload w;
-  w.prompt_tokens = 8;
-  w.output_tokens = 2;
-  Layout layout;
-  layout.weights = NumberFormat::int4;
+  // kernel slow on weights streaming from memory slows the head alone, its 576 x 49,152 in 34-byte
+  // blocks of 32 (30,081,024 bytes).
   const std::string base = kOneThread + "bandwidth_by_threads_gb_s: {1: 20}\n";
   auto step = [&](const std::string& name, const std::string& extra) {
-    return make_plan(smollm2, read_hardware(write_yaml(name, base + extra)), layout, w).speed.decode_step_s;
+    return smollm2_step(name, base + extra, NumberFormat::int4, 1, 2);
   };
   EXPECT_NEAR(step("slow_head", "kernel_streamed_gb_s: {q8_0: {1: 5}}\n") - step("plain_head", ""),
               30'081'024 * (1 / 5e9 - 1 / 20e9), 1e-12);
