@@ -85,7 +85,10 @@ int main(int argc, char** argv) {
     std::puts("quantized GEMM benchmark: this CPU has no AVX-512 VNNI; nothing to measure");
     return 0;
   }
-  std::printf("quantized GEMM (kernels/cpu/quantized_gemm.cpp), SIMD %s\n", std::string(cpu::simd_level()).c_str());
+  std::printf("quantized GEMM (kernels/cpu/quantized_gemm.cpp), SIMD %s, %s inputs (SHARDLM_PREFILL_INPUTS=%s);\n"
+              "16-bit inputs take two vpdpbusd a group of products, so their share of the peak counts half\n",
+              std::string(cpu::simd_level()).c_str(), cpu::prefill_takes_8_bit_inputs() ? "8-bit" : "16-bit",
+              cpu::prefill_takes_8_bit_inputs() ? "int8" : "int16, the default");
   const double peak[3] = {0, vpdpbusd_peak(1), vpdpbusd_peak(2)};
   std::printf("vpdpbusd peak (independent chains): %.0f GOP/s at 1 thread, %.0f at 2\n", peak[1] / 1e9, peak[2] / 1e9);
   struct Shape {

@@ -526,48 +526,71 @@ void quantized_gemm(const int8_t* codes, const float* scales, int64_t codes_stri
   }
 }
 
-// simd.h's pack_quantized_panel: each column's block unpacked to 32 bytes in a scratch of 32 x 32
-// bytes (q4_1: low nibbles, then high ones; q8_0: int8 + 128), then each step's 4-byte group of all
-// 32 columns gathered into the panel, two registers of 16 columns a step.
+// The 16 columns' 8 groups of 4 bytes (step s of column c in lane 8 x (c >= 8) + s of register
+// c mod 8) turned into 8 registers of one step each, column c in lane c: three rounds that each swap
+// a bit of the register's number with a bit of the lane's (s's bits for c mod 8's), two vpermt2d a
+// pair of registers a round.
+void transpose_steps(__m512i (&regs)[8]) {
+#pragma GCC unroll 3
+  for (int bit = 0; bit < 3; ++bit) {
+    const int span = 1 << bit;
+    alignas(64) int32_t keep[16], take[16];
+    for (int lane = 0; lane < 16; ++lane) {
+      const bool set = (lane & span) != 0;
+      keep[lane] = set ? 16 + lane - span : lane;  // lanes with the bit clear stay; the others come from the partner
+      take[lane] = set ? 16 + lane : lane + span;
+    }
+    const __m512i keep_index = _mm512_load_si512(keep), take_index = _mm512_load_si512(take);
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; ++r) {
+      if ((r & span) != 0) continue;
+      const __m512i low = regs[r], high = regs[r + span];
+      regs[r] = _mm512_permutex2var_epi32(low, keep_index, high);
+      regs[r + span] = _mm512_permutex2var_epi32(low, take_index, high);
+    }
+  }
+}
+
+// simd.h's pack_quantized_panel: each column's block unpacked to 32 bytes (q4_1: low nibbles, then
+// high ones; q8_0: int8 + 128), columns c and c + 8 of each half-panel side by side in a register,
+// and the 8 registers transposed into the panel's 8 steps.
 void pack_quantized_panel(const uint8_t* w, int64_t row_bytes, bool q4_1, int64_t blocks, int cols, uint8_t* panel) {
-  alignas(64) uint8_t scratch[kQuantizedPanel * 32] = {};
-  const __m512i column_offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                                    _mm512_set1_epi32(32));
   const int64_t block_bytes = q4_1 ? 20 : 34;
+  const __m128i low_mask = _mm_set1_epi8(0x0F);
   for (int64_t b = 0; b < blocks; ++b) {
     uint8_t* out = panel + b * kQuantizedPanelBlockBytes;
     float* factors = reinterpret_cast<float*>(out + 8 * kQuantizedPanel * 4);
+    __m256i bytes[kQuantizedPanel];
     for (int c = 0; c < kQuantizedPanel; ++c) {
       if (c >= cols) {
+        bytes[c] = _mm256_setzero_si256();
         factors[c] = factors[kQuantizedPanel + c] = 0.0f;
-        continue;  // the scratch's zeros from the start
+        continue;
       }
       const uint8_t* block = w + c * row_bytes + b * block_bytes;
       uint16_t scale_bits;
       __builtin_memcpy(&scale_bits, block, 2);
-      const float scale = _cvtsh_ss(scale_bits);
-      __m256i bytes;
+      factors[c] = _cvtsh_ss(scale_bits);
       if (q4_1) {
         uint16_t minimum_bits;
         __builtin_memcpy(&minimum_bits, block + 2, 2);
         const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 4));
-        const __m128i low_mask = _mm_set1_epi8(0x0F);
-        bytes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), _mm_and_si128(packed, low_mask));
+        bytes[c] = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), _mm_and_si128(packed, low_mask));
         factors[kQuantizedPanel + c] = _cvtsh_ss(minimum_bits);
       } else {
-        bytes = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)),
-                                 _mm256_set1_epi8(static_cast<char>(0x80)));
-        factors[kQuantizedPanel + c] = -128.0f * scale;
+        bytes[c] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)),
+                                    _mm256_set1_epi8(static_cast<char>(0x80)));
+        factors[kQuantizedPanel + c] = -128.0f * factors[c];
       }
-      factors[c] = scale;
-      _mm256_store_si256(reinterpret_cast<__m256i*>(scratch + c * 32), bytes);
     }
-    for (int step = 0; step < 8; ++step) {
-      for (int half = 0; half < 2; ++half) {
-        const __m512i group = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), kAllLanes, column_offsets,
-                                                          scratch + half * 16 * 32 + step * 4, 1);
-        _mm512_storeu_si512(out + step * kQuantizedPanel * 4 + half * 64, group);
-      }
+#pragma GCC unroll 2
+    for (int half = 0; half < 2; ++half) {
+      __m512i regs[8];
+#pragma GCC unroll 8
+      for (int r = 0; r < 8; ++r) regs[r] = join(bytes[half * 16 + r], bytes[half * 16 + 8 + r]);
+      transpose_steps(regs);
+#pragma GCC unroll 8
+      for (int step = 0; step < 8; ++step) _mm512_storeu_si512(out + step * kQuantizedPanel * 4 + half * 64, regs[step]);
     }
   }
 }
