@@ -323,6 +323,9 @@ plan::Hardware probe_hardware() {
   h.flops[plan::NumberFormat::f32] = plan::probe_matmul_flops(h.threads, DType::f32);
   h.flops[plan::NumberFormat::bf16] = plan::probe_matmul_flops(h.threads, DType::bf16);
   h.flops[plan::NumberFormat::f16] = plan::probe_matmul_flops(h.threads, DType::f16);
+  // int8 and int4 layers multiply as the runtime holds them: int8 rows, q4_1 blocks.
+  h.flops[plan::NumberFormat::int8] = plan::probe_matmul_flops(h.threads, DType::i8);
+  h.flops[plan::NumberFormat::int4] = plan::probe_matmul_flops(h.threads, DType::q4_1);
   h.devices_per_node = 1;
   // Ranks on this machine talk through shared memory; without mpirun, a copy's rate stands in.
   h.intra_node_bandwidth = h.inter_node_bandwidth = h.memory_bandwidth / 2;

@@ -266,9 +266,10 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
   // What streams at the largest matrices' rate: norms, biases and the K/V cache, long contiguous reads.
   const double stream_bandwidth =
       by_matrix ? std::min(hw.matrix_bandwidth_for(threads, largest, cached), machine_share) : bandwidth;
-  NumberFormat compute = layout.weights == NumberFormat::int8 || layout.weights == NumberFormat::int4
-                             ? NumberFormat::bf16
-                             : layout.weights;
+  // A GPU multiplies int8 / int4 weights dequantized to bf16; a CPU file may give their own rate (the
+  // probe measures the runtime's products in them), else f32's stands in.
+  NumberFormat compute = layout.weights;
+  if (!hw.cpu && (compute == NumberFormat::int8 || compute == NumberFormat::int4)) compute = NumberFormat::bf16;
   if (hw.cpu && hw.flops.count(compute) == 0) compute = NumberFormat::f32;
   const double peak = hw.flops_for(compute) * flops_scale;
   const double value = kActivationValueBytes;

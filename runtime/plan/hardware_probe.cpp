@@ -58,11 +58,15 @@ AttentionKeyCost probe_attention_key_cost(int64_t head_dim, int64_t block_size) 
 double probe_matmul_flops(int threads, DType dtype) {
   constexpr int64_t kM = 256, kN = 1024, kK = 1024;
   ThreadPool pool(threads);
-  std::vector<float> x(kM * kK, 0.5f), y(kM * kN), source(kN * kK, 0.001f);
-  std::vector<uint8_t> weights(kN * kK * dtype_size(dtype));
-  convert_from_f32(source.data(), weights.data(), dtype, source.size());
-  const double seconds =
-      fastest_seconds(7, [&] { cpu::matmul(pool, x.data(), weights.data(), dtype, y.data(), kM, kN, kK); });
+  std::vector<float> x(kM * kK, 0.5f), y(kM * kN), source(kN * kK, 0.001f), row_scales(kN, 0.01f);
+  std::vector<uint8_t> weights(dtype_bytes(dtype, kN * kK));
+  if (dtype == DType::i8) {
+    for (size_t i = 0; i < weights.size(); ++i) weights[i] = static_cast<uint8_t>(i % 251);
+  } else {
+    convert_from_f32(source.data(), weights.data(), dtype, source.size());
+  }
+  const double seconds = fastest_seconds(
+      7, [&] { cpu::matmul(pool, x.data(), weights.data(), dtype, y.data(), kM, kN, kK, row_scales.data()); });
   return 2.0 * kM * kN * kK / seconds;
 }
 

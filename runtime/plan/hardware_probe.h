@@ -10,7 +10,8 @@
 
 namespace shardlm::plan {
 
-// FLOP/s of cpu::matmul on a [256 x 1024] x [1024 x 1024]^T product with weights in `dtype`.
+// FLOP/s of cpu::matmul on a [256 x 1024] x [1024 x 1024]^T product with weights in `dtype` (any
+// weight dtype: int8 rows with their scales, q8_0 and q4_1 through the quantized panel product).
 double probe_matmul_flops(int threads, DType dtype);
 
 // Weight bytes per second cpu::matmul multiplies one input row (a decode step's product) by, with
