@@ -4,9 +4,10 @@
 // each finished dot product is multiplied by its row's scale: decode reads a quarter of f32's bytes.
 // q8_0 / q4_1 blocks are decoded to f32 in registers, their scale (and minimum) applied per block; or,
 // where the CPU has an integer dot product (AVX-512 VNNI), multiplied as integers by the inputs
-// quantized per block of 32: half the instructions of decoding to f32. A few rows (decode) keep 16
-// bits of each input (two int8 planes, two vpdpbusd on the same decoded weights), more rows 8 bits,
-// as llama.cpp's q8 products do (kMaxWideInputRows).
+// quantized per block of 32: half the instructions of decoding to f32. The inputs keep 16 bits (two
+// int8 planes, two vpdpbusd on the same decoded weights); with SHARDLM_PREFILL_INPUTS=int8, products
+// of more than kMaxWideInputRows rows take 8 bits, as llama.cpp's q8 products do. From
+// kQuantizedGemmMinRows rows the block formats take the panel product (quantized_gemm.cpp).
 // bf16 weights, where the CPU has AVX512-BF16, multiply inputs rounded to bf16 with vdpbf16ps.
 #include <algorithm>
 #include <atomic>
@@ -51,10 +52,6 @@ void quantize_inputs(ThreadPool& pool, const simd::Kernels& kernels, const float
 // Bytes of weights per block of columns: the block stays in L2 while every group of input rows passes
 // over it, so for m > 1 the weights come from memory once rather than once per group.
 constexpr int64_t kBlockBytes = 128 * 1024;
-
-}  // namespace
-
-namespace {
 
 // SHARDLM_PREFILL_INPUTS's choice, read on first use; tests switch it.
 std::atomic<int> g_prefill_input_bits{0};

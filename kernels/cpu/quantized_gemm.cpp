@@ -1,8 +1,9 @@
-// Prefill's product for q8_0 / q4_1 weights: the inputs quantized to int8 once (matmul.cpp), the
+// Prefill's product for q8_0 / q4_1 weights: the inputs quantized once (matmul.cpp), the
 // weights decoded to bytes once per panel of 32 columns and reused by every input row, as the f32
 // GEMM packs its panels (gemm.cpp). Each step of the micro-kernel broadcasts 4 input codes of a row
 // and multiplies them with vpdpbusd by 4 bytes of each of the panel's 32 columns, so that a weight
 // block is unpacked once for the whole prompt rather than once per 4 rows (the dot-product tiles).
+// 16-bit inputs multiply the same panel by their low plane too.
 // Loop order per thread: its panels > pack one (the whole depth: 1.25 KiB a block, 160 KiB for a
 // 4,096-wide row, within L2) > 4 input rows at a time.
 #include "kernels/cpu/quantized_gemm.h"
@@ -20,7 +21,8 @@ constexpr int64_t kPanel = simd::kQuantizedPanel;
 }  // namespace
 
 bool quantized_gemm_supported(const simd::Kernels& kernels, DType w_dtype) {
-  return kernels.quantized_gemm[0] != nullptr && kernels.pack_quantized_panel != nullptr && (w_dtype == DType::q8_0 || w_dtype == DType::q4_1);
+  return kernels.quantized_gemm[0] != nullptr && kernels.pack_quantized_panel != nullptr &&
+         (w_dtype == DType::q8_0 || w_dtype == DType::q4_1);
 }
 
 void quantized_gemm(ThreadPool& pool, const simd::Kernels& kernels, const int8_t* codes, const float* scales,

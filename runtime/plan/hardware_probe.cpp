@@ -26,6 +26,20 @@ double fastest_seconds(int runs, Body&& body) {
   return *std::min_element(times.begin(), times.end());
 }
 
+// n rows of k weights in `dtype` with small values (int8 rows: bytes, for scales of 0.01): what a
+// kernel's speed does not depend on.
+std::vector<uint8_t> synthetic_weights(DType dtype, int64_t n, int64_t k) {
+  std::vector<uint8_t> weights(dtype_bytes(dtype, n * k));
+  if (dtype == DType::i8) {
+    for (size_t i = 0; i < weights.size(); ++i) weights[i] = static_cast<uint8_t>(i % 251);
+    return weights;
+  }
+  std::vector<float> source(n * k);
+  for (int64_t i = 0; i < n * k; ++i) source[i] = 0.001f * static_cast<float>(i % 13) - 0.006f;
+  convert_from_f32(source.data(), weights.data(), dtype, source.size());
+  return weights;
+}
+
 }  // namespace
 
 AttentionKeyCost probe_attention_key_cost(int64_t head_dim, int64_t block_size) {
@@ -58,13 +72,8 @@ AttentionKeyCost probe_attention_key_cost(int64_t head_dim, int64_t block_size) 
 double probe_matmul_flops(int threads, DType dtype) {
   constexpr int64_t kM = 256, kN = 1024, kK = 1024;
   ThreadPool pool(threads);
-  std::vector<float> x(kM * kK, 0.5f), y(kM * kN), source(kN * kK, 0.001f), row_scales(kN, 0.01f);
-  std::vector<uint8_t> weights(dtype_bytes(dtype, kN * kK));
-  if (dtype == DType::i8) {
-    for (size_t i = 0; i < weights.size(); ++i) weights[i] = static_cast<uint8_t>(i % 251);
-  } else {
-    convert_from_f32(source.data(), weights.data(), dtype, source.size());
-  }
+  std::vector<float> x(kM * kK, 0.5f), y(kM * kN), row_scales(kN, 0.01f);
+  const std::vector<uint8_t> weights = synthetic_weights(dtype, kN, kK);
   const double seconds = fastest_seconds(
       7, [&] { cpu::matmul(pool, x.data(), weights.data(), dtype, y.data(), kM, kN, kK, row_scales.data()); });
   return 2.0 * kM * kN * kK / seconds;
@@ -80,17 +89,11 @@ double probe_decode_kernel_rate(int threads, DType dtype, int64_t working_set_by
   const int64_t matrix_bytes = n * row_bytes;
   const int64_t copies = std::max<int64_t>(1, (working_set_bytes + matrix_bytes - 1) / matrix_bytes);
   ThreadPool pool(threads);
-  std::vector<float> x(kK), y(n), source(n * kK), row_scales(n, 0.01f);
+  std::vector<float> x(kK), y(n), row_scales(n, 0.01f);
   for (int64_t i = 0; i < kK; ++i) x[i] = static_cast<float>(i % 7) - 3.0f;
-  for (int64_t i = 0; i < n * kK; ++i) source[i] = 0.001f * static_cast<float>(i % 13) - 0.006f;
+  const std::vector<uint8_t> matrix = synthetic_weights(dtype, n, kK);
   std::vector<uint8_t> weights(copies * matrix_bytes);
-  if (dtype == DType::i8) {
-    for (int64_t i = 0; i < matrix_bytes; ++i) weights[i] = static_cast<uint8_t>(i % 251);
-  } else {
-    convert_from_f32(source.data(), weights.data(), dtype, source.size());
-  }
-  for (int64_t copy = 1; copy < copies; ++copy)
-    std::copy_n(weights.begin(), matrix_bytes, weights.begin() + copy * matrix_bytes);
+  for (int64_t copy = 0; copy < copies; ++copy) std::copy(matrix.begin(), matrix.end(), weights.begin() + copy * matrix_bytes);
   // A round multiplies by every copy, and by a cached matrix often enough to last milliseconds, so
   // that the pool's hand-offs count as a decode pays them.
   const int64_t calls = std::max<int64_t>(copies, 64);
