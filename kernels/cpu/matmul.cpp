@@ -85,6 +85,7 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
             const float* row_scales) {
   SHARDLM_CHECK(m >= 0 && n >= 0 && k >= 0, "matmul: negative shape m={} n={} k={}", m, n, k);
   SHARDLM_CHECK(w_dtype != DType::i8 || row_scales != nullptr, "matmul: int8 weights need their row scales");
+  SHARDLM_CHECK(w_dtype != DType::q4_0, "matmul: q4_0 is a file's format, repacked to q4_1 when loaded (repack_file_formats)");
   SHARDLM_CHECK(!is_block_dtype(w_dtype) || k % kQuantBlock == 0, "matmul: {} weights need rows of whole blocks of {}, got k={}",
                 dtype_name(w_dtype), kQuantBlock, k);
   if (m == 0 || n == 0) return;

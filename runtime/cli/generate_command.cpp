@@ -215,9 +215,9 @@ int generate_command(const std::vector<std::string>& argv) {
 
   const EngineCounters& c = engine.counters();
   std::string layout =
-      fmt::format("ranks: {} (tp {}, pp {}) | threads: {} | peak resident memory: {:.1f} MiB (rank 0) | weights per "
-                  "rank: {:.1f} MiB | KV cache: {}, {:.2f} MiB (rank 0)",
-                  session.world.world, session.world.tp, session.world.pp, session.pool->size(),
+      fmt::format("ranks: {} (tp {}, pp {}) | threads: {} | load: {:.2f} s (rank 0) | peak resident memory: {:.1f} MiB "
+                  "(rank 0) | weights per rank: {:.1f} MiB | KV cache: {}, {:.2f} MiB (rank 0)",
+                  session.world.world, session.world.tp, session.world.pp, session.pool->size(), session.load_seconds,
                   peak_resident_bytes() / (1024.0 * 1024.0), fmt::join(weight_mib, ", "),
                   dtype_name(engine.pool().dtype()), engine.pool().bytes() / (1024.0 * 1024.0));
   if (session.device != nullptr) {

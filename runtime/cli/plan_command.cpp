@@ -9,6 +9,7 @@
 #include <limits>
 #include <string>
 
+#include "kernels/cpu/amx.h"
 #include "runtime/cli/args.h"
 #include "runtime/cli/commands.h"
 #include "runtime/cli/plan_model.h"
@@ -67,7 +68,11 @@ int probe_command(Args& args) {
   const auto out = args.text("out");
   args.reject_unused();
   const plan::Hardware hardware = probe_hardware();
-  const std::string yaml = plan::hardware_yaml(hardware, "measured by `shardlm plan --probe-hardware` on this machine");
+  // AMX is probed here (not at start-up) because the probe forks; the kernels do not use tiles yet.
+  const cpu::AmxStatus& amx = cpu::amx_status();
+  const std::string yaml = plan::hardware_yaml(
+      hardware, fmt::format("measured by `shardlm plan --probe-hardware` on this machine; AMX {}: {}",
+                            amx.usable ? "usable (no kernel uses it yet)" : "not used", amx.reason));
   if (!out) {
     std::fputs(yaml.c_str(), stdout);
     return 0;
@@ -179,7 +184,10 @@ int plan_command(const std::vector<std::string>& argv) {
   // Weights in another precision than the checkpoint's own are converted after the cut: each rank's
   // matrices are heap copies then, not views of the mapped file.
   plan::CheckpointLoad load = model.load;
-  if (load.present && layout.weights != model.runtime_weights) load.matrices_converted = true;
+  if (load.present && layout.weights != model.runtime_weights) {
+    load.matrices_converted = true;
+    load.embedding_viewed = false;
+  }
   const plan::Plan chosen = plan::make_plan(model.spec, hardware, layout, workload, load);
   std::optional<plan::Plan> fewest;
   const bool want_fewest = target.throughput > 0 || target.itl_s > 0;

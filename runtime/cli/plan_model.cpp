@@ -161,14 +161,18 @@ plan::CheckpointLoad checkpoint_load(const std::string& path, const ModelSpec& s
     const bool matrix = t.shape.size() == 2;
     const bool embedding = t.name.find("embd") != std::string::npos || t.name.find("embed") != std::string::npos;
     if (matrix && !embedding && layer_type.empty()) layer_type = t.type;
-    // GGUF keeps every tensor as stored (a view of the mapping) but repacks Q4_0 and Q4_K into q4_1
-    // and Q6_K into q8_0 blocks on the heap; a Hugging Face checkpoint keeps matrices as stored and converts only norms and biases
-    // to f32; llama2.c is f32 throughout.
-    const bool repacked = t.type == "Q4_0" || t.type == "Q4_K" || t.type == "Q6_K";
-    const bool converted = gguf ? repacked : (!matrix && t.type != "F32");
-    // Repacked GGUF blocks: q4_1's 20 bytes per 32 values (Q4_0, Q4_K) or q8_0's 34 (Q6_K).
+    if (matrix && (t.name == "token_embd.weight" || t.name.ends_with("embed_tokens.weight") || t.name.ends_with("wte.weight") ||
+                   t.name.ends_with("word_embeddings.weight")))
+      load.embedding_viewed = !(gguf && (t.type == "Q4_0" || t.type == "Q4_K" || t.type == "Q6_K"));
+    // GGUF keeps every tensor as stored (a view of the mapping) but repacks Q4_K into q4_1 and Q6_K
+    // into q8_0 blocks on the heap before the cut, and a rank's share of Q4_0 into q4_1 after it; a
+    // Hugging Face checkpoint keeps matrices as stored and converts only norms and biases to f32;
+    // llama2.c is f32 throughout.
+    const bool repacked_whole = t.type == "Q4_K" || t.type == "Q6_K";
+    const bool converted = gguf ? repacked_whole : (!matrix && t.type != "F32");
+    // Repacked GGUF blocks: q4_1's 20 bytes per 32 values (Q4_K) or q8_0's 34 (Q6_K).
     if (converted) load.converted_bytes += gguf ? t.elements() / 32 * (t.type == "Q6_K" ? 34 : 20) : t.elements() * 4;
-    if (converted && matrix) load.matrices_converted = true;
+    if ((converted || (gguf && t.type == "Q4_0")) && matrix) load.matrices_converted = true;
   }
   runtime = plan::NumberFormat::f32;
   if (layer_type == "BF16") runtime = plan::NumberFormat::bf16;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <limits>
+#include <malloc.h>
 
 #include "runtime/core/check.h"
 #include "runtime/core/memory_usage.h"
@@ -16,6 +17,7 @@
 #include "parallel/pipeline.h"
 #include "parallel/shard.h"
 #include "runtime/model/model_loader.h"
+#include "runtime/model/repack_file_formats.h"
 #include "runtime/model/shard_weights.h"
 #include "parallel/comm/nccl_communicator.h"
 #include "runtime/backend/cuda/cuda_backend.h"
@@ -171,19 +173,28 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
   check_same_command(*session.world_comm, fingerprint + "|" + file_identity(flags.model_path));
 
   const WorldConfig& world = session.world;
-  // Loaded as stored (views of the file where it can be), cut to this rank's share, and only then
-  // converted: each rank reads and converts its own slices only.
+  // Mapped as stored (views of the file, Q4_0 blocks too), cut to this rank's share, and only then
+  // repacked and converted, on all the rank's threads: each rank reads only its own slices, and the
+  // file pages it read are given back, so it holds its share and nothing of the rest.
   fault_point("load");
-  const LoadedModel full = load_model(flags.model_path, std::nullopt);
-  const ModelSpec& spec = full.spec;
+  const auto load_start = std::chrono::steady_clock::now();
+  session.pool = std::make_unique<ThreadPool>(flags.threads);
+  LoadedModel full = load_model_as_stored(flags.model_path);
+  const ModelSpec spec = full.spec;
   const auto shard = TensorParallelShard::plan(spec.family, spec.heads, spec.kv_heads, spec.ffn_hidden, spec.vocab_size, world.tp,
                                                world.tp_rank());
   const auto stages = partition_layers(spec.layers, world.pp, flags.pp_layers);
   const StageLayers& mine = stages[world.pp_rank()];
-  LoadedModel local = stage_model(shard_model(full, shard), mine, world.first_stage(), world.last_stage());
+  // The stage first: a rank cuts (and copies) columns of its own layers only.
+  LoadedModel local = shard_model(stage_model(full, mine, world.first_stage(), world.last_stage()), shard);
+  full = {};  // what the rank does not keep (a k-quant tensor repacked whole, say) goes before repacking
+  repack_file_formats(local.weights, *session.pool);
   if (flags.weight_dtype) convert_matrices(local.weights, *flags.weight_dtype);
+  // Copies freed while cutting and converting (row-parallel slices, tensors replaced by their
+  // conversions) are mostly small: the allocator keeps them for reuse unless asked to give them back.
+  malloc_trim(0);
+  session.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   session.tokenizer = load_tokenizer(flags.model_path, flags.tokenizer_path, spec);
-  session.pool = std::make_unique<ThreadPool>(flags.threads);
   Placement placement{session.tp_comm.get(), shard.first_head, spec.heads, mine.first, world.first_stage(),
                       world.last_stage(), shard.first_vocab};
   if (session.device != nullptr) {

@@ -49,6 +49,7 @@ struct Session {
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<Decoder> decoder;  // this rank's share of the model
+  double load_seconds = 0;  // mapping, cutting, repacking and converting this rank's share
   bool coordinator() const { return world.is_coordinator(); }
 };
 // Loads this rank's share of the model. `fingerprint` is what must be the same on every rank (the

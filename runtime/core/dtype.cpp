@@ -42,7 +42,7 @@ void quantize_block_q4_1(const float* x, BlockQ4_1& block) {
 
 }  // namespace
 
-bool is_block_dtype(DType dtype) { return dtype == DType::q8_0 || dtype == DType::q4_1; }
+bool is_block_dtype(DType dtype) { return dtype == DType::q8_0 || dtype == DType::q4_1 || dtype == DType::q4_0; }
 
 size_t dtype_size(DType dtype) {
   switch (dtype) {
@@ -51,7 +51,8 @@ size_t dtype_size(DType dtype) {
     case DType::bf16: return 2;
     case DType::i8: return 1;
     case DType::q8_0:
-    case DType::q4_1: break;
+    case DType::q4_1:
+    case DType::q4_0: break;
   }
   SHARDLM_FAIL("{} has no size per element: its values are stored in blocks of {}", dtype_name(dtype), kQuantBlock);
 }
@@ -61,7 +62,9 @@ size_t dtype_bytes(DType dtype, int64_t count) {
   if (!is_block_dtype(dtype)) return static_cast<size_t>(count) * dtype_size(dtype);
   SHARDLM_CHECK(count % kQuantBlock == 0, "{} stores whole blocks of {} values; {} values is not one", dtype_name(dtype),
                 kQuantBlock, count);
-  const size_t block = dtype == DType::q8_0 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_1);
+  const size_t block = dtype == DType::q8_0   ? sizeof(BlockQ8_0)
+                       : dtype == DType::q4_1 ? sizeof(BlockQ4_1)
+                                              : sizeof(BlockQ4_0);
   return static_cast<size_t>(count / kQuantBlock) * block;
 }
 
@@ -73,6 +76,7 @@ std::string_view dtype_name(DType dtype) {
     case DType::i8: return "int8";
     case DType::q8_0: return "q8_0";
     case DType::q4_1: return "q4_1";
+    case DType::q4_0: return "q4_0";
   }
   return "?";
 }
@@ -97,6 +101,7 @@ void convert_from_f32(const float* src, void* dst, DType dtype, size_t n) {
       for (size_t i = 0; i < n; ++i) static_cast<uint16_t*>(dst)[i] = f32_to_bf16(src[i]);
       return;
     case DType::i8: SHARDLM_FAIL("int8 values need a scale per row: quantize them with quantize_rows_int8");
+    case DType::q4_0: SHARDLM_FAIL("q4_0 is only read from files; the runtime quantizes to q4_1");
     case DType::q8_0:
     case DType::q4_1: {
       SHARDLM_CHECK(n % kQuantBlock == 0, "{} quantizes whole blocks of {} values; got {}", dtype_name(dtype),

@@ -15,7 +15,10 @@ namespace shardlm {
 // q8_0, q4_1: ggml's block formats (the layout GGUF files store, so a GGUF tensor in them is used as
 // it lies in the file). Each block holds 32 consecutive values of a row with its own f16 scale, so a
 // row's length must be a multiple of 32; a tensor's bytes are its blocks, one after the other.
-enum class DType : uint8_t { f32, f16, bf16, i8, q8_0, q4_1 };
+// q4_0: ggml's Q4_0 blocks as a GGUF file stores them. No kernel reads them: loading keeps them as
+// views of the file while each rank cuts its share, then repacks that share into q4_1
+// (repack_file_formats), so a rank never holds more than its own weights.
+enum class DType : uint8_t { f32, f16, bf16, i8, q8_0, q4_1, q4_0 };
 
 inline constexpr int64_t kQuantBlock = 32;  // values per q8_0 / q4_1 block
 // Value i of the block is scale * values[i] (symmetric int8).
@@ -30,7 +33,12 @@ struct BlockQ4_1 {
   uint16_t minimum;  // f16
   uint8_t nibbles[kQuantBlock / 2];
 };
-static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_1) == 20, "ggml's block sizes");
+// Value i is scale * (nibble(i) - 8), nibbles ordered as q4_1's.
+struct BlockQ4_0 {
+  uint16_t scale;  // f16
+  uint8_t nibbles[kQuantBlock / 2];
+};
+static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ4_0) == 18, "ggml's block sizes");
 
 bool is_block_dtype(DType dtype);
 // Bytes of one element; not defined for the block formats (throws), whose elements share bytes.
@@ -77,6 +85,12 @@ inline float load_as_f32(const void* data, DType dtype, size_t i) {
       const size_t j = i % kQuantBlock;
       const int nibble = j < kQuantBlock / 2 ? block.nibbles[j] & 0x0F : block.nibbles[j - kQuantBlock / 2] >> 4;
       return f16_to_f32(block.scale) * static_cast<float>(nibble) + f16_to_f32(block.minimum);
+    }
+    case DType::q4_0: {
+      const BlockQ4_0& block = static_cast<const BlockQ4_0*>(data)[i / kQuantBlock];
+      const size_t j = i % kQuantBlock;
+      const int nibble = j < kQuantBlock / 2 ? block.nibbles[j] & 0x0F : block.nibbles[j - kQuantBlock / 2] >> 4;
+      return f16_to_f32(block.scale) * static_cast<float>(nibble - 8);
     }
   }
   return 0.0f;

@@ -108,6 +108,23 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   return std::shared_ptr<MappedFile>(new MappedFile(path, data, size));
 }
 
+void release_mapped_pages(const void* data, size_t bytes) {
+  const auto* begin = static_cast<const uint8_t*>(data);
+  {
+    std::lock_guard lock(g_mappings_mutex);
+    const bool mapped = std::any_of(std::begin(g_mappings), std::end(g_mappings), [&](const MappingSlot& slot) {
+      const uint8_t* start = slot.begin.load(std::memory_order_relaxed);
+      return start != nullptr && begin >= start && begin + bytes <= start + slot.size.load(std::memory_order_relaxed);
+    });
+    if (!mapped) return;
+  }
+  // Whole pages only: a page shared with a neighbouring tensor stays.
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;
+  const uintptr_t last = (reinterpret_cast<uintptr_t>(begin) + bytes) / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (data_ == nullptr) return;
   unregister_mapping(data_);

@@ -30,6 +30,12 @@ class MappedFile {
   size_t size_;
 };
 
+// Drops this process's copy of the whole pages of a mapped file's bytes [data, data + bytes) (madvise
+// DONTNEED): once a tensor has been repacked or copied out of the file, its pages stop counting
+// against the rank's memory. Reading them again faults them back in from the file, so a range some
+// other tensor still views stays correct. Ranges outside any open mapping are left alone.
+void release_mapped_pages(const void* data, size_t bytes);
+
 // A cursor over a mapped file that reads little-endian values and fails, naming the file and offset,
 // instead of reading past the end.
 class ByteReader {

@@ -42,6 +42,8 @@ class Tensor {
   bool defined() const { return storage_ != nullptr; }
   // True when the tensor views a mapped file (no heap), or fills its whole storage.
   bool owns_no_extra_memory() const { return !storage_ || storage_->file_backed || bytes() == storage_->bytes; }
+  // True when the tensor views bytes owned elsewhere (a mapped file) rather than a backend allocation.
+  bool file_backed() const { return storage_ && storage_->file_backed; }
 
   void* data() const { return static_cast<uint8_t*>(storage_->data) + offset_; }
   template <typename T>

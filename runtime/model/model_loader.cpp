@@ -7,6 +7,7 @@
 
 #include "runtime/core/check.h"
 #include "runtime/model/families/family.h"
+#include "runtime/model/repack_file_formats.h"
 #include "runtime/model/weights/gguf_reader.h"
 #include "runtime/model/weights/hf_reader.h"
 #include "runtime/model/weights/llama2c_reader.h"
@@ -16,7 +17,9 @@
 
 namespace shardlm {
 
-LoadedModel load_model(const std::string& path, std::optional<DType> matrix_dtype) {
+namespace {
+
+LoadedModel read_model_file(const std::string& path, std::optional<DType> matrix_dtype) {
   namespace fs = std::filesystem;
   SHARDLM_CHECK(fs::exists(path), "model file '{}' does not exist", path);
   if (fs::is_directory(path)) {
@@ -28,6 +31,18 @@ LoadedModel load_model(const std::string& path, std::optional<DType> matrix_dtyp
   if (GgufFile::has_magic(path)) return read_gguf_model(path, matrix_dtype);
   return read_llama2c_model(path, matrix_dtype.value_or(DType::f32));
 }
+
+}  // namespace
+
+LoadedModel load_model(const std::string& path, std::optional<DType> matrix_dtype) {
+  if (matrix_dtype) return read_model_file(path, matrix_dtype);
+  LoadedModel model = load_model_as_stored(path);
+  ThreadPool pool(default_thread_count());
+  repack_file_formats(model.weights, pool);
+  return model;
+}
+
+LoadedModel load_model_as_stored(const std::string& path) { return read_model_file(path, std::nullopt); }
 
 ModelSpec read_model_spec(const std::string& path) {
   namespace fs = std::filesystem;

@@ -15,6 +15,11 @@ namespace shardlm {
 // matrix_dtype: the dtype matrices are kept in; nullopt keeps the checkpoint's own.
 LoadedModel load_model(const std::string& path, std::optional<DType> matrix_dtype);
 
+// The checkpoint as stored, every tensor a view of the mapped file where it can be, GGUF's Q4_0
+// included (DType::q4_0, which no kernel reads): what a rank cuts its share from before reading or
+// repacking anything. Call repack_file_formats on the share kept.
+LoadedModel load_model_as_stored(const std::string& path);
+
 // Only the ModelSpec, without loading or converting any weight.
 ModelSpec read_model_spec(const std::string& path);
 

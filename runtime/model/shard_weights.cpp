@@ -6,6 +6,7 @@
 
 #include "runtime/backend/backend.h"
 #include "runtime/core/check.h"
+#include "runtime/core/mapped_file.h"
 
 namespace shardlm {
 namespace {
@@ -24,13 +25,16 @@ Tensor gather_rows(const Tensor& t, const std::vector<RowRange>& ranges) {
   const size_t row_bytes = t.bytes() / t.dim(0);
   auto* dst = static_cast<uint8_t*>(out.data());
   for (const auto& [first, count] : ranges) {
-    std::memcpy(dst, static_cast<const uint8_t*>(t.data()) + first * row_bytes, count * row_bytes);
+    const uint8_t* src = static_cast<const uint8_t*>(t.data()) + first * row_bytes;
+    std::memcpy(dst, src, count * row_bytes);
+    if (t.file_backed()) release_mapped_pages(src, count * row_bytes);
     dst += count * row_bytes;
   }
   return out;
 }
 
-// Columns [first, first + count) of a matrix, copied: each row's slice is read, nothing else. A block
+// Columns [first, first + count) of a matrix, copied: each row's slice is read, nothing else, and the
+// file's pages are given back (the copy is what the rank keeps). A block
 // format's slice is whole blocks when both ends fall on a block boundary; otherwise (a tensor-parallel
 // cut inside a block of 32) the slice is dequantized to f32, which is exact and only larger.
 Tensor gather_columns(const Tensor& t, int64_t first, int64_t count) {
@@ -41,6 +45,7 @@ Tensor gather_columns(const Tensor& t, int64_t first, int64_t count) {
       for (int64_t c = 0; c < count; ++c)
         out.data_as<float>()[r * count + c] = load_as_f32(t.data(), t.dtype(), r * columns + first + c);
     }
+    if (t.file_backed()) release_mapped_pages(t.data(), t.bytes());
     return out;
   }
   Tensor out = cpu_backend().empty({t.dim(0), count}, t.dtype());
@@ -50,6 +55,7 @@ Tensor gather_columns(const Tensor& t, int64_t first, int64_t count) {
     std::memcpy(static_cast<uint8_t*>(out.data()) + r * slice, static_cast<const uint8_t*>(t.data()) + r * row_bytes + skip,
                 slice);
   }
+  if (t.file_backed()) release_mapped_pages(t.data(), t.bytes());
   return out;
 }
 
@@ -133,7 +139,7 @@ LoadedModel shard_model(const LoadedModel& full, const TensorParallelShard& shar
   w.position_embedding = full.weights.position_embedding;
   w.embedding_norm = full.weights.embedding_norm;
   w.final_norm = full.weights.final_norm;
-  w.lm_head = compact(full.weights.lm_head.rows(shard.first_vocab, shard.vocab));
+  if (full.weights.lm_head.defined()) w.lm_head = compact(full.weights.lm_head.rows(shard.first_vocab, shard.vocab));
 
   const QkvRows fused{s};
   std::vector<int64_t> query_heads;

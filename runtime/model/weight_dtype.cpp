@@ -6,6 +6,7 @@
 #include "kernels/ref/ops.h"
 #include "runtime/backend/backend.h"
 #include "runtime/core/check.h"
+#include "runtime/core/mapped_file.h"
 
 namespace shardlm {
 
@@ -59,7 +60,10 @@ void convert_matrices(ModelWeights& w, DType dtype) {
     // Block formats need rows of whole blocks; a matrix whose rows are not keeps 16 bits.
     if (is_block_dtype(to) && t.dim(-1) % kQuantBlock != 0) to = DType::bf16;
     auto [at, inserted] = done.try_emplace({t.data(), t.shape()});
-    if (inserted) at->second = convert_tensor(t, to);
+    if (inserted) {
+      at->second = convert_tensor(t, to);
+      if (t.file_backed() && at->second.data() != t.data()) release_mapped_pages(t.data(), t.bytes());
+    }
     t = at->second;
   };
   convert(w.token_embedding, table_dtype);
@@ -71,7 +75,10 @@ void convert_matrices(ModelWeights& w, DType dtype) {
       // int4 rows that are not whole groups of 32 (a tiny model's odd MLP width) take int8 per row.
       const bool whole_blocks = linear->weight.dim(1) % kQuantBlock == 0;
       if (dtype == DType::i8 || (dtype == DType::q4_1 && !whole_blocks)) {
+        const Tensor source = linear->weight;
         quantize_linear_int8(*linear);
+        if (source.file_backed() && linear->weight.data() != source.data())
+          release_mapped_pages(source.data(), source.bytes());
       } else {
         convert(linear->weight, dtype);
       }

@@ -91,32 +91,18 @@ int64_t activation_bytes(const ModelSpec& spec, const Share& s, const Layout& la
   return static_cast<int64_t>(bytes);
 }
 
-// Heap bytes the loader copies when cutting a rank's share out of the full model
-// (runtime/model/shard_weights.cpp): row-parallel layers always; column-parallel ones and the LM head
-// when the full model is itself a heap copy (a view of the mapped file stays a view); K/V heads
-// gathered from several places (per-query-head copies) always.
-int64_t copied_bytes(const ModelSpec& spec, RankPlace place, NumberFormat format, bool converted, bool all_layers) {
+// Heap bytes the loader copies when cutting a rank's share (runtime/model/shard_weights.cpp):
+// row-parallel layers always, and K/V heads gathered from several places (per-query-head copies);
+// column-parallel layers and the LM head stay views of what they were cut from.
+int64_t copied_bytes(const ModelSpec& spec, const RankPlace& place, NumberFormat format) {
   if (place.tp == 1) return 0;
-  place.all_layers = all_layers;
-  if (all_layers) place.last_stage = true;  // shard_model cuts the LM head on every rank
-  std::vector<int64_t> kv = place.shard.kv_sources;
+  const std::vector<int64_t>& kv = place.shard.kv_sources;
   bool kv_one_range = true;
   for (size_t i = 1; i < kv.size(); ++i) kv_one_range = kv_one_range && kv[i] == kv[i - 1] + 1;
   int64_t bytes = 0;
   for_each_tensor(spec, place, [&](const TensorShape& t) {
-    if (!t.matrix || t.role == TensorRole::embedding || t.role == TensorRole::position) return;
-    bool copy = false;
-    switch (t.role) {
-      case TensorRole::row:
-        copy = true;
-        break;
-      case TensorRole::kv:
-        copy = !kv_one_range || (converted && t.rows < t.full_rows);
-        break;
-      default:
-        copy = converted && t.rows < t.full_rows;
-    }
-    if (copy) bytes += matrix_bytes(t.rows, t.cols, format);
+    if (t.matrix && (t.role == TensorRole::row || (t.role == TensorRole::kv && !kv_one_range)))
+      bytes += matrix_bytes(t.rows, t.cols, format);
   });
   return bytes;
 }
@@ -189,17 +175,19 @@ Plan make_plan(const ModelSpec& spec, const Hardware& hw, const Layout& layout, 
       r.overhead_bytes = hw.runtime_overhead_bytes;
       const int64_t besides_kv = r.activation_bytes + r.comm_bytes + r.overhead_bytes;
       if (host_process) {
-        r.mapped_file_bytes = load.file_bytes;
         r.tokenizer_bytes = load.tokenizer_bytes;
-        const int64_t heap_weights = load.matrices_converted
-                                         ? r.weights.total()
-                                         : copied_bytes(spec, s.place, layout.weights, false, /*all_layers=*/false);
-        const int64_t transient_copies = copied_bytes(spec, s.place, layout.weights, load.matrices_converted, true);
-        // Loading holds the converted full model, every layer's cut copies and the tokenizer at once;
-        // running holds the rank's own tensors, its KV pool and scratch.
-        r.load_peak_bytes = r.overhead_bytes + r.comm_bytes + r.mapped_file_bytes + load.converted_bytes +
-                            transient_copies + r.tokenizer_bytes;
-        r.run_bytes = besides_kv + r.kv_bytes + r.mapped_file_bytes + heap_weights + r.tokenizer_bytes;
+        // Resident weights: the rank's share, as heap copies or as the file pages of the views it
+        // reads; an embedding left a view of the file is read a row per token, its pages mostly not.
+        const bool embedding_untouched = load.embedding_viewed && !spec.tied_embeddings && s.place.first_stage;
+        const int64_t resident_weights = r.weights.total() - (embedding_untouched ? r.weights.embeddings : 0);
+        const int64_t copies = copied_bytes(spec, s.place, layout.weights);
+        r.mapped_file_bytes = load.matrices_converted ? 0 : resident_weights - copies;
+        // Loading holds, at its largest, either the k-quants repacked whole (before the cut) with the
+        // rank's cut copies, or the rank's weights as they end up (repacking and converting a tensor
+        // at a time frees or gives back its source as it goes).
+        r.load_peak_bytes = r.overhead_bytes + r.comm_bytes + r.tokenizer_bytes +
+                            std::max(load.converted_bytes + copies, resident_weights);
+        r.run_bytes = besides_kv + r.kv_bytes + resident_weights + r.tokenizer_bytes;
         r.peak_bytes = std::max(r.load_peak_bytes, r.run_bytes);
         r.kv_tokens_fit = std::max<int64_t>(0, memory - (r.peak_bytes - r.kv_bytes)) / r.kv_bytes_per_token;
       } else {

@@ -29,9 +29,9 @@ struct RankMemory {
   int64_t comm_bytes = 0;        // pipeline send/receive buffers and the collective library's own
   int64_t overhead_bytes = 0;    // runtime (context, binary, libraries, stacks)
   // CPU process only (zero otherwise).
-  int64_t mapped_file_bytes = 0;
+  int64_t mapped_file_bytes = 0;  // file pages of the views the rank reads
   int64_t tokenizer_bytes = 0;
-  int64_t load_peak_bytes = 0;  // while loading: the converted full model and the rank's copies at once
+  int64_t load_peak_bytes = 0;  // while loading: k-quants repacked whole with the cut copies, or the share as it ends up
   int64_t run_bytes = 0;        // while running
   int64_t peak_bytes = 0;       // the larger of the two: what the rank needs
   int64_t free_bytes = 0;       // memory left at peak (negative: does not fit)

@@ -7,14 +7,20 @@
 
 namespace shardlm::plan {
 
+// A rank maps the file, cuts its share from views of it, then repacks or converts only that share;
+// every file page it reads into a copy is given back (release_mapped_pages). So a running rank holds
+// its own weights, as heap copies or as the file pages of views it reads, and nothing else of the file.
 struct CheckpointLoad {
   bool present = false;
-  int64_t file_bytes = 0;  // the mapped file: every page is read while loading, and stays mapped
-  // Tensors the loader converts (dequantizes) into heap memory instead of viewing the mapping, at their
-  // full unsharded size in the runtime dtype: held together until sharding is done.
+  int64_t file_bytes = 0;  // the file's size (for the record: only the views a rank reads stay resident)
+  // Tensors the loader repacks on the heap before any cut (GGUF's k-quants), at their full unsharded
+  // size in the runtime dtype: held together until the rank has cut its share.
   int64_t converted_bytes = 0;
   bool matrices_converted = false;  // matrices are heap copies (quantized or another dtype), not views
-  int64_t tokenizer_bytes = 0;      // heap the tokenizer takes, counted as it is built
+  // The token embedding stays a view of the file, read a row per token: its pages are not resident
+  // unless a tied LM head reads them all.
+  bool embedding_viewed = false;
+  int64_t tokenizer_bytes = 0;  // heap the tokenizer takes, counted as it is built
 };
 
 }  // namespace shardlm::plan

@@ -34,7 +34,7 @@ void for_each_tensor(const ModelSpec& s, const RankPlace& place, const std::func
       visit({TensorRole::position, section, s.max_seq_len, h, s.max_seq_len, true});
     if (s.embedding_norm) norm();
   }
-  const int64_t layers = place.all_layers ? s.layers : place.stage.count;
+  const int64_t layers = place.stage.count;
   section = Section::layers;
   for (int64_t l = 0; l < layers; ++l) {
     norm();

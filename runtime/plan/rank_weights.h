@@ -44,8 +44,6 @@ struct RankPlace {
   StageLayers stage;
   bool first_stage = true, last_stage = true;
   int tp = 1, pp = 1;
-  // Every layer of the model, not just the stage's (what shard_model cuts before stage_model picks).
-  bool all_layers = false;
 };
 RankPlace rank_place(const ModelSpec& spec, int tp, int pp, int tp_rank, int pp_rank,
                      const std::vector<int64_t>& pp_layers = {});

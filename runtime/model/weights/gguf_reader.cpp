@@ -7,13 +7,16 @@
 
 #include "runtime/backend/backend.h"
 #include "runtime/core/check.h"
+#include "runtime/core/mapped_file.h"
 #include "runtime/model/weights/ggml_dequantize.h"
 #include "runtime/model/weights/load_progress.h"
 
 namespace shardlm {
 namespace {
 
-// The runtime dtype a GGUF tensor keeps when loaded as stored: its own, q4_0 as q4_1 (below).
+// The runtime dtype a GGUF tensor keeps when loaded as stored: its own; the k-quants as the runtime
+// blocks they are repacked into (below). Q4_0 stays q4_0, a view of the file, until a rank has cut
+// its share (repack_file_formats).
 DType stored_dtype(GgmlType type) {
   switch (type) {
     case GgmlType::f32: return DType::f32;
@@ -21,7 +24,7 @@ DType stored_dtype(GgmlType type) {
     case GgmlType::bf16: return DType::bf16;
     case GgmlType::q8_0:
     case GgmlType::q6_K: return DType::q8_0;
-    case GgmlType::q4_0:
+    case GgmlType::q4_0: return DType::q4_0;
     case GgmlType::q4_1:
     case GgmlType::q4_K: return DType::q4_1;
   }
@@ -43,7 +46,8 @@ Tensor repack(const GgufTensor& t, std::vector<int64_t> shape, DType target) {
 }
 
 // A tensor in `dtype`, or when that is null, as stored: a view of the mapped file (no copy, no heap)
-// for every type the kernels read directly, so a quantized model stays quantized.
+// for every type the kernels read directly, so a quantized model stays quantized. What is read into
+// a copy gives its file pages back (release_mapped_pages): a rank's memory is its weights, not the file.
 Tensor load_tensor(const GgufFile& gguf, const std::string& name, std::vector<int64_t> shape,
                    std::optional<DType> dtype, LoadProgress& progress) {
   const GgufTensor& t = gguf.tensor(name);
@@ -51,19 +55,24 @@ Tensor load_tensor(const GgufFile& gguf, const std::string& name, std::vector<in
   SHARDLM_CHECK(t.shape == shape, "'{}': tensor '{}' has shape [{}], the metadata implies [{}]", gguf.path(), name,
                 fmt::join(t.shape, ", "), fmt::join(shape, ", "));
   const DType target = dtype.value_or(stored_dtype(t.type));
-  if (target == stored_dtype(t.type)) {
-    if (t.type == GgmlType::q4_0 || t.type == GgmlType::q4_K || t.type == GgmlType::q6_K)
-      return repack(t, std::move(shape), target);
+  Tensor result;
+  if (target == stored_dtype(t.type) && t.type != GgmlType::q4_K && t.type != GgmlType::q6_K) {
     return Tensor::view(std::move(shape), target, t.data, gguf.mapping());
+  } else if ((t.type == GgmlType::q4_0 || t.type == GgmlType::q4_K) && target == DType::q4_1) {
+    result = repack(t, std::move(shape), target);
+  } else if (t.type == GgmlType::q6_K && target == DType::q8_0) {
+    result = repack(t, std::move(shape), target);
+  } else {
+    const int64_t row = shape.back(), rows = t.bytes / ggml_row_bytes(t.type, row);
+    result = cpu_backend().empty(shape, target);
+    const size_t row_bytes = dtype_bytes(target, row);
+    std::vector<float> staging(row);
+    for (int64_t r = 0; r < rows; ++r) {
+      dequantize_row(t.type, t.data + r * ggml_row_bytes(t.type, row), staging.data(), row);
+      convert_from_f32(staging.data(), static_cast<uint8_t*>(result.data()) + r * row_bytes, target, row);
+    }
   }
-  const int64_t row = shape.back(), rows = t.bytes / ggml_row_bytes(t.type, row);
-  Tensor result = cpu_backend().empty(shape, target);
-  const size_t row_bytes = dtype_bytes(target, row);
-  std::vector<float> staging(row);
-  for (int64_t r = 0; r < rows; ++r) {
-    dequantize_row(t.type, t.data + r * ggml_row_bytes(t.type, row), staging.data(), row);
-    convert_from_f32(staging.data(), static_cast<uint8_t*>(result.data()) + r * row_bytes, target, row);
-  }
+  release_mapped_pages(t.data, t.bytes);
   return result;
 }
 

@@ -69,7 +69,11 @@ void check_cublas(cublasStatus_t status, const char* what, int device) {
                 cublas().status_string(status));
 }
 
-int kernel_dtype(DType dtype) { return static_cast<int>(dtype); }  // ops.h's codes follow DType's order
+// ops.h's codes follow DType's order; q4_0 is a file's format, repacked to q4_1 before upload.
+int kernel_dtype(DType dtype) {
+  SHARDLM_CHECK(dtype != DType::q4_0, "the GPU kernels read q4_1, not q4_0: repack_file_formats first");
+  return static_cast<int>(dtype);
+}
 
 class CudaOps final : public DeviceOps {
  public:
