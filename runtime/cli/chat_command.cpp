@@ -35,6 +35,8 @@ int chat_command(const std::vector<std::string>& argv) {
   const auto system = args.text("system");
   const int64_t max_new_tokens = args.integer("max-new-tokens", 512, 1, std::numeric_limits<int32_t>::max());
   const SamplingParams sampling = read_sampling_flags(args, 0.7);
+  const std::optional<double> kv_cache_bytes = read_kv_cache_bytes(args);
+  args.reject_unused();  // before loading: a typo must not cost the minutes a large model takes to load
 
   const std::string template_source = read_chat_template_source(model_flags.model_path);
   SHARDLM_CHECK(!template_source.empty(), "'{}' carries no chat template, so it is not a chat model; use generate",
@@ -46,8 +48,7 @@ int chat_command(const std::vector<std::string>& argv) {
   options.max_batch = 1;
   options.kv_dtype = model_flags.kv_dtype;
   options.num_blocks =
-      kv_blocks_from_flag(args, *session.decoder, options.kv_dtype, options.block_size, 1, spec.max_seq_len);
-  args.reject_unused();
+      kv_blocks_for_budget(kv_cache_bytes, *session.decoder, options.kv_dtype, options.block_size, 1, spec.max_seq_len);
   Engine engine(*session.decoder, options, {session.world, session.world_comm.get()});
   if (!session.coordinator()) {
     engine.follow();

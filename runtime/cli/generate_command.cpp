@@ -110,6 +110,9 @@ int generate_command(const std::vector<std::string>& argv) {
   SHARDLM_CHECK(speculate == 0 || model_flags.kv_dtype == DType::f32,
                 "--speculate and --draft-model keep their KV cache in f32; --kv-dtype bf16 cannot be used with them");
   for (const auto& prompt : prompts) SHARDLM_CHECK(!prompt.empty(), "--prompt is empty: give some text to continue");
+  const std::optional<double> kv_cache_bytes = read_kv_cache_bytes(args);
+  const int64_t max_step_tokens = args.integer("max-step-tokens", 0, 0, 1 << 24);
+  args.reject_unused();  // before loading: a typo must not cost the minutes a large model takes to load
 
   Session session = open_session(model_flags, fmt::format("generate {}", fmt::join(argv, "\x1f")));
   const ModelSpec& spec = session.decoder->spec();
@@ -128,9 +131,8 @@ int generate_command(const std::vector<std::string>& argv) {
   options.max_batch = batch;
   options.block_size = kBlockSize;
   options.kv_dtype = model_flags.kv_dtype;
-  options.num_blocks = kv_blocks_from_flag(args, *session.decoder, options.kv_dtype, kBlockSize, batch, longest);
-  options.max_step_tokens = args.integer("max-step-tokens", 0, 0, 1 << 24);
-  args.reject_unused();
+  options.num_blocks = kv_blocks_for_budget(kv_cache_bytes, *session.decoder, options.kv_dtype, kBlockSize, batch, longest);
+  options.max_step_tokens = max_step_tokens;
   // Each rank's weight bytes, gathered on every rank by summing one slot per rank.
   std::vector<float> weight_mib(session.world.world, 0.0f);
   weight_mib[session.world.rank] = static_cast<float>(session.decoder->weight_bytes() / (1024.0 * 1024.0));

@@ -119,6 +119,8 @@ int serve_command(const std::vector<std::string>& argv) {
   const double drain_seconds = args.real("drain-seconds", 30, 0, 86400);
   const double rank_timeout = args.real("rank-timeout-seconds", 60, 0.1, 86400);
   const double heartbeat = args.real("heartbeat-seconds", 1, 0.01, 3600);
+  const std::optional<double> kv_cache_bytes = read_kv_cache_bytes(args);
+  args.reject_unused();  // before loading: a typo must not cost the minutes a large model takes to load
   std::string pem_cert, pem_key;
   if (tls_cert) {
     pem_cert = read_whole_file(*tls_cert, "--tls-cert");
@@ -132,10 +134,9 @@ int serve_command(const std::vector<std::string>& argv) {
   options.block_size = kBlockSize;
   options.max_step_tokens = max_step_tokens;
   options.kv_dtype = model_flags.kv_dtype;
-  options.num_blocks = args.text("kv-cache-memory")
-                           ? kv_blocks_from_flag(args, decoder, options.kv_dtype, kBlockSize, max_batch, 0)
+  options.num_blocks = kv_cache_bytes
+                           ? kv_blocks_for_budget(kv_cache_bytes, decoder, options.kv_dtype, kBlockSize, max_batch, 0)
                            : default_kv_blocks(decoder, options.kv_dtype, max_batch);
-  args.reject_unused();
   Engine engine(*session.decoder, options, {session.world, session.world_comm.get()});
   const bool several = session.world.world > 1;
   const auto identities = several ? rpc::exchange_rank_identities(*session.world_comm) : std::vector<rpc::RankIdentity>{};

@@ -208,28 +208,29 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
   return session;
 }
 
-int64_t kv_blocks_from_flag(Args& args, const Decoder& decoder, DType kv_dtype, int64_t block_size, int64_t batch,
-                            int64_t fallback_tokens) {
+std::optional<double> read_kv_cache_bytes(Args& args) {
   const auto flag = args.text("kv-cache-memory");
-  if (!flag) return blocks_for_sequences(batch, fallback_tokens, block_size);
+  if (!flag) return std::nullopt;
   const std::string& text = *flag;
   char* end = nullptr;
   const double number = std::strtod(text.c_str(), &end);
   const std::string suffix = end;
-  double bytes = 0;
-  if (suffix.empty() && number > 0 && number <= 1 && text.find('.') != std::string::npos) {
-    bytes = number * static_cast<double>(available_memory_bytes());
-  } else {
-    const double unit = suffix == "" ? 1 : suffix == "K" ? 1024.0 : suffix == "M" ? 1048576.0 : suffix == "G" ? 1073741824.0 : 0;
-    SHARDLM_CHECK(unit > 0 && std::isfinite(number) && number > 0,
-                  "--kv-cache-memory expects bytes (e.g. 512M, 2G) or a fraction of free memory (e.g. 0.5), got '{}'",
-                  text);
-    bytes = number * unit;
-  }
+  if (suffix.empty() && number > 0 && number <= 1 && text.find('.') != std::string::npos)
+    return number * static_cast<double>(available_memory_bytes());
+  const double unit = suffix == "" ? 1 : suffix == "K" ? 1024.0 : suffix == "M" ? 1048576.0 : suffix == "G" ? 1073741824.0 : 0;
+  SHARDLM_CHECK(unit > 0 && std::isfinite(number) && number > 0,
+                "--kv-cache-memory expects bytes (e.g. 512M, 2G) or a fraction of free memory (e.g. 0.5), got '{}'",
+                text);
+  return number * unit;
+}
+
+int64_t kv_blocks_for_budget(std::optional<double> bytes, const Decoder& decoder, DType kv_dtype, int64_t block_size,
+                             int64_t batch, int64_t fallback_tokens) {
+  if (!bytes) return blocks_for_sequences(batch, fallback_tokens, block_size);
   const KvFootprint footprint = KvFootprint::of_model(decoder.spec(), kv_dtype);
-  const int64_t blocks = blocks_for_budget(static_cast<size_t>(bytes), footprint.bytes_per_token(), block_size);
-  SHARDLM_CHECK(blocks > 0, "--kv-cache-memory {} holds no block of {} tokens ({} bytes each)", text, block_size,
-                footprint.bytes_per_block(block_size));
+  const int64_t blocks = blocks_for_budget(static_cast<size_t>(*bytes), footprint.bytes_per_token(), block_size);
+  SHARDLM_CHECK(blocks > 0, "--kv-cache-memory ({:.0f} bytes) holds no block of {} tokens ({} bytes each)", *bytes,
+                block_size, footprint.bytes_per_block(block_size));
   return blocks;
 }
 

@@ -57,11 +57,15 @@ struct Session {
 Session open_session(const ModelFlags& flags, const std::string& fingerprint);
 
 // --kv-cache-memory: a byte count (with an optional K, M, G suffix, powers of 1024) or a fraction in
-// (0, 1] of the memory available now; returns the number of KV blocks of block_size tokens it buys for
-// `decoder`'s share of the model in kv_dtype (the planner's formula, runtime/plan/kv_budget.h).
-// Absent: enough for `fallback_tokens` positions per sequence of a batch of `batch`.
-int64_t kv_blocks_from_flag(Args& args, const Decoder& decoder, DType kv_dtype, int64_t block_size, int64_t batch,
-                            int64_t fallback_tokens);
+// (0, 1] of the memory available now, read and checked before the model loads, so a bad value fails
+// at once rather than after minutes of loading. nullopt when the flag is absent.
+std::optional<double> read_kv_cache_bytes(Args& args);
+
+// The number of KV blocks of block_size tokens that `bytes` buys for `decoder`'s share of the model
+// in kv_dtype (the planner's formula, runtime/plan/kv_budget.h). No budget: enough for
+// `fallback_tokens` positions per sequence of a batch of `batch`.
+int64_t kv_blocks_for_budget(std::optional<double> bytes, const Decoder& decoder, DType kv_dtype, int64_t block_size,
+                             int64_t batch, int64_t fallback_tokens);
 
 // Text as it streams out, without C0 control characters other than whitespace (run.c likewise drops
 // unprintable single-byte pieces): a model's output must not drive the user's terminal. Flushed at a

@@ -112,6 +112,13 @@ std::vector<BadCase> bad_cases() {
       {"zero threads", generate_args(kModel, kTokenizer, {"--threads", "0"}), "--threads"},
       {"unknown dtype", generate_args(kModel, kTokenizer, {"--dtype", "f8"}), "--dtype expects f32, f16, bf16, int8 or int4"},
       {"unknown flag", generate_args(kModel, kTokenizer, {"--temprature", "0"}), "unknown flag --temprature"},
+      // Flags are checked before the model is opened: a typo must not wait for a large model to load.
+      {"unknown flag before the model loads",
+       generate_args(temp_dir() + "/no-such-model.bin", kTokenizer, {"--temprature", "0"}), "unknown flag --temprature"},
+      {"bad KV cache size before the model loads",
+       generate_args(temp_dir() + "/no-such-model.bin", kTokenizer, {"--kv-cache-memory", "lots"}), "--kv-cache-memory"},
+      {"serve's unknown flag before the model loads",
+       {"serve", "--model", temp_dir() + "/no-such-model.bin", "--prot", "1"}, "unknown flag --prot"},
       {"flag without value", {"generate", "--model"}, "needs a value"},
       {"missing prompt flag", {"generate", "--model", kModel}, "--prompt"},
       {"model is a directory without config.json", generate_args(std::string(SHARDLM_TEST_DATA), kTokenizer, {}), "without config.json"},
