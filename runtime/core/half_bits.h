@@ -1,6 +1,6 @@
 // IEEE half precision <-> f32 by integer arithmetic (rounding to nearest even), usable in host and
-// GPU code alike: the GPU's weight decoding (kernels/cuda/weight_groups.h) and the host where the
-// compiler has no _Float16 (Clang before 15 on x86, which builds the fuzz targets) use it. Tested
+// GPU code alike: the GPU's weight decoding (kernels/cuda/weight_groups.h) and host code compiled
+// without F16C (dtype.h) use it. Tested
 // against _Float16 on every half and on the rounding boundaries (tests/unit/core/dtype_test.cpp).
 #pragma once
 
