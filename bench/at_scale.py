@@ -10,9 +10,17 @@ measured, and of each figure to `shardlm plan`'s prediction. llama.cpp (llama-cp
 without AMX where AMX faults) runs the same prompt with the same threads in a child process of its
 own, so its load time and peak memory are its own. --batch adds bench/batch_throughput on the model.
 
-usage: bench/at_scale.py [--model /tmp/llama-2-7b.q4_0.gguf] [--shape llama-2-7b] [--threads 2]
-                         [--decode-tokens 32] [--layouts tp1,tp2,pp2] [--batch] [--hardware FILE]
+usage: bench/at_scale.py [--model /tmp/shardlm-llama-2-7b.q4_0.gguf] [--shape llama-2-7b] [--threads 2]
+                         [--decode-tokens 32] [--kv-dtype bf16] [--layouts tp1,tp2,pp2] [--batch]
+                         [--hardware FILE]
 The model is written first when missing (3.9 GB for Llama-2-7B; needs numpy and gguf).
+
+The peer, in a virtual environment of its own (not CI's), built for this CPU; where /proc/cpuinfo lists
+AMX but the VM faults on tile instructions (our Xeons), keep AMX out of the build:
+  python3 -m venv /tmp/peers && /tmp/peers/bin/pip install numpy gguf
+  CMAKE_ARGS="-DGGML_NATIVE=ON -DCMAKE_C_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16' \
+    -DCMAKE_CXX_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16'" /tmp/peers/bin/pip install llama-cpp-python
+  /tmp/peers/bin/python bench/at_scale.py --batch
 """
 from __future__ import annotations
 
@@ -60,7 +68,8 @@ def shardlm_generate(args, prompt: str, tp: int, pp: int) -> dict:
     ranks = tp * pp
     threads = max(1, args.threads // ranks)
     command = [args.shardlm, "generate", "--model", args.model, "--prompt", prompt, "--max-new-tokens",
-               str(args.decode_tokens), "--temperature", "0", "--ignore-eos", "--threads", str(threads)]
+               str(args.decode_tokens), "--temperature", "0", "--ignore-eos", "--threads", str(threads),
+               "--kv-dtype", args.kv_dtype]
     env = dict(os.environ)
     if ranks > 1:
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_pml="ob1",
@@ -84,7 +93,8 @@ def shardlm_generate(args, prompt: str, tp: int, pp: int) -> dict:
 
 def plan(args, tp: int, pp: int, prompt_tokens: int) -> dict:
     command = [args.shardlm, "plan", "--model", args.model, "--hardware", args.hardware, "--tp", str(tp), "--pp",
-               str(pp), "--prompt-tokens", str(prompt_tokens), "--output-tokens", str(args.decode_tokens), "--json"]
+               str(pp), "--prompt-tokens", str(prompt_tokens), "--output-tokens", str(args.decode_tokens), "--kv-dtype",
+               args.kv_dtype, "--json"]
     run = subprocess.run(command, capture_output=True, text=True, check=False)
     if run.returncode != 0:
         raise RuntimeError(f"shardlm plan failed:\n{run.stderr[-2000:]}")
@@ -111,6 +121,8 @@ def main() -> int:
     parser.add_argument("--prompt-tokens", type=int, default=512)
     parser.add_argument("--decode-tokens", type=int, default=32)
     parser.add_argument("--layouts", default="tp1,tp2,pp2")
+    # llama.cpp keeps its KV cache in f16: bf16 is the same bytes a token.
+    parser.add_argument("--kv-dtype", default="bf16")
     parser.add_argument("--batch", action="store_true", help="also run bench/batch_throughput on the model")
     parser.add_argument("--hardware", help="a probed hardware file (default: probe now)")
     parser.add_argument("--skip-llama-cpp", action="store_true")
@@ -133,7 +145,7 @@ def main() -> int:
         with open(TEXT, encoding="utf-8") as f:
             prompt = " ".join(f.read().split(" ")[:int(args.prompt_tokens * 0.72)])
     print(f"{args.model} ({os.path.getsize(args.model) / 1e9:.2f} GB), CPU {cpu_name}, {args.threads} threads, "
-          f"decode {args.decode_tokens} tokens, hardware {args.hardware}")
+          f"decode {args.decode_tokens} tokens, KV cache {args.kv_dtype}, hardware {args.hardware}")
 
     rows = {}
     for layout in args.layouts.split(","):
