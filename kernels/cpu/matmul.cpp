@@ -1,4 +1,4 @@
-// y = x w^T with w [n, k] in f32, f16, bf16, int8, q8_0 or q4_1: threads split the output columns (weight rows),
+// y = x w^T with w [n, k] in f32, f16, bf16, int8, q8_0, q4_1 or q4_0: threads split the output columns (weight rows),
 // and the SIMD tile computes up to 4 x 4 outputs at once, so every weight loaded serves up to 4 input
 // rows and every input loaded serves 4 weight rows. int8 weights are widened to f32 in registers and
 // each finished dot product is multiplied by its row's scale: decode reads a quarter of f32's bytes.
@@ -78,14 +78,13 @@ void set_prefill_inputs_for_testing(bool eight_bits) {
 bool matmul_quantizes_inputs(DType w_dtype) {
   const simd::Kernels& kernels = simd::active_kernels();
   if (w_dtype == DType::bf16) return kernels.bf16_dot_tile != nullptr;
-  return is_block_dtype(w_dtype) && kernels.quantized_dot_tile[w_dtype == DType::q4_1 ? 1 : 0] != nullptr;
+  return is_block_dtype(w_dtype) && kernels.quantized_dot_tile[quantized_format(w_dtype)] != nullptr;
 }
 
 void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, float* y, int64_t m, int64_t n, int64_t k,
             const float* row_scales) {
   SHARDLM_CHECK(m >= 0 && n >= 0 && k >= 0, "matmul: negative shape m={} n={} k={}", m, n, k);
   SHARDLM_CHECK(w_dtype != DType::i8 || row_scales != nullptr, "matmul: int8 weights need their row scales");
-  SHARDLM_CHECK(w_dtype != DType::q4_0, "matmul: q4_0 is a file's format, repacked to q4_1 when loaded (repack_file_formats)");
   SHARDLM_CHECK(!is_block_dtype(w_dtype) || k % kQuantBlock == 0, "matmul: {} weights need rows of whole blocks of {}, got k={}",
                 dtype_name(w_dtype), kQuantBlock, k);
   if (m == 0 || n == 0) return;
@@ -119,7 +118,7 @@ void matmul(ThreadPool& pool, const float* x, const void* w, DType w_dtype, floa
   }
   // Block formats take the integer path where the SIMD level has one: inputs quantized once here.
   // Inputs keep 16 bits unless the product is large and 8-bit prefill inputs were asked for.
-  const int format = w_dtype == DType::q4_1 ? 1 : 0;
+  const int format = is_block_dtype(w_dtype) ? quantized_format(w_dtype) : 0;
   const bool wide = m <= kMaxWideInputRows || !prefill_takes_8_bit_inputs();
   const simd::QuantizedDotTileFn quantized_tile =
       !is_block_dtype(w_dtype) ? nullptr

@@ -1,4 +1,4 @@
-// Prefill's product for q8_0 / q4_1 weights: the inputs quantized once (matmul.cpp), the
+// Prefill's product for q8_0 / q4_1 / q4_0 weights: the inputs quantized once (matmul.cpp), the
 // weights decoded to bytes once per panel of 32 columns and reused by every input row, as the f32
 // GEMM packs its panels (gemm.cpp). Each step of the micro-kernel broadcasts 4 input codes of a row
 // and multiplies them with vpdpbusd by 4 bytes of each of the panel's 32 columns, so that a weight
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/cpu/work_split.h"
+#include "runtime/core/check.h"
 
 namespace shardlm::cpu {
 namespace {
@@ -20,9 +21,14 @@ constexpr int64_t kPanel = simd::kQuantizedPanel;
 
 }  // namespace
 
+int quantized_format(DType w_dtype) {
+  SHARDLM_CHECK(is_block_dtype(w_dtype), "{} is not a block format", dtype_name(w_dtype));
+  return static_cast<int>(w_dtype) - static_cast<int>(DType::q8_0);
+}
+
 bool quantized_gemm_supported(const simd::Kernels& kernels, DType w_dtype) {
   return kernels.quantized_gemm[0] != nullptr && kernels.pack_quantized_panel != nullptr &&
-         (w_dtype == DType::q8_0 || w_dtype == DType::q4_1);
+         is_block_dtype(w_dtype);
 }
 
 void quantized_gemm(ThreadPool& pool, const simd::Kernels& kernels, const int8_t* codes, const float* scales,
@@ -41,7 +47,7 @@ void quantized_gemm(ThreadPool& pool, const simd::Kernels& kernels, const int8_t
     uint8_t* const panel = storage.data() + (64 - reinterpret_cast<uintptr_t>(storage.data()) % 64) % 64;
     for (int64_t p = begin; p < end; ++p) {
       const int64_t col = p * kPanel, cols = std::min(kPanel, n - col);
-      kernels.pack_quantized_panel(weights + col * row_bytes, row_bytes, w_dtype == DType::q4_1, blocks,
+      kernels.pack_quantized_panel(weights + col * row_bytes, row_bytes, quantized_format(w_dtype), blocks,
                                    static_cast<int>(cols), panel);
       for (int64_t row = 0; row < m; row += simd::kQuantizedGemmRows) {
         const int rows = static_cast<int>(std::min<int64_t>(simd::kQuantizedGemmRows, m - row));

@@ -27,7 +27,7 @@ inline constexpr int kMaxTileCols = 4;
 inline constexpr int kGemmRows = 8;
 inline constexpr int kGemmPanel = 32;
 
-// Input rows quantized for integer dot products with q8_0 / q4_1 weights (as llama.cpp's q8 dot
+// Input rows quantized for integer dot products with q8_0 / q4_1 / q4_0 weights (as llama.cpp's q8 dot
 // products): each block of 32 inputs becomes 32 int8 codes and a scale (largest magnitude / 127), so
 // input i is about codes[i] x scale. A row's codes are padded with zeros to a whole number of pairs of
 // blocks (64), and its scales come four floats per pair: [scale b, sum b, scale b+1, sum b+1], where
@@ -53,20 +53,24 @@ inline constexpr int kWideInputPlanes = 2;
 // rows (output columns), decoded to unsigned bytes and laid out for vpdpbusd with broadcast inputs.
 // For each block of 32 inputs: 8 steps of [kQuantizedPanel columns][4 consecutive inputs] bytes
 // (1 KiB), then kQuantizedPanel weight scales and kQuantizedPanel offsets (f32): the column's value
-// is scale x byte + offset (q4_1: its minimum; q8_0: -128 x its scale, the bytes being int8 + 128).
+// is scale x byte + offset (q4_1: its minimum; q4_0: -8 x its scale; q8_0: -128 x its scale, the
+// bytes being int8 + 128).
 inline constexpr int kQuantizedPanel = 32;
 inline constexpr int kQuantizedGemmRows = 4;
 inline constexpr int64_t kQuantizedPanelBlockBytes = 8 * kQuantizedPanel * 4 + 2 * kQuantizedPanel * 4;
+// The block formats with integer products: q8_0, q4_1, q4_0 (index = DType value - 4).
+inline constexpr int kQuantizedFormats = 3;
 
 struct Kernels {
   const char* name;  // "generic", "avx2" or "avx512"
-  // Indexed by static_cast<int>(DType): f32, f16, bf16, i8, q8_0, q4_1 (simd_dispatch.cpp checks that
-  // order). The i8 tile sums unscaled bytes times inputs; the caller applies the row scales. The block
+  // Indexed by static_cast<int>(DType): f32, f16, bf16, i8, q8_0, q4_1, q4_0 (simd_dispatch.cpp checks
+  // that order). The i8 tile sums unscaled bytes times inputs; the caller applies the row scales. The block
   // formats decode each block with its own scale, and need k and w_stride to be multiples of 32.
-  DotTileFn dot_tile[6];
-  // For q8_0 and q4_1 weights (in that order): the product with quantized inputs, where the level has
-  // an integer dot product that beats decoding blocks to f32 (AVX-512 VNNI); null where it has not.
-  QuantizedDotTileFn quantized_dot_tile[2];
+  DotTileFn dot_tile[7];
+  // For q8_0, q4_1 and q4_0 weights (in that order, kQuantizedFormats): the product with quantized
+  // inputs, where the level has an integer dot product that beats decoding blocks to f32 (AVX-512
+  // VNNI); null where it has not.
+  QuantizedDotTileFn quantized_dot_tile[kQuantizedFormats];
   // Where quantized_dot_tile is set: one input row of k values (a multiple of 32) quantized as above,
   // codes[i] for i < k and, for block b, scales[2b] = its scale and scales[2b + 1] = its sum. Each
   // code is x / scale rounded half to even (kernels/ref's matmul_quantized_inputs states the rule).
@@ -74,8 +78,8 @@ struct Kernels {
   // The same for 16-bit inputs, where quantized_dot_tile is set: codes[i] = hi and low_codes[i] = lo,
   // scales[2b] = the block's scale / 256 and scales[2b + 1] = that times the sum of hi x 256 + lo.
   void (*quantize_inputs_wide)(const float* x, int64_t k, int8_t* codes, int8_t* low_codes, float* scales);
-  // quantized_dot_tile over 16-bit inputs in the layout above (q8_0, q4_1).
-  QuantizedDotTileFn wide_quantized_dot_tile[2];
+  // quantized_dot_tile over 16-bit inputs in the layout above (q8_0, q4_1, q4_0).
+  QuantizedDotTileFn wide_quantized_dot_tile[kQuantizedFormats];
   // Where quantized_dot_tile is set: y[r * y_stride + c] = the product of input row r (codes + r *
   // codes_stride, its [scale, sum] pairs at scales + r * codes_stride / 16, as quantize_inputs lays
   // them out) with panel column c, over `blocks` blocks of 32, for r < rows (1..kQuantizedGemmRows)
@@ -83,8 +87,9 @@ struct Kernels {
   void (*quantized_gemm[2])(const int8_t* codes, const float* scales, int64_t codes_stride, int rows,
                             const uint8_t* panel, int64_t blocks, float* y, int64_t y_stride, int cols);
   // Packs weight rows w + c * row_bytes for c < cols (1..kQuantizedPanel; the rest are zeros), `blocks`
-  // blocks of q8_0 (`q4_1` false) or q4_1, into a panel of the layout above. Null where quantized_gemm is.
-  void (*pack_quantized_panel)(const uint8_t* w, int64_t row_bytes, bool q4_1, int64_t blocks, int cols,
+  // blocks of the format (0: q8_0, 1: q4_1, 2: q4_0), into a panel of the layout above. Null where
+  // quantized_gemm is.
+  void (*pack_quantized_panel)(const uint8_t* w, int64_t row_bytes, int format, int64_t blocks, int cols,
                                uint8_t* panel);
   // For bf16 weights: the product with input rows rounded to bf16 (x, rows padded with zeros to a
   // multiple of 32 elements, x_stride apart), where the level has a bf16 dot product (AVX512-BF16's

@@ -81,6 +81,19 @@ struct LoadQ4_1 {
   }
 };
 
+// q4_0: [f16 scale][16 bytes], nibbles as q4_1's; value = scale * (nibble - 8).
+struct LoadQ4_0 {
+  using Element = void;
+  static __m256 at(const void* w, int64_t i) {
+    const uint8_t* block = block_of<18>(w, i);
+    const __m128i packed = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 2 + (i & 15)));
+    const __m128i shift = _mm_cvtsi32_si128(static_cast<int>(i & 16) >> 2);  // 0 or 4
+    const __m128i nibbles = _mm_and_si128(_mm_srl_epi16(packed, shift), _mm_set1_epi8(0x0F));
+    const __m256 codes = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(nibbles), _mm256_set1_epi32(8)));
+    return _mm256_mul_ps(codes, broadcast_f16(block));
+  }
+};
+
 // The sums of the 8 lanes of each of a, b, c, d, as [sum a, sum b, sum c, sum d]: pairs of registers
 // are interleaved and added, so four reductions share their shuffles and additions.
 __m128 sum_lanes_of_four(__m256 a, __m256 b, __m256 c, __m256 d) {
@@ -328,11 +341,11 @@ float max(const float* x, int64_t n) {
 
 const Kernels& avx2_kernels() {
   static const Kernels table{"avx2", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>, dot_tile<LoadI8>,
-                                      dot_tile<LoadQ8_0>, dot_tile<LoadQ4_1>},
-                             {nullptr, nullptr},
+                                      dot_tile<LoadQ8_0>, dot_tile<LoadQ4_1>, dot_tile<LoadQ4_0>},
+                             {nullptr, nullptr, nullptr},
                              nullptr,
                              nullptr,
-                             {nullptr, nullptr},
+                             {nullptr, nullptr, nullptr},
                              {nullptr, nullptr},
                              nullptr,
                              nullptr,

@@ -232,6 +232,21 @@ struct DecodeQ4_1 {
   }
 };
 
+// q4_0: [f16 scale][16 bytes], nibbles as q4_1's; value = scale * nibble - 8 x scale (exact, as q4_1's).
+struct DecodeQ4_0 {
+  static constexpr int64_t kBytes = 18;
+  static void decode(const uint8_t* block, __m512& low, __m512& high) {
+    uint16_t bits;
+    __builtin_memcpy(&bits, block, 2);
+    const float scale_value = _cvtsh_ss(bits);
+    const __m512 scale = _mm512_set1_ps(scale_value), offset = _mm512_set1_ps(-8.0f * scale_value);
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+    const __m128i low_mask = _mm_set1_epi8(0x0F);
+    low = _mm512_fmadd_ps(DecodeQ4_1::widen(_mm_and_si128(packed, low_mask)), scale, offset);
+    high = _mm512_fmadd_ps(DecodeQ4_1::widen(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask)), scale, offset);
+  }
+};
+
 // dot_tile_fixed for block formats: k and w_stride are whole blocks. Small tiles keep the two halves
 // of a block in separate sums, so that a 1 x 4 tile still has 8 independent chains; a 4 x 4 tile's 16
 // sums plus 8 decoded registers fill most of the 32.
@@ -307,6 +322,33 @@ struct PairQ4_1 {
     // One move into a vector register: inserting 16- or 32-bit pieces one by one cost more here than
     // the whole dot product of the pair.
     return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<long long>(first | static_cast<uint64_t>(second) << 32)));
+  }
+};
+
+// q4_0: q4_1's nibbles 2 bytes into the block, and in place of a minimum, -8 x the scale.
+struct PairQ4_0 {
+  static constexpr int64_t kBytes = 18;
+  template <bool Second>
+  static __m512i bytes(const uint8_t* block) {
+    __m512i both = _mm512_maskz_broadcast_i32x4(kAllLanes, _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2)));
+    if (Second) {
+      both = _mm512_mask_broadcast_i32x4(both, 0xFF00,
+                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kBytes + 2)));
+    }
+    both = _mm512_mask_srli_epi16(both, 0xFF00FF00u, both, 4);
+    return _mm512_and_si512(both, _mm512_set1_epi8(0x0F));
+  }
+  static __m512i inputs(__m512i codes) { return codes; }
+  static __m512i lane_blocks() { return PairQ4_1::lane_blocks(); }
+  // [scale b, -8 x scale b, scale b+1, -8 x scale b+1]
+  template <bool Second>
+  static __m128 headers(const uint8_t* block) {
+    uint16_t first, second = 0;
+    __builtin_memcpy(&first, block, 2);
+    if (Second) __builtin_memcpy(&second, block + kBytes, 2);
+    const __m128i both = _mm_cvtsi32_si128(static_cast<int>(first | static_cast<uint32_t>(second) << 16));
+    const __m128 scales = _mm_cvtph_ps(_mm_unpacklo_epi16(both, both));
+    return _mm_mul_ps(scales, _mm_setr_ps(1.0f, -8.0f, 1.0f, -8.0f));
   }
 };
 
@@ -551,11 +593,12 @@ void transpose_steps(__m512i (&regs)[8]) {
   }
 }
 
-// simd.h's pack_quantized_panel: each column's block unpacked to 32 bytes (q4_1: low nibbles, then
-// high ones; q8_0: int8 + 128), columns c and c + 8 of each half-panel side by side in a register,
-// and the 8 registers transposed into the panel's 8 steps.
-void pack_quantized_panel(const uint8_t* w, int64_t row_bytes, bool q4_1, int64_t blocks, int cols, uint8_t* panel) {
-  const int64_t block_bytes = q4_1 ? 20 : 34;
+// simd.h's pack_quantized_panel: each column's block unpacked to 32 bytes (q4_1, q4_0: low nibbles,
+// then high ones; q8_0: int8 + 128), columns c and c + 8 of each half-panel side by side in a
+// register, and the 8 registers transposed into the panel's 8 steps.
+void pack_quantized_panel(const uint8_t* w, int64_t row_bytes, int format, int64_t blocks, int cols, uint8_t* panel) {
+  constexpr int64_t kBlockBytes[kQuantizedFormats] = {34, 20, 18};
+  const int64_t block_bytes = kBlockBytes[format];
   const __m128i low_mask = _mm_set1_epi8(0x0F);
   for (int64_t b = 0; b < blocks; ++b) {
     uint8_t* out = panel + b * kQuantizedPanelBlockBytes;
@@ -571,12 +614,13 @@ void pack_quantized_panel(const uint8_t* w, int64_t row_bytes, bool q4_1, int64_
       uint16_t scale_bits;
       __builtin_memcpy(&scale_bits, block, 2);
       factors[c] = _cvtsh_ss(scale_bits);
-      if (q4_1) {
-        uint16_t minimum_bits;
-        __builtin_memcpy(&minimum_bits, block + 2, 2);
-        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 4));
+      if (format != 0) {
+        const bool q4_1 = format == 1;
+        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + (q4_1 ? 4 : 2)));
         bytes[c] = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), _mm_and_si128(packed, low_mask));
-        factors[kQuantizedPanel + c] = _cvtsh_ss(minimum_bits);
+        uint16_t minimum_bits = 0;
+        if (q4_1) __builtin_memcpy(&minimum_bits, block + 2, 2);
+        factors[kQuantizedPanel + c] = q4_1 ? _cvtsh_ss(minimum_bits) : -8.0f * factors[c];
       } else {
         bytes[c] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)),
                                     _mm256_set1_epi8(static_cast<char>(0x80)));
@@ -834,11 +878,13 @@ float max(const float* x, int64_t n) {
 
 const Kernels& avx512_kernels() {
   static const Kernels table{"avx512", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>, dot_tile<LoadI8>,
-                                        block_tile<DecodeQ8_0>, block_tile<DecodeQ4_1>},
-                             {quantized_tile<PairQ8_0, false>, quantized_tile<PairQ4_1, false>},
+                                        block_tile<DecodeQ8_0>, block_tile<DecodeQ4_1>, block_tile<DecodeQ4_0>},
+                             {quantized_tile<PairQ8_0, false>, quantized_tile<PairQ4_1, false>,
+                              quantized_tile<PairQ4_0, false>},
                              quantize_inputs,
                              quantize_inputs_wide,
-                             {quantized_tile<PairQ8_0, true>, quantized_tile<PairQ4_1, true>},
+                             {quantized_tile<PairQ8_0, true>, quantized_tile<PairQ4_1, true>,
+                              quantized_tile<PairQ4_0, true>},
                              {quantized_gemm<false>, quantized_gemm<true>},
                              pack_quantized_panel,
                              bf16_tile,

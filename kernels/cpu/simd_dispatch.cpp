@@ -15,7 +15,8 @@ namespace {
 
 static_assert(static_cast<int>(DType::f32) == 0 && static_cast<int>(DType::f16) == 1 &&
                   static_cast<int>(DType::bf16) == 2 && static_cast<int>(DType::i8) == 3 &&
-                  static_cast<int>(DType::q8_0) == 4 && static_cast<int>(DType::q4_1) == 5,
+                  static_cast<int>(DType::q8_0) == 4 && static_cast<int>(DType::q4_1) == 5 &&
+                  static_cast<int>(DType::q4_0) == 6,
               "Kernels::dot_rows is indexed by DType");
 
 // A CPUID feature bit, for the features some compilers' __builtin_cpu_supports does not name (Clang

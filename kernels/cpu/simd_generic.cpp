@@ -58,6 +58,15 @@ struct LoadQ4_1 {
   }
 };
 
+struct LoadQ4_0 {
+  static float at(const void* w, int64_t i) {
+    const BlockQ4_0& block = static_cast<const BlockQ4_0*>(w)[i / kQuantBlock];
+    const int64_t j = i % kQuantBlock, half = kQuantBlock / 2;
+    const int nibble = j < half ? block.nibbles[j] & 0x0F : block.nibbles[j - half] >> 4;
+    return f16_bits_to_f32(block.scale) * static_cast<float>(nibble - 8);
+  }
+};
+
 // The dot products of Rows input rows with the weight row starting at element `first` of w.
 template <class Load, int Rows>
 void dot_rows(const float* x, int64_t x_stride, const void* w, int64_t first, int64_t k, float* out) {
@@ -142,11 +151,11 @@ float max(const float* x, int64_t n) {
 
 const Kernels& generic_kernels() {
   static const Kernels table{"generic", {dot_tile<LoadF32>, dot_tile<LoadF16>, dot_tile<LoadBf16>, dot_tile<LoadI8>,
-                                         dot_tile<LoadQ8_0>, dot_tile<LoadQ4_1>},
-                             {nullptr, nullptr},
+                                         dot_tile<LoadQ8_0>, dot_tile<LoadQ4_1>, dot_tile<LoadQ4_0>},
+                             {nullptr, nullptr, nullptr},
                              nullptr,
                              nullptr,
-                             {nullptr, nullptr},
+                             {nullptr, nullptr, nullptr},
                              {nullptr, nullptr},
                              nullptr,
                              nullptr,

@@ -163,23 +163,24 @@ plan::CheckpointLoad checkpoint_load(const std::string& path, const ModelSpec& s
     if (matrix && !embedding && layer_type.empty()) layer_type = t.type;
     if (matrix && (t.name == "token_embd.weight" || t.name.ends_with("embed_tokens.weight") || t.name.ends_with("wte.weight") ||
                    t.name.ends_with("word_embeddings.weight")))
-      load.embedding_viewed = !(gguf && (t.type == "Q4_0" || t.type == "Q4_K" || t.type == "Q6_K"));
-    // GGUF keeps every tensor as stored (a view of the mapping) but repacks Q4_K into q4_1 and Q6_K
-    // into q8_0 blocks on the heap before the cut, and a rank's share of Q4_0 into q4_1 after it; a
+      load.embedding_viewed = !(gguf && (t.type == "Q4_K" || t.type == "Q6_K"));
+    // GGUF keeps every tensor as stored (a view of the mapping; Q4_0 too, which the CPU multiplies in
+    // place) but repacks Q4_K into q4_1 and Q6_K into q8_0 blocks on the heap before the cut; a
     // Hugging Face checkpoint keeps matrices as stored and converts only norms and biases to f32;
     // llama2.c is f32 throughout.
     const bool repacked_whole = t.type == "Q4_K" || t.type == "Q6_K";
     const bool converted = gguf ? repacked_whole : (!matrix && t.type != "F32");
     // Repacked GGUF blocks: q4_1's 20 bytes per 32 values (Q4_K) or q8_0's 34 (Q6_K).
     if (converted) load.converted_bytes += gguf ? t.elements() / 32 * (t.type == "Q6_K" ? 34 : 20) : t.elements() * 4;
-    if ((converted || (gguf && t.type == "Q4_0")) && matrix) load.matrices_converted = true;
+    if (converted && matrix) load.matrices_converted = true;
   }
   runtime = plan::NumberFormat::f32;
   if (layer_type == "BF16") runtime = plan::NumberFormat::bf16;
   if (layer_type == "F16") runtime = plan::NumberFormat::f16;
-  // Q4_0 / Q4_1 / Q4_K layers are the runtime's int4 (q4_1, with q8_0 tables); Q8_0 / Q6_K count as
-  // int8.
-  if (gguf && (layer_type == "Q4_0" || layer_type == "Q4_1" || layer_type == "Q4_K")) runtime = plan::NumberFormat::int4;
+  // Q4_1 / Q4_K layers are the runtime's int4 (q4_1, with q8_0 tables), Q4_0 ones run as stored;
+  // Q8_0 / Q6_K count as int8.
+  if (gguf && (layer_type == "Q4_1" || layer_type == "Q4_K")) runtime = plan::NumberFormat::int4;
+  if (gguf && layer_type == "Q4_0") runtime = plan::NumberFormat::q4_0;
   if (gguf && (layer_type == "Q8_0" || layer_type == "Q6_K")) runtime = plan::NumberFormat::int8;
   const size_t before = heap_in_use();
   {

@@ -174,12 +174,13 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
 
   const WorldConfig& world = session.world;
   // Mapped as stored (views of the file, Q4_0 blocks too), cut to this rank's share, and only then
-  // repacked and converted, on all the rank's threads: each rank reads only its own slices, and the
-  // file pages it read are given back, so it holds its share and nothing of the rest.
+  // converted, on all the rank's threads: each rank reads only its own slices, and the file pages it
+  // copied from are given back, so it holds its share and nothing of the rest. The CPU multiplies
+  // Q4_0 where it lies in the file; the GPU's kernels, and int4 (q4_1) as asked, take it repacked.
   fault_point("load");
   const auto load_start = std::chrono::steady_clock::now();
   session.pool = std::make_unique<ThreadPool>(flags.threads);
-  LoadedModel full = load_model_as_stored(flags.model_path);
+  LoadedModel full = load_model(flags.model_path, std::nullopt);
   const ModelSpec spec = full.spec;
   const auto shard = TensorParallelShard::plan(spec.family, spec.heads, spec.kv_heads, spec.ffn_hidden, spec.vocab_size, world.tp,
                                                world.tp_rank());
@@ -188,7 +189,7 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
   // The stage first: a rank cuts (and copies) columns of its own layers only.
   LoadedModel local = shard_model(stage_model(full, mine, world.first_stage(), world.last_stage()), shard);
   full = {};  // what the rank does not keep (a k-quant tensor repacked whole, say) goes before repacking
-  repack_file_formats(local.weights, *session.pool);
+  if (session.device != nullptr || flags.weight_dtype == DType::q4_1) repack_file_formats(local.weights, *session.pool);
   if (flags.weight_dtype) convert_matrices(local.weights, *flags.weight_dtype);
   // Copies freed while cutting and converting (row-parallel slices, tensors replaced by their
   // conversions) are mostly small: the allocator keeps them for reuse unless asked to give them back.

@@ -40,6 +40,17 @@ void quantize_block_q4_1(const float* x, BlockQ4_1& block) {
     block.nibbles[j] = static_cast<uint8_t>(code(x[j]) | code(x[j + kQuantBlock / 2]) << 4);
 }
 
+void quantize_block_q4_0(const float* x, BlockQ4_0& block) {
+  const float* largest = std::max_element(x, x + kQuantBlock, [](float a, float b) { return std::fabs(a) < std::fabs(b); });
+  block.scale = f16_scale(*largest / -8.0f, DType::q4_0);
+  const float scale = f16_to_f32(block.scale);
+  auto code = [&](float value) {
+    return static_cast<uint8_t>(scale != 0.0f ? std::clamp(std::lround(value / scale) + 8, 0L, 15L) : 8);
+  };
+  for (int64_t j = 0; j < kQuantBlock / 2; ++j)
+    block.nibbles[j] = static_cast<uint8_t>(code(x[j]) | code(x[j + kQuantBlock / 2]) << 4);
+}
+
 }  // namespace
 
 bool is_block_dtype(DType dtype) { return dtype == DType::q8_0 || dtype == DType::q4_1 || dtype == DType::q4_0; }
@@ -101,14 +112,16 @@ void convert_from_f32(const float* src, void* dst, DType dtype, size_t n) {
       for (size_t i = 0; i < n; ++i) static_cast<uint16_t*>(dst)[i] = f32_to_bf16(src[i]);
       return;
     case DType::i8: SHARDLM_FAIL("int8 values need a scale per row: quantize them with quantize_rows_int8");
-    case DType::q4_0: SHARDLM_FAIL("q4_0 is only read from files; the runtime quantizes to q4_1");
     case DType::q8_0:
-    case DType::q4_1: {
+    case DType::q4_1:
+    case DType::q4_0: {
       SHARDLM_CHECK(n % kQuantBlock == 0, "{} quantizes whole blocks of {} values; got {}", dtype_name(dtype),
                     kQuantBlock, n);
       for (size_t b = 0; b < n / kQuantBlock; ++b) {
         if (dtype == DType::q8_0) {
           quantize_block_q8_0(src + b * kQuantBlock, static_cast<BlockQ8_0*>(dst)[b]);
+        } else if (dtype == DType::q4_0) {
+          quantize_block_q4_0(src + b * kQuantBlock, static_cast<BlockQ4_0*>(dst)[b]);
         } else {
           quantize_block_q4_1(src + b * kQuantBlock, static_cast<BlockQ4_1*>(dst)[b]);
         }

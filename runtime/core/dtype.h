@@ -15,9 +15,9 @@ namespace shardlm {
 // q8_0, q4_1: ggml's block formats (the layout GGUF files store, so a GGUF tensor in them is used as
 // it lies in the file). Each block holds 32 consecutive values of a row with its own f16 scale, so a
 // row's length must be a multiple of 32; a tensor's bytes are its blocks, one after the other.
-// q4_0: ggml's Q4_0 blocks as a GGUF file stores them. No kernel reads them: loading keeps them as
-// views of the file while each rank cuts its share, then repacks that share into q4_1
-// (repack_file_formats), so a rank never holds more than its own weights.
+// q4_0: ggml's Q4_0 blocks as a GGUF file stores them (18 bytes per 32 values). The CPU kernels read
+// them where they lie in the mapped file; the GPU's read q4_1, into which a rank's share is repacked
+// exactly before upload (repack_file_formats).
 enum class DType : uint8_t { f32, f16, bf16, i8, q8_0, q4_1, q4_0 };
 
 inline constexpr int64_t kQuantBlock = 32;  // values per q8_0 / q4_1 block
@@ -105,10 +105,12 @@ inline float load_as_f32(const void* data, DType dtype, size_t i) {
 }
 
 // Converts n f32 values into a buffer of the given dtype (not i8, which needs scales: quantize_rows_int8).
-// For q8_0 and q4_1, n is a whole number of blocks, quantized block by block as llama.cpp's reference
-// quantizers do: q8_0 symmetric (scale = largest magnitude / 127), q4_1 over the block's range
-// (minimum = its smallest value, scale = range / 15), each value rounded to the nearest code of the
-// stored (f16) scale and minimum. Throws if a block's scale or minimum overflows f16.
+// For q8_0, q4_1 and q4_0, n is a whole number of blocks, quantized block by block as llama.cpp's
+// reference quantizers do: q8_0 symmetric (scale = largest magnitude / 127), q4_1 over the block's
+// range (minimum = its smallest value, scale = range / 15), q4_0 with scale = (the value of largest
+// magnitude, signed) / -8, so that value is code 0 and the codes 0..15 span [-8, 7] scales; each value
+// rounded to the nearest code of the stored (f16) scale and minimum. Throws if a block's scale or
+// minimum overflows f16.
 void convert_from_f32(const float* src, void* dst, DType dtype, size_t n);
 
 }  // namespace shardlm

@@ -7,7 +7,6 @@
 
 #include "runtime/core/check.h"
 #include "runtime/model/families/family.h"
-#include "runtime/model/repack_file_formats.h"
 #include "runtime/model/weights/gguf_reader.h"
 #include "runtime/model/weights/hf_reader.h"
 #include "runtime/model/weights/llama2c_reader.h"
@@ -35,14 +34,8 @@ LoadedModel read_model_file(const std::string& path, std::optional<DType> matrix
 }  // namespace
 
 LoadedModel load_model(const std::string& path, std::optional<DType> matrix_dtype) {
-  if (matrix_dtype) return read_model_file(path, matrix_dtype);
-  LoadedModel model = load_model_as_stored(path);
-  ThreadPool pool(default_thread_count());
-  repack_file_formats(model.weights, pool);
-  return model;
+  return read_model_file(path, matrix_dtype);
 }
-
-LoadedModel load_model_as_stored(const std::string& path) { return read_model_file(path, std::nullopt); }
 
 ModelSpec read_model_spec(const std::string& path) {
   namespace fs = std::filesystem;

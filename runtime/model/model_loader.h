@@ -12,13 +12,10 @@ namespace shardlm {
 
 // Formats: a Hugging Face directory (config.json + safetensors), a GGUF file, or a llama2.c
 // checkpoint file; files are told apart by content, not by name.
-// matrix_dtype: the dtype matrices are kept in; nullopt keeps the checkpoint's own.
+// matrix_dtype: the dtype matrices are kept in; nullopt keeps the checkpoint's own, every tensor a
+// view of the mapped file where it can be (GGUF's Q4_0 included), which is what a rank cuts its
+// share from before reading anything.
 LoadedModel load_model(const std::string& path, std::optional<DType> matrix_dtype);
-
-// The checkpoint as stored, every tensor a view of the mapped file where it can be, GGUF's Q4_0
-// included (DType::q4_0, which no kernel reads): what a rank cuts its share from before reading or
-// repacking anything. Call repack_file_formats on the share kept.
-LoadedModel load_model_as_stored(const std::string& path);
 
 // Only the ModelSpec, without loading or converting any weight.
 ModelSpec read_model_spec(const std::string& path);

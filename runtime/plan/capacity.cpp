@@ -256,7 +256,8 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
       by_matrix ? std::min(hw.matrix_bandwidth_for(threads, largest, cached), machine_share) : bandwidth;
   // A GPU multiplies int8 / int4 weights dequantized to bf16; a CPU file may give their own rate (the
   // probe measures the runtime's products in them), else f32's stands in.
-  NumberFormat compute = layout.weights;
+  // Q4_0 layers run q4_1's products (the minimum implied): int4's rate.
+  NumberFormat compute = layout.weights == NumberFormat::q4_0 ? NumberFormat::int4 : layout.weights;
   if (!hw.cpu && (compute == NumberFormat::int8 || compute == NumberFormat::int4)) compute = NumberFormat::bf16;
   if (hw.cpu && hw.flops.count(compute) == 0) compute = NumberFormat::f32;
   const double peak = hw.flops_for(compute) * flops_scale;

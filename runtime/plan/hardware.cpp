@@ -81,6 +81,8 @@ std::string size_text(int64_t bytes) {
 
 double Hardware::kernel_rate_for(DType dtype, int thread_count, bool streamed) const {
   const auto& table = streamed ? kernel_streamed_rate : kernel_rate;
+  // Q4_0 runs q4_1's kernel with the minimum implied: the same work a block in 18 bytes, not 20.
+  if (dtype == DType::q4_0 && table.count(dtype) == 0) return kernel_rate_for(DType::q4_1, thread_count, streamed) * 18 / 20;
   const auto found = table.find(dtype);
   if (found == table.end() || found->second.empty()) return std::numeric_limits<double>::infinity();
   return at_threads(found->second, thread_count);

@@ -16,6 +16,8 @@ std::string_view format_name(NumberFormat format) {
       return "int8";
     case NumberFormat::int4:
       return "int4";
+    case NumberFormat::q4_0:
+      return "q4_0";
   }
   return "?";
 }
@@ -51,8 +53,9 @@ int64_t matrix_bytes(int64_t rows, int64_t cols, NumberFormat format) {
     case NumberFormat::int8:
       return n + 4 * rows;
     case NumberFormat::int4:
+    case NumberFormat::q4_0:
       if (cols % kQuantBlock != 0) return matrix_bytes(rows, cols, NumberFormat::int8);
-      return rows * static_cast<int64_t>(dtype_bytes(DType::q4_1, cols));
+      return rows * static_cast<int64_t>(dtype_bytes(matrix_dtype(cols, format), cols));
   }
   return 0;
 }
@@ -62,6 +65,7 @@ int64_t table_bytes(int64_t rows, int64_t cols, NumberFormat format) {
     case NumberFormat::int8:
       return matrix_bytes(rows, cols, NumberFormat::bf16);
     case NumberFormat::int4:
+    case NumberFormat::q4_0:
       if (cols % kQuantBlock != 0) return matrix_bytes(rows, cols, NumberFormat::bf16);
       return rows * static_cast<int64_t>(dtype_bytes(DType::q8_0, cols));
     default:
@@ -76,6 +80,7 @@ DType matrix_dtype(int64_t cols, NumberFormat format) {
     case NumberFormat::bf16: return DType::bf16;
     case NumberFormat::int8: return DType::i8;
     case NumberFormat::int4: return cols % kQuantBlock == 0 ? DType::q4_1 : DType::i8;
+    case NumberFormat::q4_0: return cols % kQuantBlock == 0 ? DType::q4_0 : DType::i8;
   }
   return DType::f32;
 }
@@ -83,7 +88,8 @@ DType matrix_dtype(int64_t cols, NumberFormat format) {
 DType table_dtype(int64_t cols, NumberFormat format) {
   switch (format) {
     case NumberFormat::int8: return DType::bf16;
-    case NumberFormat::int4: return cols % kQuantBlock == 0 ? DType::q8_0 : DType::bf16;
+    case NumberFormat::int4:
+    case NumberFormat::q4_0: return cols % kQuantBlock == 0 ? DType::q8_0 : DType::bf16;
     default: return matrix_dtype(cols, format);
   }
 }
@@ -99,6 +105,8 @@ double value_bytes(NumberFormat format) {
       return 34.0 / 32.0;  // q8_0: 32 bytes and an f16 scale per block of 32 values
     case NumberFormat::int4:
       return 0.5;
+    case NumberFormat::q4_0:
+      return 18.0 / 32.0;
   }
   return 0;
 }

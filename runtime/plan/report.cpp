@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <vector>
 
 #include "runtime/plan/rank_weights.h"
 
@@ -37,11 +38,13 @@ std::string weight_choices_table(const ModelSpec& spec, int tp, int pp, NumberFo
   const double bf16 = static_cast<double>(rank_weight_bytes(spec, place, NumberFormat::bf16).total());
   std::string out = fmt::format("weights by --weights ({}):\n", tp * pp == 1 ? "the whole model"
                                                                              : fmt::format("rank 0 of tp {} x pp {}", tp, pp));
-  for (NumberFormat format : {NumberFormat::f32, NumberFormat::bf16, NumberFormat::int8, NumberFormat::int4}) {
+  std::vector<NumberFormat> formats = {NumberFormat::f32, NumberFormat::bf16, NumberFormat::int8, NumberFormat::int4};
+  if (chosen == NumberFormat::q4_0) formats.push_back(chosen);  // a Q4_0 file's layers, as stored
+  for (NumberFormat format : formats) {
     const double bytes = static_cast<double>(rank_weight_bytes(spec, place, format).total());
     out += fmt::format("  {:<5} {:>11} ({:.3g} GB)", format_name(format), human_bytes(bytes), bytes / 1e9);
     if (format != NumberFormat::f32) out += fmt::format("   saves {:>3.0f}% of f32", 100 * (1 - bytes / f32));
-    if (format == NumberFormat::int8 || format == NumberFormat::int4)
+    if (format == NumberFormat::int8 || format == NumberFormat::int4 || format == NumberFormat::q4_0)
       out += fmt::format(", {:>3.0f}% of 16-bit", 100 * (1 - bytes / bf16));
     if (format == chosen || (format == NumberFormat::bf16 && chosen == NumberFormat::f16)) out += "   <- chosen";
     out += "\n";

@@ -1,5 +1,5 @@
-// cpu::matmul against ref::matmul for every weight dtype (int8 with its row scales, q8_0 and q4_1 with
-// their block scales), at sizes on both sides of the SIMD widths (8, 16) and of the 4-row grouping (k
+// cpu::matmul against ref::matmul for every weight dtype (int8 with its row scales, q8_0, q4_1 and
+// q4_0 with their block scales), at sizes on both sides of the SIMD widths (8, 16) and of the 4-row grouping (k
 // in whole blocks of 32 for the block formats), on every SIMD level and with 1 and 2 threads.
 #include <cmath>
 #include <algorithm>
@@ -36,7 +36,7 @@ struct Weights {
 };
 
 // values [rows, k] in dtype; int8 by ref's per-row absmax quantization, q8_0 / q4_1 by their block
-// quantizers.
+// quantizers (q4_0 too).
 Weights make_weights(const std::vector<float>& values, DType dtype, int64_t rows) {
   const int64_t k = static_cast<int64_t>(values.size()) / rows;
   Weights weights{std::vector<uint8_t>(dtype_bytes(dtype, static_cast<int64_t>(values.size()))), {}, {}};
@@ -55,7 +55,7 @@ Weights make_weights(const std::vector<float>& values, DType dtype, int64_t rows
 }
 
 // Blocks holding the integer values exactly, the b-th block of the matrix scaled by 2^-(b % 3) (q4_1:
-// codes value + 8 with minimum -8 x the scale). Values are in -8..7.
+// codes value + 8 with minimum -8 x the scale; q4_0: codes value + 8). Values are in -8..7.
 std::vector<uint8_t> integer_blocks(const std::vector<float>& values, DType dtype) {
   std::vector<uint8_t> data(dtype_bytes(dtype, static_cast<int64_t>(values.size())));
   for (size_t b = 0; b < values.size() / kQuantBlock; ++b) {
@@ -65,6 +65,11 @@ std::vector<uint8_t> integer_blocks(const std::vector<float>& values, DType dtyp
       BlockQ8_0& block = reinterpret_cast<BlockQ8_0*>(data.data())[b];
       block.scale = f32_to_f16(scale);
       for (int64_t i = 0; i < kQuantBlock; ++i) block.values[i] = static_cast<int8_t>(in[i]);
+    } else if (dtype == DType::q4_0) {
+      BlockQ4_0& block = reinterpret_cast<BlockQ4_0*>(data.data())[b];
+      block.scale = f32_to_f16(scale);
+      for (int64_t j = 0; j < kQuantBlock / 2; ++j)
+        block.nibbles[j] = static_cast<uint8_t>(static_cast<int>(in[j] + 8) | static_cast<int>(in[j + 16] + 8) << 4);
     } else {
       BlockQ4_1& block = reinterpret_cast<BlockQ4_1*>(data.data())[b];
       block.scale = f32_to_f16(scale);
@@ -143,7 +148,8 @@ TEST_P(MatmulTest, MatchesReferenceWithinRoundingOfAnF32Sum) {
 // are big enough (over 1 M multiply-adds) for two threads to split them. int8 weights hold the
 // integers as bytes with row scales 1, 1/2 and 1/4 in turn: powers of two keep every product exact,
 // and a scale applied to the wrong row changes the result. The block formats do the same per block
-// (q4_1 with minimum -8 x the scale, codes 0..15 for -8..7), so a scale read from the wrong block or
+// (q4_1 with minimum -8 x the scale, q4_0 with its implied -8, codes 0..15 for -8..7), so a scale read
+// from the wrong block or
 // a nibble from the wrong half shows.
 TEST_P(MatmulTest, IntegerInputsGiveExactResults) {
   const DType dtype = GetParam();
@@ -194,7 +200,7 @@ TEST(MatmulQuantizedInputs, TiesRoundToEven) {
     float* row = x.data() + r * kQuantBlock;
     row[0] = 127.0f, row[1] = 2.5f, row[2] = -3.5f, row[3] = 0.5f, row[4] = 1.5f;
   }
-  for (DType dtype : {DType::q8_0, DType::q4_1}) {
+  for (DType dtype : {DType::q8_0, DType::q4_1, DType::q4_0}) {
     SCOPED_TRACE(dtype_name(dtype));
     // The first block's scale in integer_blocks is 1: weights of exactly one.
     const std::vector<uint8_t> ones = integer_blocks(std::vector<float>(kQuantBlock, 1.0f), dtype);
@@ -211,7 +217,7 @@ TEST(MatmulQuantizedInputs, TiesRoundToEven) {
 // from zero would give 3 low units, and f32 inputs keep the 2.5. An input of 2.5 leaves the low part
 // a tie at 128 units, which is clamped to 127: 2 + 127 / 256.
 TEST(MatmulQuantizedInputs, WideInputsRoundBothPartsToEven) {
-  for (DType dtype : {DType::q8_0, DType::q4_1}) {
+  for (DType dtype : {DType::q8_0, DType::q4_1, DType::q4_0}) {
     SCOPED_TRACE(dtype_name(dtype));
     const std::vector<uint8_t> ones = integer_blocks(std::vector<float>(kQuantBlock, 1.0f), dtype);
     test::for_each_kernel_config([&](ThreadPool& pool) {
@@ -262,7 +268,7 @@ TEST(QuantizeRowsInt8, AbsmaxPerRow) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllWeightDtypes, MatmulTest, testing::Values(DType::f32, DType::f16, DType::bf16, DType::i8, DType::q8_0,
-                                                                 DType::q4_1),
+                                                                 DType::q4_1, DType::q4_0),
                          [](const testing::TestParamInfo<DType>& info) { return std::string(dtype_name(info.param)); });
 
 }  // namespace

@@ -106,6 +106,24 @@ TEST(DType, Q4_1QuantizesEachBlockOverItsRange) {
   for (int i = 32; i < 64; ++i) EXPECT_EQ(load_as_f32(blocks, DType::q4_1, i), 0.75f) << i;
 }
 
+// q4_0 by llama.cpp's definition: scale = (the value of largest magnitude, with its sign) / -8, so
+// that value is code 0 exactly; every other value within half a step (codes clamp at 15, so a value
+// of the opposite sign and the same magnitude lands a step short); a block of zeros has scale 0.
+TEST(DType, Q4_0QuantizesEachBlockByItsLargestMagnitude) {
+  float x[64];
+  for (int i = 0; i < 32; ++i) x[i] = 0.125f * static_cast<float>(i) - 1.5f;  // -1.5 .. 2.375
+  for (int i = 32; i < 64; ++i) x[i] = 0.0f;
+  BlockQ4_0 blocks[2];
+  convert_from_f32(x, blocks, DType::q4_0, 64);
+  const float scale = f16_to_f32(blocks[0].scale);
+  EXPECT_EQ(scale, f16_to_f32(f32_to_f16(2.375f / -8.0f)));
+  EXPECT_EQ(blocks[0].nibbles[15] >> 4, 0);  // value 31: the largest magnitude
+  EXPECT_EQ(load_as_f32(blocks, DType::q4_0, 31), -8.0f * scale);
+  for (int i = 0; i < 32; ++i) EXPECT_NEAR(load_as_f32(blocks, DType::q4_0, i), x[i], std::fabs(scale) / 2 * 1.001f) << i;
+  EXPECT_EQ(f16_to_f32(blocks[1].scale), 0.0f);  // -0: zero over -8
+  for (int i = 32; i < 64; ++i) EXPECT_EQ(load_as_f32(blocks, DType::q4_0, i), 0.0f) << i;
+}
+
 TEST(DType, BlockScalesThatOverflowF16AreRefused) {
   float x[32] = {};
   x[3] = 1e9f;
