@@ -81,13 +81,16 @@ def shardlm_generate(args, prompt: str, tp: int, pp: int) -> dict:
     run = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if run.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:8])} ... failed:\n{run.stderr[-3000:]}")
+    peaks = sorted(int(kb) / 1024.0 for kb in re.findall(r"rank-peak-kb (\d+)", run.stderr + run.stdout))
+    if len(peaks) != ranks:
+        print(f"  (found {len(peaks)} peak figures for {ranks} ranks in the output)", file=sys.stderr)
     return {
         "prefill": number(r"prefill: ([0-9.]+) tokens/s", run.stderr),
         "decode": number(r"decode: ([0-9.]+) tokens/s", run.stderr),
         "prompt_tokens": int(number(r"prompt tokens: ([0-9]+)", run.stderr)),
         "load_s": number(r"load: ([0-9.]+) s", run.stderr),
         "weights_mib": [float(x) for x in re.search(r"weights per rank: ([0-9., ]+) MiB", run.stderr).group(1).split(", ")],
-        "peaks_mib": sorted(int(kb) / 1024.0 for kb in re.findall(r"rank-peak-kb (\d+)", run.stderr)),
+        "peaks_mib": peaks,
     }
 
 
@@ -131,6 +134,10 @@ def main() -> int:
     if not os.path.exists(args.model):
         subprocess.run([sys.executable, os.path.join(ROOT, "bench", "make_shaped_gguf.py"), args.model, "--shape",
                         args.shape], check=True)
+    # Load times are measured from a warm page cache (the file read once here), as a server restarts.
+    with open(args.model, "rb") as f:
+        while f.read(16 << 20):
+            pass
     if not args.hardware:
         args.hardware = os.path.join(tempfile.mkdtemp(prefix="shardlm-at-scale-"), "probed.yaml")
         subprocess.run([args.shardlm, "plan", "--probe-hardware", "--out", args.hardware], check=True,

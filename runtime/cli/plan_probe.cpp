@@ -297,6 +297,8 @@ plan::Hardware probe_hardware() {
     for (int threads = 1; threads <= h.threads; ++threads) {
       h.kernel_rate[dtype][threads] = plan::probe_decode_kernel_rate(threads, dtype, int64_t{256 << 10} * threads);
       h.kernel_streamed_rate[dtype][threads] = plan::probe_decode_kernel_rate(threads, dtype, beyond_cache);
+      h.kernel_streamed_long_rate[dtype][threads] =
+          plan::probe_decode_kernel_rate(threads, dtype, beyond_cache, plan::Hardware::kLongKernelRow);
     }
   }
   // The same by matrix size for weights that sit in the cache (a model of a few MB): square decoders

@@ -300,7 +300,7 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
         // The kernel's ceiling is its rate with the weights where they are: in the cache, or
         // streaming from memory (below the memory's own rate where the kernel keeps the core busy).
         const double memory_rate = matrix_bandwidth(as_fused ? fused_qkv_bytes : bytes, matrix_threads);
-        const double kernel_rate = hw.kernel_rate_for(tensor_dtype(t, layout.weights), matrix_threads, !cached);
+        const double kernel_rate = hw.kernel_rate_for(tensor_dtype(t, layout.weights), matrix_threads, !cached, t.cols);
         matrix_s += bytes / std::min(memory_rate, kernel_rate);
       });
       // A CPU file that measured the attention kernel's cost per key plans a decode step's attention by

@@ -38,7 +38,8 @@ const std::set<std::string> kKeys = {"name",
                                      "link_latency_us",
                                      "attention_ns_per_key",
                                      "kernel_gb_s",
-                                     "kernel_streamed_gb_s"};
+                                     "kernel_streamed_gb_s",
+                                     "kernel_streamed_long_rows_gb_s"};
 
 double positive_number(const YAML::Node& node, const std::string& key, const std::string& path, bool allow_zero) {
   double value = 0;
@@ -79,13 +80,29 @@ std::string size_text(int64_t bytes) {
 
 }  // namespace
 
-double Hardware::kernel_rate_for(DType dtype, int thread_count, bool streamed) const {
+double Hardware::kernel_rate_for(DType dtype, int thread_count, bool streamed, int64_t row_inputs) const {
   const auto& table = streamed ? kernel_streamed_rate : kernel_rate;
   // Q4_0 runs q4_1's kernel with the minimum implied: the same work a block in 18 bytes, not 20.
-  if (dtype == DType::q4_0 && table.count(dtype) == 0) return kernel_rate_for(DType::q4_1, thread_count, streamed) * 18 / 20;
+  if (dtype == DType::q4_0 && table.count(dtype) == 0)
+    return kernel_rate_for(DType::q4_1, thread_count, streamed, row_inputs) * 18 / 20;
   const auto found = table.find(dtype);
   if (found == table.end() || found->second.empty()) return std::numeric_limits<double>::infinity();
-  return at_threads(found->second, thread_count);
+  const double short_rate = at_threads(found->second, thread_count);
+  const auto long_found = kernel_streamed_long_rate.find(dtype);
+  const bool whole_blocks = !is_block_dtype(dtype) || row_inputs % kQuantBlock == 0;
+  if (!streamed || row_inputs <= kShortKernelRow || !whole_blocks || long_found == kernel_streamed_long_rate.end() ||
+      long_found->second.empty())
+    return short_rate;
+  // Seconds a row takes = fixed + per input x inputs, through the two measured rows. Where the pair
+  // does not give a positive fixed cost and cost per input (noise, or no fixed cost to speak of), the
+  // long rows' rate stands for every row longer than the short ones.
+  auto row_bytes = [&](int64_t inputs) { return static_cast<double>(dtype_bytes(dtype, inputs)); };
+  const double long_rate = at_threads(long_found->second, thread_count);
+  const double short_s = row_bytes(kShortKernelRow) / short_rate, long_s = row_bytes(kLongKernelRow) / long_rate;
+  const double per_input = (long_s - short_s) / (kLongKernelRow - kShortKernelRow);
+  const double fixed = short_s - per_input * kShortKernelRow;
+  if (per_input <= 0 || fixed < 0) return long_rate;
+  return row_bytes(row_inputs) / (fixed + per_input * static_cast<double>(row_inputs));
 }
 
 double Hardware::flops_for(NumberFormat format) const {
@@ -323,6 +340,7 @@ Hardware hardware_from_yaml(const YAML::Node& root, const std::string& path) {
   };
   h.kernel_rate = by_dtype("kernel_gb_s");
   h.kernel_streamed_rate = by_dtype("kernel_streamed_gb_s");
+  h.kernel_streamed_long_rate = by_dtype("kernel_streamed_long_rows_gb_s");
   h.step_overhead_s = number("step_overhead_us", 0) * 1e-6;
   h.devices_per_node = static_cast<int>(number("devices_per_node", 1, false));
   h.threads = static_cast<int>(number("threads", 1, false));
@@ -403,6 +421,7 @@ std::string hardware_yaml(const Hardware& h, const std::string& comment) {
   };
   dtype_table("kernel_gb_s", h.kernel_rate);
   dtype_table("kernel_streamed_gb_s", h.kernel_streamed_rate);
+  dtype_table("kernel_streamed_long_rows_gb_s", h.kernel_streamed_long_rate);
   out << YAML::Key << "step_overhead_us" << YAML::Value << fmt::format("{:.2f}", h.step_overhead_s * 1e6);
   if (!h.step_overhead_by_threads.empty()) {
     out << YAML::Key << "step_overhead_us_by_threads" << YAML::Value << YAML::BeginMap;

@@ -55,12 +55,20 @@ struct Hardware {
   // reaches less than the memory's rate and less than its cached rate (the two do not overlap
   // fully), so this, not either of those, is its ceiling for weights that do not fit the cache.
   std::map<DType, std::map<int, double>> kernel_streamed_rate;
+  // cpu: the same with rows of kLongKernelRow inputs (kernel_streamed_rate's have kShortKernelRow):
+  // a row's fixed cost (its sums reduced and stored, the inputs' scales read) weighs less on long
+  // rows, so a 7B model's 4,096-wide rows stream faster than a small model's. Between and beyond the
+  // two, a row's time is planned as fixed cost + cost per input, fitted through both.
+  std::map<DType, std::map<int, double>> kernel_streamed_long_rate;
+  static constexpr int64_t kShortKernelRow = 1024, kLongKernelRow = 4096;
   // cpu: head_dim -> attention cost per key; empty where attention is planned by bytes and FLOPs.
   std::map<int64_t, AttentionKeyCost> attention_by_head_dim;
 
   // kernel_rate's (or, `streamed`, kernel_streamed_rate's) figure for weights in `dtype` with
-  // `threads` threads; infinity when absent.
-  double kernel_rate_for(DType dtype, int threads, bool streamed = false) const;
+  // `threads` threads, for rows of `row_inputs` (streamed rows longer than kShortKernelRow follow the
+  // fit above where the long rows were measured); infinity when absent.
+  double kernel_rate_for(DType dtype, int threads, bool streamed = false,
+                         int64_t row_inputs = kShortKernelRow) const;
   // FLOP/s for a compute precision; throws naming the missing key.
   double flops_for(NumberFormat format) const;
   // Bandwidth one rank sees with `threads` threads (cpu), else the device's; `cached`: its working set

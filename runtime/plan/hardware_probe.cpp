@@ -79,19 +79,19 @@ double probe_matmul_flops(int threads, DType dtype) {
   return 2.0 * kM * kN * kK / seconds;
 }
 
-double probe_decode_kernel_rate(int threads, DType dtype, int64_t working_set_bytes) {
-  // Rows of 1,024 inputs, as many as make the working set (64 to 4,096 of them), in copies enough to
+double probe_decode_kernel_rate(int threads, DType dtype, int64_t working_set_bytes, int64_t row_inputs) {
+  // Rows of row_inputs, as many as make the working set (64 to 4,096 of them), in copies enough to
   // hold all of it: one matrix of 256 KiB a thread stays in the cache, while hundreds of MiB of
   // copies, each multiplied in turn as a decode's layers are, stream from memory.
-  constexpr int64_t kK = 1024;
-  const auto row_bytes = static_cast<int64_t>(dtype_bytes(dtype, kK));
+  const int64_t k = row_inputs;
+  const auto row_bytes = static_cast<int64_t>(dtype_bytes(dtype, k));
   const int64_t n = std::clamp<int64_t>(working_set_bytes / row_bytes / 4 * 4, 64, 4096);
   const int64_t matrix_bytes = n * row_bytes;
   const int64_t copies = std::max<int64_t>(1, (working_set_bytes + matrix_bytes - 1) / matrix_bytes);
   ThreadPool pool(threads);
-  std::vector<float> x(kK), y(n), row_scales(n, 0.01f);
-  for (int64_t i = 0; i < kK; ++i) x[i] = static_cast<float>(i % 7) - 3.0f;
-  const std::vector<uint8_t> matrix = synthetic_weights(dtype, n, kK);
+  std::vector<float> x(k), y(n), row_scales(n, 0.01f);
+  for (int64_t i = 0; i < k; ++i) x[i] = static_cast<float>(i % 7) - 3.0f;
+  const std::vector<uint8_t> matrix = synthetic_weights(dtype, n, k);
   std::vector<uint8_t> weights(copies * matrix_bytes);
   for (int64_t copy = 0; copy < copies; ++copy) std::copy(matrix.begin(), matrix.end(), weights.begin() + copy * matrix_bytes);
   // A round multiplies by every copy, and by a cached matrix often enough to last milliseconds, so
@@ -101,7 +101,7 @@ double probe_decode_kernel_rate(int threads, DType dtype, int64_t working_set_by
   for (int round = 0; round < 6; ++round) {
     const auto start = std::chrono::steady_clock::now();
     for (int64_t call = 0; call < calls; ++call) {
-      cpu::matmul(pool, x.data(), weights.data() + (call % copies) * matrix_bytes, dtype, y.data(), 1, n, kK,
+      cpu::matmul(pool, x.data(), weights.data() + (call % copies) * matrix_bytes, dtype, y.data(), 1, n, k,
                   row_scales.data());
     }
     if (round > 0) rounds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -15,9 +15,11 @@ namespace shardlm::plan {
 double probe_matmul_flops(int threads, DType dtype);
 
 // Weight bytes per second cpu::matmul multiplies one input row (a decode step's product) by, with
-// `threads` threads and weights in `dtype`, over `working_set_bytes` of weights: within the cache,
-// what the kernel's own instructions allow; far beyond it, what it reaches while they stream.
-double probe_decode_kernel_rate(int threads, DType dtype, int64_t working_set_bytes);
+// `threads` threads and weights in `dtype` in rows of `row_inputs`, over `working_set_bytes` of
+// weights: within the cache, what the kernel's own instructions allow; far beyond it, what it
+// reaches while they stream.
+double probe_decode_kernel_rate(int threads, DType dtype, int64_t working_set_bytes,
+                                int64_t row_inputs = Hardware::kShortKernelRow);
 
 // Seconds one thread spends per key of context when cpu::attention decodes one token with K/V in
 // a paged f32 cache of `block_size`-token blocks at `head_dim`: `per_kv_head` for each kv head (the

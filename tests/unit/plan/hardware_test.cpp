@@ -267,6 +267,7 @@ TEST(Hardware, WrittenFilesReadBack) {
   h.kernel_rate[DType::f32] = {{1, 80e9}};
   h.kernel_streamed_rate[DType::f32] = {{1, 20e9}, {2, 30e9}};
   h.kernel_streamed_rate[DType::i8] = {{1, 15e9}, {2, 15e9}};
+  h.kernel_streamed_long_rate[DType::i8] = {{2, 20e9}};
   const Hardware more = read_hardware(write_yaml("roundtrip_more", hardware_yaml(h, "test")));
   EXPECT_EQ(more.cache_bandwidth_by_matrix, h.cache_bandwidth_by_matrix);
   EXPECT_DOUBLE_EQ(more.attention_cost_for(8).per_kv_head, 0.75e-9);
@@ -274,10 +275,32 @@ TEST(Hardware, WrittenFilesReadBack) {
   EXPECT_DOUBLE_EQ(more.pass_overhead_for(2), 0.5e-6);
   EXPECT_EQ(more.kernel_rate, h.kernel_rate);
   EXPECT_EQ(more.kernel_streamed_rate, h.kernel_streamed_rate);
+  EXPECT_EQ(more.kernel_streamed_long_rate, h.kernel_streamed_long_rate);
   EXPECT_DOUBLE_EQ(more.kernel_rate_for(DType::i8, 2, /*streamed=*/true), 15e9);
   EXPECT_DOUBLE_EQ(more.kernel_rate_for(DType::f32, 2, /*streamed=*/false), 80e9);
   EXPECT_DOUBLE_EQ(more.kernel_rate_for(DType::q4_1, 4), 24e9);  // more threads than measured: the most measured
   EXPECT_EQ(more.kernel_rate_for(DType::bf16, 1), std::numeric_limits<double>::infinity());
+}
+
+// Streamed rows longer than 1,024 inputs: a row's time is a fixed cost plus a cost per input through
+// the two measured rows. int8 rows of k bytes (one a value): 1,024 at 10 GB/s is 102.4 ns, 4,096 at
+// 16 GB/s 256 ns, so 0.05 ns an input and 51.2 ns fixed; 11,008 inputs take 601.6 ns.
+TEST(Hardware, LongRowsStreamAtTheFittedRate) {
+  Hardware h;
+  h.cpu = true;
+  h.kernel_streamed_rate[DType::i8] = {{1, 10e9}};
+  h.kernel_streamed_long_rate[DType::i8] = {{1, 16e9}};
+  EXPECT_DOUBLE_EQ(h.kernel_rate_for(DType::i8, 1, true, 576), 10e9);  // shorter rows: the short figure
+  EXPECT_NEAR(h.kernel_rate_for(DType::i8, 1, true, 1024), 10e9, 1e3);
+  EXPECT_NEAR(h.kernel_rate_for(DType::i8, 1, true, 4096), 16e9, 1e3);
+  EXPECT_NEAR(h.kernel_rate_for(DType::i8, 1, true, 11008), 11008 / 601.6e-9, 1e3);
+  EXPECT_DOUBLE_EQ(h.kernel_rate_for(DType::i8, 1, false, 4096), std::numeric_limits<double>::infinity());
+  // Long rows measured slower a byte than short ones (noise): no fixed cost to fit, their own rate.
+  h.kernel_streamed_long_rate[DType::i8] = {{1, 9e9}};
+  EXPECT_DOUBLE_EQ(h.kernel_rate_for(DType::i8, 1, true, 8192), 9e9);
+  // Q4_0 takes q4_1's kernel figures, 18 bytes a block where q4_1 has 20.
+  h.kernel_streamed_rate[DType::q4_1] = {{1, 20e9}};
+  EXPECT_DOUBLE_EQ(h.kernel_rate_for(DType::q4_0, 1, true, 1024), 18e9);
 }
 
 }  // namespace
