@@ -13,7 +13,9 @@ own, so its load time and peak memory are its own. --batch adds bench/batch_thro
 usage: bench/at_scale.py [--model /tmp/shardlm-llama-2-7b.q4_0.gguf] [--shape llama-2-7b] [--threads 2]
                          [--decode-tokens 32] [--kv-dtype bf16] [--layouts tp1,tp2,pp2] [--batch]
                          [--hardware FILE]
-The model is written first when missing (3.9 GB for Llama-2-7B; needs numpy and gguf).
+The model is written first when missing (3.9 GB for Llama-2-7B; needs numpy and gguf). --model may
+also name a Hugging Face directory (bench/make_shaped_hf.py writes a bf16 one); llama.cpp is skipped
+there, and the prompt is cut by words.
 
 The peer, in a virtual environment of its own (not CI's), built for this CPU; where /proc/cpuinfo lists
 AMX but the VM faults on tile instructions (our Xeons), keep AMX out of the build:
@@ -134,24 +136,31 @@ def main() -> int:
     if not os.path.exists(args.model):
         subprocess.run([sys.executable, os.path.join(ROOT, "bench", "make_shaped_gguf.py"), args.model, "--shape",
                         args.shape], check=True)
-    # Load times are measured from a warm page cache (the file read once here), as a server restarts.
-    with open(args.model, "rb") as f:
-        while f.read(16 << 20):
-            pass
+    # Load times are measured from a warm page cache (the files read once here), as a server restarts.
+    files = [os.path.join(args.model, name) for name in os.listdir(args.model)] if os.path.isdir(args.model) else [args.model]
+    for path in files:
+        with open(path, "rb") as f:
+            while f.read(16 << 20):
+                pass
     if not args.hardware:
         args.hardware = os.path.join(tempfile.mkdtemp(prefix="shardlm-at-scale-"), "probed.yaml")
         subprocess.run([args.shardlm, "plan", "--probe-hardware", "--out", args.hardware], check=True,
                        capture_output=True)
     cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     cpu_name = re.search(r"Model name:\s*(.+)", cpu).group(1).strip() if "Model name" in cpu else "?"
+    hf_checkpoint = os.path.isdir(args.model)  # bench/make_shaped_hf.py's: llama.cpp reads only GGUF
+    args.skip_llama_cpp = args.skip_llama_cpp or hf_checkpoint
     try:
+        if hf_checkpoint:
+            raise ImportError("a Hugging Face directory: no GGUF vocabulary to cut the prompt with")
         from llama_cpp import Llama
         vocab = Llama(model_path=args.model, vocab_only=True, verbose=False)
         prompt = prompt_text(args.prompt_tokens - 1, lambda t: vocab.tokenize(t.encode("utf-8"), add_bos=False))
     except ImportError:
         with open(TEXT, encoding="utf-8") as f:
             prompt = " ".join(f.read().split(" ")[:int(args.prompt_tokens * 0.72)])
-    print(f"{args.model} ({os.path.getsize(args.model) / 1e9:.2f} GB), CPU {cpu_name}, {args.threads} threads, "
+    size = sum(os.path.getsize(path) for path in files)
+    print(f"{args.model} ({size / 1e9:.2f} GB), CPU {cpu_name}, {args.threads} threads, "
           f"decode {args.decode_tokens} tokens, KV cache {args.kv_dtype}, hardware {args.hardware}")
 
     rows = {}
