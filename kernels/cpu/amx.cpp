@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <csignal>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -78,7 +79,12 @@ bool passes_in_child(const std::function<bool()>& body, std::string& failure) {
     failure = fmt::format("could not start (fork: {})", std::strerror(errno));
     return false;
   }
-  if (child == 0) ::_exit(body() ? 0 : 1);  // the child touches nothing of the parent's but its own stack
+  if (child == 0) {
+    // A fault must end the child by its signal, even where a handler was installed for the parent
+    // (a sanitizer's, which would report the fault and exit with a status instead).
+    for (int fault : {SIGSEGV, SIGILL, SIGBUS, SIGFPE}) std::signal(fault, SIG_DFL);
+    ::_exit(body() ? 0 : 1);  // the child touches nothing of the parent's but its own stack
+  }
   int status = 0;
   while (::waitpid(child, &status, 0) < 0) {
     if (errno != EINTR) {
