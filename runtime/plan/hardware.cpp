@@ -342,8 +342,15 @@ Hardware hardware_from_yaml(const YAML::Node& root, const std::string& path) {
   h.kernel_streamed_rate = by_dtype("kernel_streamed_gb_s");
   h.kernel_streamed_long_rate = by_dtype("kernel_streamed_long_rows_gb_s");
   h.step_overhead_s = number("step_overhead_us", 0) * 1e-6;
-  h.devices_per_node = static_cast<int>(number("devices_per_node", 1, false));
-  h.threads = static_cast<int>(number("threads", 1, false));
+  // Counts are whole numbers within int: a larger one would overflow the conversion.
+  auto count = [&](const char* key) {
+    const double value = number(key, 1, false);
+    SHARDLM_CHECK(value >= 1 && value <= (1 << 20) && value == std::floor(value),
+                  "'{}': {} must be a whole number from 1 to 1048576, got {}", path, key, value);
+    return static_cast<int>(value);
+  };
+  h.devices_per_node = count("devices_per_node");
+  h.threads = count("threads");
   h.intra_node_bandwidth = number("intra_node_bandwidth_gb_s", 0, false) * kGB;
   h.inter_node_bandwidth = number("inter_node_bandwidth_gb_s", 0, false) * kGB;
   h.link_latency_s = number("link_latency_us", 0) * 1e-6;
