@@ -295,21 +295,27 @@ __m512i join(__m256i low, __m256i high) {
   return _mm512_maskz_inserti64x4(0xFF, _mm512_maskz_inserti64x4(0xFF, _mm512_setzero_si512(), low, 0), high, 1);
 }
 
+// The nibbles of 4-bit blocks b and b+1 (BlockBytes apart, nibbles Offset bytes into a block) as 64
+// bytes [b low, b high, b+1 low, b+1 high]: a block's low nibbles are its values 0-15 and its high ones
+// 16-31, so this is the inputs' own order. Each block's 16 bytes are broadcast into two 128-bit lanes
+// and the second of them shifted right by 4. Without a second block, the first fills its lanes too:
+// they meet the inputs' zero padding.
+template <int64_t BlockBytes, int Offset, bool Second>
+__m512i nibble_pair(const uint8_t* block) {
+  __m512i both = _mm512_maskz_broadcast_i32x4(kAllLanes, _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + Offset)));
+  if (Second) {
+    both = _mm512_mask_broadcast_i32x4(both, 0xFF00,
+                                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + BlockBytes + Offset)));
+  }
+  both = _mm512_mask_srli_epi16(both, 0xFF00FF00u, both, 4);
+  return _mm512_and_si512(both, _mm512_set1_epi8(0x0F));
+}
+
 struct PairQ4_1 {
   static constexpr int64_t kBytes = 20;
-  // The nibbles of blocks b and b+1 as 64 bytes [b low, b high, b+1 low, b+1 high]: a block's low
-  // nibbles are its values 0-15 and its high ones 16-31, so this is the inputs' own order. Each
-  // block's 16 bytes are broadcast into two 128-bit lanes and the second of them shifted right by 4.
-  // Without a second block, the first fills its lanes too: they meet the inputs' zero padding.
   template <bool Second>
   static __m512i bytes(const uint8_t* block) {
-    __m512i both = _mm512_maskz_broadcast_i32x4(kAllLanes, _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 4)));
-    if (Second) {
-      both = _mm512_mask_broadcast_i32x4(both, 0xFF00,
-                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kBytes + 4)));
-    }
-    both = _mm512_mask_srli_epi16(both, 0xFF00FF00u, both, 4);
-    return _mm512_and_si512(both, _mm512_set1_epi8(0x0F));
+    return nibble_pair<kBytes, 4, Second>(block);
   }
   static __m512i inputs(__m512i codes) { return codes; }
   static __m512i lane_blocks() { return _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2); }
@@ -330,13 +336,7 @@ struct PairQ4_0 {
   static constexpr int64_t kBytes = 18;
   template <bool Second>
   static __m512i bytes(const uint8_t* block) {
-    __m512i both = _mm512_maskz_broadcast_i32x4(kAllLanes, _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2)));
-    if (Second) {
-      both = _mm512_mask_broadcast_i32x4(both, 0xFF00,
-                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kBytes + 2)));
-    }
-    both = _mm512_mask_srli_epi16(both, 0xFF00FF00u, both, 4);
-    return _mm512_and_si512(both, _mm512_set1_epi8(0x0F));
+    return nibble_pair<kBytes, 2, Second>(block);
   }
   static __m512i inputs(__m512i codes) { return codes; }
   static __m512i lane_blocks() { return PairQ4_1::lane_blocks(); }
