@@ -24,6 +24,7 @@ namespace {
 struct MappingSlot {
   std::atomic<const uint8_t*> begin{nullptr};
   std::atomic<size_t> size{0};
+  int fd = -1;  // the mapped file, open for copy_mapped_bytes; owned by the MappedFile
   char path[512] = {};
 };
 constexpr int kMappingSlots = 64;
@@ -55,7 +56,7 @@ void on_bus_error(int signal, siginfo_t* info, void*) {
   ::raise(signal);
 }
 
-void register_mapping(const uint8_t* begin, size_t size, const std::string& path) {
+void register_mapping(const uint8_t* begin, size_t size, int fd, const std::string& path) {
   std::lock_guard lock(g_mappings_mutex);
   static const bool installed = [] {
     struct sigaction action {};
@@ -70,6 +71,7 @@ void register_mapping(const uint8_t* begin, size_t size, const std::string& path
     const size_t length = std::min(path.size(), sizeof(slot.path) - 1);
     std::memcpy(slot.path, path.data(), length);
     slot.path[length] = '\0';
+    slot.fd = fd;
     slot.size.store(size, std::memory_order_relaxed);
     slot.begin.store(begin, std::memory_order_release);
     return;
@@ -98,37 +100,75 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   if (size > 0) {
     void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
     const int mmap_errno = errno;
-    ::close(fd);
+    if (mapped == MAP_FAILED) ::close(fd);
     SHARDLM_CHECK(mapped != MAP_FAILED, "cannot map '{}': {}", path, std::strerror(mmap_errno));
     data = static_cast<const uint8_t*>(mapped);
-    register_mapping(data, size, path);
+    register_mapping(data, size, fd, path);
   } else {
     ::close(fd);
   }
-  return std::shared_ptr<MappedFile>(new MappedFile(path, data, size));
+  return std::shared_ptr<MappedFile>(new MappedFile(path, data, size, fd));
 }
+
+namespace {
+
+bool inside_open_mapping(const uint8_t* begin, size_t bytes) {
+  std::lock_guard lock(g_mappings_mutex);
+  return std::any_of(std::begin(g_mappings), std::end(g_mappings), [&](const MappingSlot& slot) {
+    const uint8_t* start = slot.begin.load(std::memory_order_relaxed);
+    return start != nullptr && begin >= start && begin + bytes <= start + slot.size.load(std::memory_order_relaxed);
+  });
+}
+
+uintptr_t page_size() { return static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE)); }
+
+}  // namespace
 
 void release_mapped_pages(const void* data, size_t bytes) {
   const auto* begin = static_cast<const uint8_t*>(data);
-  {
-    std::lock_guard lock(g_mappings_mutex);
-    const bool mapped = std::any_of(std::begin(g_mappings), std::end(g_mappings), [&](const MappingSlot& slot) {
-      const uint8_t* start = slot.begin.load(std::memory_order_relaxed);
-      return start != nullptr && begin >= start && begin + bytes <= start + slot.size.load(std::memory_order_relaxed);
-    });
-    if (!mapped) return;
-  }
+  if (!inside_open_mapping(begin, bytes)) return;
   // Whole pages only: a page shared with a neighbouring tensor stays.
-  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t page = page_size();
   const uintptr_t first = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;
   const uintptr_t last = (reinterpret_cast<uintptr_t>(begin) + bytes) / page * page;
   if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
+void isolate_mapped_view(const void* data, size_t bytes) {
+  const auto* begin = static_cast<const uint8_t*>(data);
+  if (bytes == 0 || !inside_open_mapping(begin, bytes)) return;
+  // Every page the view touches, the edge pages shared with neighbours included.
+  const uintptr_t page = page_size();
+  const uintptr_t first = reinterpret_cast<uintptr_t>(begin) / page * page;
+  const uintptr_t last = (reinterpret_cast<uintptr_t>(begin) + bytes + page - 1) / page * page;
+  ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTDUMP);
+}
+
+void copy_mapped_bytes(const void* data, size_t bytes, void* out) {
+  const auto* begin = static_cast<const uint8_t*>(data);
+  std::lock_guard lock(g_mappings_mutex);  // the file stays open while it is read
+  for (const MappingSlot& slot : g_mappings) {
+    const uint8_t* start = slot.begin.load(std::memory_order_relaxed);
+    if (start == nullptr || begin < start || begin + bytes > start + slot.size.load(std::memory_order_relaxed)) continue;
+    auto* to = static_cast<uint8_t*>(out);
+    auto offset = static_cast<off_t>(begin - start);
+    for (size_t left = bytes; left > 0;) {
+      const ssize_t got = ::pread(slot.fd, to, left, offset);
+      if (got < 0 && errno == EINTR) continue;
+      SHARDLM_CHECK(got > 0, "cannot read '{}' at offset {}: {}", slot.path, offset,
+                    got == 0 ? "the file is shorter than when it was mapped" : std::strerror(errno));
+      to += got, offset += got, left -= static_cast<size_t>(got);
+    }
+    return;
+  }
+  std::memcpy(out, data, bytes);
 }
 
 MappedFile::~MappedFile() {
   if (data_ == nullptr) return;
   unregister_mapping(data_);
   ::munmap(const_cast<uint8_t*>(data_), size_);
+  ::close(fd_);
 }
 
 const uint8_t* ByteReader::take(size_t bytes, const char* what) {

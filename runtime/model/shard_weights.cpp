@@ -16,7 +16,11 @@ using RowRange = std::pair<int64_t, int64_t>;  // first row, row count
 // Rows of `t` (a matrix or a vector) in the given ranges, in order: a view when there is one range.
 Tensor gather_rows(const Tensor& t, const std::vector<RowRange>& ranges) {
   if (!t.defined()) return t;
-  if (ranges.size() == 1) return t.rows(ranges[0].first, ranges[0].second);
+  if (ranges.size() == 1) {
+    Tensor view = t.rows(ranges[0].first, ranges[0].second);
+    if (t.file_backed() && view.bytes() < t.bytes()) isolate_mapped_view(view.data(), view.bytes());
+    return view;
+  }
   int64_t total = 0;
   for (const auto& [first, count] : ranges) total += count;
   std::vector<int64_t> shape = t.shape();

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "kernels/cpu/ops.h"
+#include "runtime/core/mapped_file.h"
 
 namespace shardlm {
 
@@ -54,10 +56,19 @@ void CpuOps::clamp(float* x, int64_t n, float limit) {
 
 void CpuOps::embed(const Tensor& table, const int32_t* ids, int64_t count, float* out, bool accumulate) {
   const int64_t width = table.dim(1);
+  const size_t row_bytes = table.bytes() / table.dim(0);
+  // A table left in the mapped file is read from the file, a row at a time (copy_mapped_bytes).
+  thread_local std::vector<uint8_t> read_row;
+  if (table.file_backed()) read_row.resize(row_bytes);
   for (int64_t t = 0; t < count; ++t) {
     float* row = out + t * width;
+    const auto* stored = static_cast<const uint8_t*>(table.data()) + ids[t] * row_bytes;
+    if (table.file_backed()) {
+      copy_mapped_bytes(stored, row_bytes, read_row.data());
+      stored = read_row.data();
+    }
     for (int64_t d = 0; d < width; ++d) {
-      const float value = load_as_f32(table.data(), table.dtype(), ids[t] * width + d);
+      const float value = load_as_f32(stored, table.dtype(), d);
       row[d] = accumulate ? row[d] + value : value;
     }
   }
