@@ -72,7 +72,7 @@ void BM_MatmulRef(benchmark::State& state) {
 
 void cpu_shapes(benchmark::internal::Benchmark* bench) {
   bench->ArgNames({"dtype", "m", "k", "n", "threads"});
-  for (int64_t dtype : {0, 1, 2, 4, 5}) {
+  for (int64_t dtype : {0, 1, 2, 4, 5, 6}) {
     for (int64_t threads : {1, 2}) {
       for (int64_t m : {1, 16, 32, 64, 128, 512}) {
         bench->Args({dtype, m, 576, 1536, threads});
@@ -85,7 +85,7 @@ void cpu_shapes(benchmark::internal::Benchmark* bench) {
 
 void ref_shapes(benchmark::internal::Benchmark* bench) {
   bench->ArgNames({"dtype", "m", "k", "n"});
-  for (int64_t dtype : {0, 1, 2, 4, 5}) bench->Args({dtype, 1, 576, 1536});
+  for (int64_t dtype : {0, 1, 2, 4, 5, 6}) bench->Args({dtype, 1, 576, 1536});
 }
 
 // Real time: with 2 threads the calling thread's CPU time would count only its own share.

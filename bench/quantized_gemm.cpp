@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
                           {"7B down 11008 -> 4096", 11008, 4096}};
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  for (DType dtype : {DType::q4_1, DType::q8_0}) {
+  for (DType dtype : {DType::q4_0, DType::q4_1, DType::q8_0}) {
     for (const Shape& shape : shapes) {
       std::vector<float> source(shape.n * shape.k);
       for (float& v : source) v = uniform(rng);

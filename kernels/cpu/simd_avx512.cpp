@@ -285,11 +285,12 @@ void block_tile(const float* x, int64_t x_stride, int rows, const void* w, int64
 
 // Integer dot products with quantized inputs (simd.h's QuantizedDotTileFn), two blocks at a time:
 // vpdpbusd multiplies 64 unsigned weight bytes by 64 signed input codes and sums each 4 into 16 int32
-// lanes, half of them from each block (which half: the Pair's lane_blocks). Each block's sum is scaled by
-// (weight scale x input scale); a block's other term, c x input sum (q4_1: c = its minimum; q8_0:
-// c = -128 x its scale, undoing the +128 that made its bytes unsigned), is added into lanes 1 and 3
-// of the same sums, which the final reduction adds up with the rest. 6 instructions per pair of
-// blocks per input row and weight row, plus the unpacking of the weights, shared by the input rows.
+// lanes, lanes 0-7 from block b and 8-15 from block b+1. Each block's sum is scaled by (weight scale x
+// input scale); a block's other term, c x input sum (q4_1: c = its minimum; q4_0: -8 x its scale;
+// q8_0: -128 x its scale, undoing the +128 that made its bytes unsigned), is added into one lane of
+// the block's, which the final reduction adds up with the rest. The unpacking of the weights is
+// shared by the input rows.
+
 // [low, high] (the masked inserts: see the top of the file).
 __m512i join(__m256i low, __m256i high) {
   return _mm512_maskz_inserti64x4(0xFF, _mm512_maskz_inserti64x4(0xFF, _mm512_setzero_si512(), low, 0), high, 1);
@@ -317,7 +318,6 @@ struct PairQ4_1 {
   static __m512i bytes(const uint8_t* block) {
     return nibble_pair<kBytes, 4, Second>(block);
   }
-  static __m512i inputs(__m512i codes) { return codes; }
   static __m512i lane_blocks() { return _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2); }
   // [scale b, minimum b, scale b+1, minimum b+1]
   template <bool Second>
@@ -382,7 +382,16 @@ struct PairQ8_0 {
   }
 };
 
-// Wide: 16-bit inputs (simd.h), the low plane half a row's codes_stride after the high one.
+// A pair's 16 lane sums of weight bytes x input codes. Wide: 16-bit inputs (simd.h), the high plane's
+// sums shifted left by 8 plus the low plane's. Exact: |high sums| x 256 + |low sums| < 2^31 (at most
+// 4 x 255 x 127 x 257 a lane).
+template <bool Wide>
+__m512i pair_dots(__m512i weights, __m512i inputs, __m512i low_inputs) {
+  const __m512i dots = _mm512_dpbusd_epi32(_mm512_setzero_si512(), weights, inputs);
+  return Wide ? _mm512_dpbusd_epi32(_mm512_maskz_slli_epi32(kAllLanes, dots, 8), weights, low_inputs) : dots;
+}
+
+// The low plane of a wide row lies half its codes_stride after the high one.
 template <class Pair, int Rows, int Cols, bool Second, bool Wide>
 void quantized_pair(const int8_t* codes, const float* scales, int64_t codes_stride, const uint8_t* blocks,
                     int64_t row_bytes, __m512 (&acc)[Rows][Cols][1]) {
@@ -397,14 +406,12 @@ void quantized_pair(const int8_t* codes, const float* scales, int64_t codes_stri
   const __m512i spread = Pair::lane_blocks();
 #pragma GCC unroll 32
   for (int r = 0; r < Rows; ++r) {
-    const __m512i inputs = Pair::inputs(_mm512_loadu_si512(codes + r * codes_stride));
-    const __m512i low_inputs = Wide ? Pair::inputs(_mm512_loadu_si512(codes + r * codes_stride + plane)) : inputs;
+    const __m512i inputs = _mm512_loadu_si512(codes + r * codes_stride);
+    const __m512i low_inputs = Wide ? _mm512_loadu_si512(codes + r * codes_stride + plane) : inputs;
     const __m128 input_scales = _mm_loadu_ps(scales + r * scales_stride);
 #pragma GCC unroll 32
     for (int c = 0; c < Cols; ++c) {
-      __m512i dots = _mm512_dpbusd_epi32(_mm512_setzero_si512(), weights[c], inputs);
-      // Exact: |high sums| x 256 + |low sums| < 2^31 (at most 4 x 255 x 127 x 257 a lane).
-      if (Wide) dots = _mm512_dpbusd_epi32(_mm512_maskz_slli_epi32(kAllLanes, dots, 8), weights[c], low_inputs);
+      const __m512i dots = pair_dots<Wide>(weights[c], inputs, low_inputs);
       const __m512 factors = _mm512_zextps128_ps512(_mm_mul_ps(headers[c], input_scales));
       const __m512 lane_scales = _mm512_maskz_permutexvar_ps(kAllLanes, spread, factors);
       acc[r][c][0] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(kAllLanes, dots), lane_scales, acc[r][c][0]);
@@ -441,8 +448,7 @@ void quantized_pair_scaled(const int8_t* codes, const float* scales, int64_t cod
         _mm512_maskz_permutexvar_ps(0x0202, sum_lanes, _mm512_mul_ps(input_scales, _mm512_set1_ps(Pair::kOffset)));
 #pragma GCC unroll 32
     for (int c = 0; c < Cols; ++c) {
-      __m512i dots = _mm512_dpbusd_epi32(_mm512_setzero_si512(), weights[c], inputs);
-      if (Wide) dots = _mm512_dpbusd_epi32(_mm512_maskz_slli_epi32(kAllLanes, dots, 8), weights[c], low_inputs);
+      const __m512i dots = pair_dots<Wide>(weights[c], inputs, low_inputs);
       const __m512 scaled = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(kAllLanes, dots), scale_lanes, offsets);
       acc[r][c][0] = _mm512_fmadd_ps(scaled, weight_scales[c], acc[r][c][0]);
     }
