@@ -73,19 +73,29 @@ def shardlm_generate(args, prompt: str, tp: int, pp: int) -> dict:
                str(args.decode_tokens), "--temperature", "0", "--ignore-eos", "--threads", str(threads),
                "--kv-dtype", args.kv_dtype]
     env = dict(os.environ)
+    # Each rank's /usr/bin/time writes its peak to a file of its own: printed, a rank's figure was
+    # sometimes lost when mpirun ended the job before its output was forwarded.
+    peaks_dir = tempfile.mkdtemp(prefix="shardlm-at-scale-peaks-")
+    timed = ["sh", "-c", 'exec /usr/bin/time -f "%M" -o "$0/rank-${OMPI_COMM_WORLD_RANK:-0}" "$@"', peaks_dir]
     if ranks > 1:
         env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_pml="ob1",
                    OMPI_MCA_btl="self,vader")
-        command = (["mpirun", "-np", str(ranks), "--bind-to", "none", "/usr/bin/time", "-f", "rank-peak-kb %M"] +
-                   command + ["--tp", str(tp), "--pp", str(pp)])
+        command = ["mpirun", "-np", str(ranks), "--bind-to", "none"] + timed + command + ["--tp", str(tp), "--pp", str(pp)]
     else:
-        command = ["/usr/bin/time", "-f", "rank-peak-kb %M"] + command
+        command = timed + command
     run = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if run.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:8])} ... failed:\n{run.stderr[-3000:]}")
-    peaks = sorted(int(kb) / 1024.0 for kb in re.findall(r"rank-peak-kb (\d+)", run.stderr + run.stdout))
+    peaks = []
+    for rank in range(ranks):
+        path = os.path.join(peaks_dir, f"rank-{rank}")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                peaks.append(int(f.read().split()[-1]) / 1024.0)
+            os.remove(path)
+    os.rmdir(peaks_dir)
     if len(peaks) != ranks:
-        print(f"  (found {len(peaks)} peak figures for {ranks} ranks in the output)", file=sys.stderr)
+        print(f"  (found {len(peaks)} peak figures for {ranks} ranks)", file=sys.stderr)
     return {
         "prefill": number(r"prefill: ([0-9.]+) tokens/s", run.stderr),
         "decode": number(r"decode: ([0-9.]+) tokens/s", run.stderr),
@@ -169,8 +179,9 @@ def main() -> int:
         got = shardlm_generate(args, prompt, tp, pp)
         want = plan(args, tp, pp, got["prompt_tokens"])
         speed = want["speed"]
-        predicted_peaks = sorted(r["peak_bytes"] / MIB for r in want["ranks"])
-        weights = sorted(got["weights_mib"])
+        # Rank order throughout: the peaks' files, the runtime's weights per rank, the plan's ranks.
+        predicted_peaks = [r["peak_bytes"] / MIB for r in sorted(want["ranks"], key=lambda r: r["rank"])]
+        weights = got["weights_mib"]
         bandwidth = read_bandwidth(args.hardware, args.threads)
         decode_share = got["decode"] * max(got["weights_mib"]) * MIB / 1e9 / bandwidth if tp * pp == 1 else float("nan")
         rows[layout] = got
@@ -183,7 +194,7 @@ def main() -> int:
         for i, peak in enumerate(got["peaks_mib"]):
             w = weights[min(i, len(weights) - 1)]
             p = predicted_peaks[min(i, len(predicted_peaks) - 1)]
-            print(f"  rank peak {peak:.0f} MiB for {w:.0f} MiB of weights: {peak / w:.3f}x (goal 1.15); "
+            print(f"  rank {i} peak {peak:.0f} MiB for {w:.0f} MiB of weights: {peak / w:.3f}x (goal 1.15); "
                   f"plan {p:.0f} MiB ({(p - peak) / peak * 100:+.1f}%)")
 
     if not args.skip_llama_cpp:
