@@ -293,7 +293,7 @@ plan::Hardware probe_hardware() {
   // What each weight dtype's decode kernel multiplies per second with its weights in the cache, and
   // streaming from memory (three times the last-level cache, so that none of it is left there).
   const int64_t beyond_cache = std::max<int64_t>(int64_t{128} << 20, 3 * h.cache_bytes);
-  for (DType dtype : {DType::f32, DType::f16, DType::bf16, DType::i8, DType::q8_0, DType::q4_1}) {
+  for (DType dtype : {DType::f32, DType::f16, DType::bf16, DType::i8, DType::q8_0, DType::q4_1, DType::q4_0}) {
     for (int threads = 1; threads <= h.threads; ++threads) {
       h.kernel_rate[dtype][threads] = plan::probe_decode_kernel_rate(threads, dtype, int64_t{256 << 10} * threads);
       h.kernel_streamed_rate[dtype][threads] = plan::probe_decode_kernel_rate(threads, dtype, beyond_cache);

@@ -99,7 +99,8 @@ DType parse_dtype(std::string_view name) {
   if (name == "int8") return DType::i8;
   if (name == "q8_0") return DType::q8_0;
   if (name == "q4_1") return DType::q4_1;
-  SHARDLM_FAIL("unknown dtype '{}': expected f32, f16, bf16, int8, q8_0 or q4_1", name);
+  if (name == "q4_0") return DType::q4_0;
+  SHARDLM_FAIL("unknown dtype '{}': expected f32, f16, bf16, int8, q8_0, q4_1 or q4_0", name);
 }
 
 void convert_from_f32(const float* src, void* dst, DType dtype, size_t n) {

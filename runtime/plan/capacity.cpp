@@ -243,6 +243,7 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
       !by_matrix ? bandwidth
       : cached   ? largest
                  : hw.matrix_bandwidth_for(threads * ranks_per_node, largest) / ranks_per_node;
+  const int concurrent_ranks = std::min(layout.tp, ranks_per_node);
   auto matmul_threads = [&](int64_t n, int64_t k, int64_t tokens) {
     const int64_t macs_threads = std::max<int64_t>(1, tokens * n * k / cpu::kMinMacsPerThread);
     return static_cast<int>(std::min<int64_t>(threads, macs_threads));
@@ -256,7 +257,7 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
       by_matrix ? std::min(hw.matrix_bandwidth_for(threads, largest, cached), machine_share) : bandwidth;
   // A GPU multiplies int8 / int4 weights dequantized to bf16; a CPU file may give their own rate (the
   // probe measures the runtime's products in them), else f32's stands in.
-  // Q4_0 layers run q4_1's products (the minimum implied): int4's rate.
+  // Q4_0 layers' panel products run as fast as q4_1's (the same bytes once unpacked): int4's rate.
   NumberFormat compute = layout.weights == NumberFormat::q4_0 ? NumberFormat::int4 : layout.weights;
   if (!hw.cpu && (compute == NumberFormat::int8 || compute == NumberFormat::int4)) compute = NumberFormat::bf16;
   if (hw.cpu && hw.flops.count(compute) == 0) compute = NumberFormat::f32;
@@ -300,7 +301,14 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
         // The kernel's ceiling is its rate with the weights where they are: in the cache, or
         // streaming from memory (below the memory's own rate where the kernel keeps the core busy).
         const double memory_rate = matrix_bandwidth(as_fused ? fused_qkv_bytes : bytes, matrix_threads);
-        const double kernel_rate = hw.kernel_rate_for(tensor_dtype(t, layout.weights), matrix_threads, !cached, t.cols);
+        const DType dtype = tensor_dtype(t, layout.weights);
+        double kernel_rate = hw.kernel_rate_for(dtype, matrix_threads, !cached, t.cols);
+        // A tensor-parallel group's ranks stream at once: each gets at most its part of what all their
+        // threads stream together (on a 2-vCPU Zen 4, each of 2 ranks of 1 thread decoding a 7B Q4_0
+        // model read 11 GB/s, where one thread alone streams 12-14).
+        if (hw.cpu && !cached && concurrent_ranks > 1)
+          kernel_rate = std::min(kernel_rate, hw.kernel_rate_for(dtype, matrix_threads * concurrent_ranks, true, t.cols) /
+                                                  concurrent_ranks);
         matrix_s += bytes / std::min(memory_rate, kernel_rate);
       });
       // A CPU file that measured the attention kernel's cost per key plans a decode step's attention by

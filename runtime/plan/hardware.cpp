@@ -82,7 +82,8 @@ std::string size_text(int64_t bytes) {
 
 double Hardware::kernel_rate_for(DType dtype, int thread_count, bool streamed, int64_t row_inputs) const {
   const auto& table = streamed ? kernel_streamed_rate : kernel_rate;
-  // Q4_0 runs q4_1's kernel with the minimum implied: the same work a block in 18 bytes, not 20.
+  // A file from before Q4_0 had kernels of its own (and a probe of them): q4_1's rate, in 18 bytes a
+  // block rather than 20.
   if (dtype == DType::q4_0 && table.count(dtype) == 0)
     return kernel_rate_for(DType::q4_1, thread_count, streamed, row_inputs) * 18 / 20;
   const auto found = table.find(dtype);
@@ -313,7 +314,7 @@ Hardware hardware_from_yaml(const YAML::Node& root, const std::string& path) {
     if (!root[key].IsDefined()) return rates;
     const YAML::Node table = root[key];
     SHARDLM_CHECK(table.IsMap() && table.size() > 0,
-                  "'{}': {} must map weight dtypes (f32, f16, bf16, int8, q8_0, q4_1) to maps of thread counts to "
+                  "'{}': {} must map weight dtypes (f32, f16, bf16, int8, q8_0, q4_1, q4_0) to maps of thread counts to "
                   "GB/s, such as {{q4_1: {{1: 12, 2: 24}}}}",
                   path, key);
     for (const auto& entry : table) {
@@ -323,7 +324,7 @@ Hardware hardware_from_yaml(const YAML::Node& root, const std::string& path) {
         try {
           return parse_dtype(name);
         } catch (const Error&) {
-          SHARDLM_FAIL("'{}': {} has a key '{}' that is not a weight dtype (f32, f16, bf16, int8, q8_0, q4_1)", path,
+          SHARDLM_FAIL("'{}': {} has a key '{}' that is not a weight dtype (f32, f16, bf16, int8, q8_0, q4_1, q4_0)", path,
                        key, name);
         }
       }();

@@ -52,7 +52,7 @@ TEST(DType, ConvertAndLoadAgree) {
 }
 
 TEST(DType, NamesRoundTripAndBadNamesAreRejected) {
-  for (DType dtype : {DType::f32, DType::f16, DType::bf16, DType::i8, DType::q8_0, DType::q4_1})
+  for (DType dtype : {DType::f32, DType::f16, DType::bf16, DType::i8, DType::q8_0, DType::q4_1, DType::q4_0})
     EXPECT_EQ(parse_dtype(dtype_name(dtype)), dtype);
   EXPECT_EQ(dtype_size(DType::f32), 4u);
   EXPECT_EQ(dtype_size(DType::bf16), 2u);
