@@ -318,7 +318,6 @@ struct PairQ4_1 {
   static __m512i bytes(const uint8_t* block) {
     return nibble_pair<kBytes, 4, Second>(block);
   }
-  static __m512i lane_blocks() { return _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2); }
   // [scale b, minimum b, scale b+1, minimum b+1]
   template <bool Second>
   static __m128 headers(const uint8_t* block) {
@@ -332,7 +331,7 @@ struct PairQ4_1 {
 };
 
 // Formats whose only other term is a multiple of the scale (q4_0: -8 x it; q8_0: -128 x it, undoing
-// the +128 that made its bytes unsigned) take their scales as lanes (quantized_pair_scaled below).
+// the +128 that made its bytes unsigned) take their scales as lanes (quantized_pair below).
 // The pair's scales [scale b x 8 lanes, scale b+1 x 8 lanes], both picked from one masked load of the
 // pair's first bytes by one word permute: the scales are 16-bit words kBytes / 2 apart.
 template <int64_t BlockBytes, bool Second>
@@ -391,81 +390,59 @@ __m512i pair_dots(__m512i weights, __m512i inputs, __m512i low_inputs) {
   return Wide ? _mm512_dpbusd_epi32(_mm512_maskz_slli_epi32(kAllLanes, dots, 8), weights, low_inputs) : dots;
 }
 
-// The low plane of a wide row lies half its codes_stride after the high one.
+// Pairs whose block's other term is kOffset x its scale (q4_0, q8_0) give their scales as lanes; q4_1
+// gives its headers [scale b, minimum b, scale b+1, minimum b+1].
+template <class Pair>
+concept HasScaleLanes = requires { Pair::kOffset; };
+
+// One pair of blocks of each of Cols weight rows times Rows input rows; the low plane of a wide input
+// row lies half its codes_stride after the high one. Each lane's sum is scaled by its block's input
+// scale and weight scale, and the block's other term (kOffset x weight scale x input sum, or q4_1's
+// minimum x input sum) goes into one lane of the block's (lane 1 or 9). Formats with scale lanes fold
+// it into the same two FMAs (the input lanes are made once per row, shared by the weight rows); q4_1
+// scales [scale x input scale, minimum x input sum] per block, spread to the lanes.
 template <class Pair, int Rows, int Cols, bool Second, bool Wide>
 void quantized_pair(const int8_t* codes, const float* scales, int64_t codes_stride, const uint8_t* blocks,
                     int64_t row_bytes, __m512 (&acc)[Rows][Cols][1]) {
+  constexpr bool kLanes = HasScaleLanes<Pair>;
   const int64_t plane = Wide ? codes_stride / 2 : 0, scales_stride = (codes_stride - plane) / 16;
   __m512i weights[Cols];
-  __m128 headers[Cols];
+  __m512 weight_scales[Cols];  // lanes, or q4_1's headers in the low four
 #pragma GCC unroll 32
   for (int c = 0; c < Cols; ++c) {
     weights[c] = Pair::template bytes<Second>(blocks + c * row_bytes);
-    headers[c] = Pair::template headers<Second>(blocks + c * row_bytes);
-  }
-  const __m512i spread = Pair::lane_blocks();
-#pragma GCC unroll 32
-  for (int r = 0; r < Rows; ++r) {
-    const __m512i inputs = _mm512_loadu_si512(codes + r * codes_stride);
-    const __m512i low_inputs = Wide ? _mm512_loadu_si512(codes + r * codes_stride + plane) : inputs;
-    const __m128 input_scales = _mm_loadu_ps(scales + r * scales_stride);
-#pragma GCC unroll 32
-    for (int c = 0; c < Cols; ++c) {
-      const __m512i dots = pair_dots<Wide>(weights[c], inputs, low_inputs);
-      const __m512 factors = _mm512_zextps128_ps512(_mm_mul_ps(headers[c], input_scales));
-      const __m512 lane_scales = _mm512_maskz_permutexvar_ps(kAllLanes, spread, factors);
-      acc[r][c][0] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(kAllLanes, dots), lane_scales, acc[r][c][0]);
-      acc[r][c][0] = _mm512_mask_add_ps(acc[r][c][0], 0b1010, acc[r][c][0], factors);
+    if constexpr (kLanes) {
+      weight_scales[c] = Pair::template scale_lanes<Second>(blocks + c * row_bytes);
+    } else {
+      weight_scales[c] = _mm512_zextps128_ps512(Pair::template headers<Second>(blocks + c * row_bytes));
     }
   }
-}
-
-// quantized_pair for the formats whose other term is kOffset x the scale: each lane's sum is scaled
-// as it stands, sum x input scale (+ kOffset x the block's input sum in lanes 1 and 9, one per block),
-// then x weight scale, all as lanes. Per row and weight row that is the products, a conversion and two
-// FMAs; the lanes of input scales and offsets are made once per row and shared by the weight rows.
-template <class Pair, int Rows, int Cols, bool Second, bool Wide>
-void quantized_pair_scaled(const int8_t* codes, const float* scales, int64_t codes_stride, const uint8_t* blocks,
-                           int64_t row_bytes, __m512 (&acc)[Rows][Cols][1]) {
-  const int64_t plane = Wide ? codes_stride / 2 : 0, scales_stride = (codes_stride - plane) / 16;
-  __m512i weights[Cols];
-  __m512 weight_scales[Cols];
-#pragma GCC unroll 32
-  for (int c = 0; c < Cols; ++c) {
-    weights[c] = Pair::template bytes<Second>(blocks + c * row_bytes);
-    weight_scales[c] = Pair::template scale_lanes<Second>(blocks + c * row_bytes);
-  }
-  // [scale b, sum b, scale b+1, sum b+1] -> scales in lanes 0-7 and 8-15; kOffset x sums in lanes 1, 9.
+  // [b, sum b, b+1, sum b+1] -> lanes 0-7 take element 0 and 8-15 element 2; lanes 1 and 9 the sums.
   const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
   const __m512i sum_lanes = _mm512_setr_epi32(0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0);
 #pragma GCC unroll 32
   for (int r = 0; r < Rows; ++r) {
     const __m512i inputs = _mm512_loadu_si512(codes + r * codes_stride);
     const __m512i low_inputs = Wide ? _mm512_loadu_si512(codes + r * codes_stride + plane) : inputs;
-    const __m512 input_scales = _mm512_zextps128_ps512(_mm_loadu_ps(scales + r * scales_stride));
-    const __m512 scale_lanes = _mm512_maskz_permutexvar_ps(kAllLanes, spread, input_scales);
-    const __m512 offsets =
-        _mm512_maskz_permutexvar_ps(0x0202, sum_lanes, _mm512_mul_ps(input_scales, _mm512_set1_ps(Pair::kOffset)));
+    const __m128 input_scales = _mm_loadu_ps(scales + r * scales_stride);
+    const __m512 scale_lanes = _mm512_maskz_permutexvar_ps(kAllLanes, spread, _mm512_zextps128_ps512(input_scales));
+    __m512 offsets = _mm512_setzero_ps();
+    if constexpr (kLanes) {
+      offsets = _mm512_maskz_permutexvar_ps(0x0202, sum_lanes,
+                                            _mm512_zextps128_ps512(_mm_mul_ps(input_scales, _mm_set1_ps(Pair::kOffset))));
+    }
 #pragma GCC unroll 32
     for (int c = 0; c < Cols; ++c) {
-      const __m512i dots = pair_dots<Wide>(weights[c], inputs, low_inputs);
-      const __m512 scaled = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(kAllLanes, dots), scale_lanes, offsets);
-      acc[r][c][0] = _mm512_fmadd_ps(scaled, weight_scales[c], acc[r][c][0]);
+      const __m512 sums = _mm512_maskz_cvtepi32_ps(kAllLanes, pair_dots<Wide>(weights[c], inputs, low_inputs));
+      if constexpr (kLanes) {
+        acc[r][c][0] = _mm512_fmadd_ps(_mm512_fmadd_ps(sums, scale_lanes, offsets), weight_scales[c], acc[r][c][0]);
+      } else {
+        const __m512 factors = _mm512_zextps128_ps512(_mm_mul_ps(_mm512_maskz_extractf32x4_ps(0xF, weight_scales[c], 0), input_scales));
+        const __m512 lane_scales = _mm512_maskz_permutexvar_ps(kAllLanes, spread, factors);
+        acc[r][c][0] = _mm512_fmadd_ps(sums, lane_scales, acc[r][c][0]);
+        acc[r][c][0] = _mm512_mask_add_ps(acc[r][c][0], 0b1010, acc[r][c][0], factors);
+      }
     }
-  }
-}
-
-// Pairs of formats with scale lanes take quantized_pair_scaled; the others quantized_pair.
-template <class Pair>
-concept HasScaleLanes = requires { Pair::kOffset; };
-
-template <class Pair, int Rows, int Cols, bool Second, bool Wide>
-void pair_step(const int8_t* codes, const float* scales, int64_t codes_stride, const uint8_t* blocks,
-               int64_t row_bytes, __m512 (&acc)[Rows][Cols][1]) {
-  if constexpr (HasScaleLanes<Pair>) {
-    quantized_pair_scaled<Pair, Rows, Cols, Second, Wide>(codes, scales, codes_stride, blocks, row_bytes, acc);
-  } else {
-    quantized_pair<Pair, Rows, Cols, Second, Wide>(codes, scales, codes_stride, blocks, row_bytes, acc);
   }
 }
 
@@ -489,11 +466,11 @@ void quantized_tile_fixed(const int8_t* codes, const float* scales, int64_t code
     for (int c = 0; c < Cols; ++c)
       _mm_prefetch(reinterpret_cast<const char*>(weights + b * Pair::kBytes + (c + kPrefetchTiles * Cols) * row_bytes),
                    _MM_HINT_T1);
-    pair_step<Pair, Rows, Cols, true, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
+    quantized_pair<Pair, Rows, Cols, true, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
                                            row_bytes, acc);
   }
   if (b < blocks) {
-    pair_step<Pair, Rows, Cols, false, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
+    quantized_pair<Pair, Rows, Cols, false, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
                                             row_bytes, acc);
   }
   store_tile_sums(acc, out, out_stride);
