@@ -8,6 +8,7 @@
 #include "parallel/comm/communicator.h"
 #include "runtime/core/check.h"
 #include "runtime/core/fault_injection.h"
+#include "runtime/model/mlp_chunk.h"
 #include "runtime/model/positions.h"
 #include "runtime/ops/cpu_ops.h"
 
@@ -139,8 +140,8 @@ void Decoder::ensure_scratch(int64_t tokens) {
   v_ = device_floats(v_buffer_, T * spec_.kv_dim());
   attn_ = device_floats(attn_buffer_, T * spec_.q_dim());
   out_ = device_floats(out_buffer_, T * spec_.hidden);
-  gate_ = device_floats(gate_buffer_, T * spec_.ffn_hidden);
-  up_ = device_floats(up_buffer_, T * spec_.ffn_hidden);
+  gate_ = device_floats(gate_buffer_, mlp_chunk(T) * spec_.ffn_hidden);
+  up_ = device_floats(up_buffer_, mlp_chunk(T) * spec_.ffn_hidden);
   positions_.resize(T);
 }
 
@@ -347,18 +348,26 @@ void Decoder::attention(const LayerWeights& layer, int64_t l, std::span<const Se
   linear(layer.o, attn_, out_, rows, /*row_parallel=*/true);
 }
 
+int64_t Decoder::mlp_chunk(int64_t tokens) const {
+  return ops_.memory().device() == Device::cpu ? std::min(tokens, kCpuMlpChunkTokens) : tokens;
+}
+
 void Decoder::mlp(const LayerWeights& layer, const float* input, float* output, int64_t T) {
-  const int64_t F = spec_.ffn_hidden;
-  linear(layer.up, input, up_, T);
-  switch (spec_.ffn) {
-    case FfnKind::swiglu:
-      linear(layer.gate, input, gate_, T);
-      ops_.silu_gate(gate_, up_, up_, T * F);
-      break;
-    case FfnKind::gelu: ops_.gelu(up_, T * F); break;
-    case FfnKind::gelu_tanh: ops_.gelu_tanh(up_, T * F); break;
+  const int64_t F = spec_.ffn_hidden, D = spec_.hidden, chunk = mlp_chunk(T);
+  // Every rank of a tensor-parallel group cuts the same chunks, so their all-reduces pair up.
+  for (int64_t first = 0; first < T; first += chunk) {
+    const int64_t rows = std::min(chunk, T - first);
+    linear(layer.up, input + first * D, up_, rows);
+    switch (spec_.ffn) {
+      case FfnKind::swiglu:
+        linear(layer.gate, input + first * D, gate_, rows);
+        ops_.silu_gate(gate_, up_, up_, rows * F);
+        break;
+      case FfnKind::gelu: ops_.gelu(up_, rows * F); break;
+      case FfnKind::gelu_tanh: ops_.gelu_tanh(up_, rows * F); break;
+    }
+    linear(layer.down, up_, output + first * D, rows, /*row_parallel=*/true);
   }
-  linear(layer.down, up_, output, T, /*row_parallel=*/true);
 }
 
 }  // namespace shardlm

@@ -101,6 +101,8 @@ class Decoder {
   void project_qkv(const LayerWeights& layer, int64_t tokens);
   void attention(const LayerWeights& layer, int64_t layer_index, std::span<const SequenceSlice> sequences, int64_t rows);
   void mlp(const LayerWeights& layer, const float* input, float* output, int64_t tokens);
+  // Tokens of a step whose MLP hidden rows are held at once (runtime/model/mlp_chunk.h).
+  int64_t mlp_chunk(int64_t tokens) const;
 
   Decoder(ModelSpec spec, ModelWeights weights, std::unique_ptr<DeviceOps> owned, DeviceOps* borrowed,
           Placement placement);

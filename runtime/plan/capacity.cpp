@@ -9,6 +9,7 @@
 #include "kernels/cpu/work_split.h"
 #include "kernels/cuda/weight_groups.h"
 #include "runtime/core/check.h"
+#include "runtime/model/mlp_chunk.h"
 #include "runtime/plan/kv_budget.h"
 
 namespace shardlm::plan {
@@ -78,9 +79,11 @@ int64_t activation_bytes(const ModelSpec& spec, const Share& s, const Layout& la
                          bool gpu, bool coordinator) {
   const int64_t q = s.heads * spec.head_dim, kv = s.kv_heads * spec.head_dim, h = spec.hidden;
   const bool fused = layout.tp == 1 && spec.qkv_layout != QkvLayout::separate;
-  const int64_t per_token = 2 * h + (fused ? q + 2 * kv : 0) + q + 2 * kv + q + h + 2 * s.ffn;
+  const int64_t per_token = 2 * h + (fused ? q + 2 * kv : 0) + q + 2 * kv + q + h;
   const double value = kActivationValueBytes;
-  double bytes = static_cast<double>(tokens) * per_token * value;
+  // The MLP's up and gate rows: a CPU holds a chunk of the step's tokens at a time.
+  const int64_t mlp_tokens = gpu ? tokens : std::min(tokens, kCpuMlpChunkTokens);
+  double bytes = (static_cast<double>(tokens) * per_token + static_cast<double>(mlp_tokens) * 2 * s.ffn) * value;
   if (s.place.last_stage) {
     bytes += sequences * (spec.vocab_size + h) * value;       // logits and their rows
     if (layout.tp > 1) bytes += sequences * s.vocab * value;  // this rank's vocab slice
