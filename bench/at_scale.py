@@ -75,25 +75,24 @@ def shardlm_generate(args, prompt: str, tp: int, pp: int) -> dict:
     env = dict(os.environ)
     # Each rank's /usr/bin/time writes its peak to a file of its own: printed, a rank's figure was
     # sometimes lost when mpirun ended the job before its output was forwarded.
-    peaks_dir = tempfile.mkdtemp(prefix="shardlm-at-scale-peaks-")
-    timed = ["sh", "-c", 'exec /usr/bin/time -f "%M" -o "$0/rank-${OMPI_COMM_WORLD_RANK:-0}" "$@"', peaks_dir]
-    if ranks > 1:
-        env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_pml="ob1",
-                   OMPI_MCA_btl="self,vader")
-        command = ["mpirun", "-np", str(ranks), "--bind-to", "none"] + timed + command + ["--tp", str(tp), "--pp", str(pp)]
-    else:
-        command = timed + command
-    run = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    if run.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[:8])} ... failed:\n{run.stderr[-3000:]}")
-    peaks = []
-    for rank in range(ranks):
-        path = os.path.join(peaks_dir, f"rank-{rank}")
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
-                peaks.append(int(f.read().split()[-1]) / 1024.0)
-            os.remove(path)
-    os.rmdir(peaks_dir)
+    # The folder is this call's own: TemporaryDirectory made it and removes it, and nothing else.
+    with tempfile.TemporaryDirectory(prefix="shardlm-at-scale-peaks-") as peaks_dir:
+        timed = ["sh", "-c", 'exec /usr/bin/time -f "%M" -o "$0/rank-${OMPI_COMM_WORLD_RANK:-0}" "$@"', peaks_dir]
+        if ranks > 1:
+            env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_pml="ob1",
+                       OMPI_MCA_btl="self,vader")
+            command = ["mpirun", "-np", str(ranks), "--bind-to", "none"] + timed + command + ["--tp", str(tp), "--pp", str(pp)]
+        else:
+            command = timed + command
+        run = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        if run.returncode != 0:
+            raise RuntimeError(f"{' '.join(command[:8])} ... failed:\n{run.stderr[-3000:]}")
+        peaks = []
+        for rank in range(ranks):
+            path = os.path.join(peaks_dir, f"rank-{rank}")
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as f:
+                    peaks.append(int(f.read().split()[-1]) / 1024.0)
     if len(peaks) != ranks:
         print(f"  (found {len(peaks)} peak figures for {ranks} ranks)", file=sys.stderr)
     return {

@@ -112,12 +112,19 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
 
 namespace {
 
+// The open mapping that holds all of [begin, begin + bytes), or null; the caller holds the mutex.
+const MappingSlot* mapping_holding(const uint8_t* begin, size_t bytes) {
+  for (const MappingSlot& slot : g_mappings) {
+    const uint8_t* start = slot.begin.load(std::memory_order_relaxed);
+    if (start != nullptr && begin >= start && begin + bytes <= start + slot.size.load(std::memory_order_relaxed))
+      return &slot;
+  }
+  return nullptr;
+}
+
 bool inside_open_mapping(const uint8_t* begin, size_t bytes) {
   std::lock_guard lock(g_mappings_mutex);
-  return std::any_of(std::begin(g_mappings), std::end(g_mappings), [&](const MappingSlot& slot) {
-    const uint8_t* start = slot.begin.load(std::memory_order_relaxed);
-    return start != nullptr && begin >= start && begin + bytes <= start + slot.size.load(std::memory_order_relaxed);
-  });
+  return mapping_holding(begin, bytes) != nullptr;
 }
 
 uintptr_t page_size() { return static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE)); }
@@ -147,21 +154,20 @@ void isolate_mapped_view(const void* data, size_t bytes) {
 void copy_mapped_bytes(const void* data, size_t bytes, void* out) {
   const auto* begin = static_cast<const uint8_t*>(data);
   std::lock_guard lock(g_mappings_mutex);  // the file stays open while it is read
-  for (const MappingSlot& slot : g_mappings) {
-    const uint8_t* start = slot.begin.load(std::memory_order_relaxed);
-    if (start == nullptr || begin < start || begin + bytes > start + slot.size.load(std::memory_order_relaxed)) continue;
-    auto* to = static_cast<uint8_t*>(out);
-    auto offset = static_cast<off_t>(begin - start);
-    for (size_t left = bytes; left > 0;) {
-      const ssize_t got = ::pread(slot.fd, to, left, offset);
-      if (got < 0 && errno == EINTR) continue;
-      SHARDLM_CHECK(got > 0, "cannot read '{}' at offset {}: {}", slot.path, offset,
-                    got == 0 ? "the file is shorter than when it was mapped" : std::strerror(errno));
-      to += got, offset += got, left -= static_cast<size_t>(got);
-    }
+  const MappingSlot* slot = mapping_holding(begin, bytes);
+  if (slot == nullptr) {
+    std::memcpy(out, data, bytes);
     return;
   }
-  std::memcpy(out, data, bytes);
+  auto* to = static_cast<uint8_t*>(out);
+  auto offset = static_cast<off_t>(begin - slot->begin.load(std::memory_order_relaxed));
+  for (size_t left = bytes; left > 0;) {
+    const ssize_t got = ::pread(slot->fd, to, left, offset);
+    if (got < 0 && errno == EINTR) continue;
+    SHARDLM_CHECK(got > 0, "cannot read '{}' at offset {}: {}", slot->path, offset,
+                  got == 0 ? "the file is shorter than when it was mapped" : std::strerror(errno));
+    to += got, offset += got, left -= static_cast<size_t>(got);
+  }
 }
 
 MappedFile::~MappedFile() {
