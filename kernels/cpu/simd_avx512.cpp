@@ -540,6 +540,15 @@ void gemm_f32(const float* x, int64_t x_stride, int rows, const float* panel, in
                  y_stride, cols, accumulate);
 }
 
+// The panel's column order: a 4 x 4 transpose of 32-bit groups leaves lane L of each 16-column half
+// holding column 4 x (L mod 4) + L / 4 of that half (pack_quantized_panel), a map that is its own
+// inverse, so the same index puts the finished sums back in column order.
+__m512i panel_lane_order() {
+  alignas(64) int32_t order[16];
+  for (int lane = 0; lane < 16; ++lane) order[lane] = 4 * (lane % 4) + lane / 4;
+  return _mm512_load_si512(order);
+}
+
 // simd.h's quantized_gemm for a fixed number of rows: Rows x 2 registers of int32 sums over a block
 // (each broadcast group of 4 input codes multiplies 4 bytes of each of 32 columns) and as many of f32
 // sums over the blocks, to which each block's sums are added with their scales: (weight scale x input
@@ -593,6 +602,12 @@ void quantized_gemm_fixed(const int8_t* codes, const float* scales, int64_t code
       }
     }
   }
+  const __m512i order = panel_lane_order();
+#pragma GCC unroll 32
+  for (int r = 0; r < Rows; ++r) {
+    sums[r][0] = _mm512_maskz_permutexvar_ps(kAllLanes, order, sums[r][0]);
+    sums[r][1] = _mm512_maskz_permutexvar_ps(kAllLanes, order, sums[r][1]);
+  }
   store_gemm_tile(sums, y, y_stride, cols, false);
 }
 
@@ -607,73 +622,89 @@ void quantized_gemm(const int8_t* codes, const float* scales, int64_t codes_stri
   }
 }
 
-// The 16 columns' 8 groups of 4 bytes (step s of column c in lane 8 x (c >= 8) + s of register
-// c mod 8) turned into 8 registers of one step each, column c in lane c: three rounds that each swap
-// a bit of the register's number with a bit of the lane's (s's bits for c mod 8's), two vpermt2d a
-// pair of registers a round.
-void transpose_steps(__m512i (&regs)[8]) {
-#pragma GCC unroll 3
-  for (int bit = 0; bit < 3; ++bit) {
-    const int span = 1 << bit;
-    alignas(64) int32_t keep[16], take[16];
-    for (int lane = 0; lane < 16; ++lane) {
-      const bool set = (lane & span) != 0;
-      keep[lane] = set ? 16 + lane - span : lane;  // lanes with the bit clear stay; the others come from the partner
-      take[lane] = set ? 16 + lane : lane + span;
-    }
-    const __m512i keep_index = _mm512_load_si512(keep), take_index = _mm512_load_si512(take);
-#pragma GCC unroll 8
-    for (int r = 0; r < 8; ++r) {
-      if ((r & span) != 0) continue;
-      const __m512i low = regs[r], high = regs[r + span];
-      regs[r] = _mm512_permutex2var_epi32(low, keep_index, high);
-      regs[r + span] = _mm512_permutex2var_epi32(low, take_index, high);
-    }
+// Four columns' 16 bytes (from + c x row_bytes, zeros past `cols`) in the four 128-bit lanes of a
+// register, then the four such registers of 16 columns transposed by 32-bit groups: register t holds
+// group t of every column (in panel_lane_order). Masked inserts: see the top of the file.
+void load_transposed_groups(const uint8_t* from, int64_t row_bytes, int first_col, int cols, __m512i (&groups)[4]) {
+  auto column = [&](int c) {
+    return first_col + c < cols ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(from + c * row_bytes))
+                                : _mm_setzero_si128();
+  };
+  __m512i four[4];
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; ++k) {
+    __m512i v = _mm512_zextsi128_si512(column(4 * k));
+    v = _mm512_maskz_inserti32x4(kAllLanes, v, column(4 * k + 1), 1);
+    v = _mm512_maskz_inserti32x4(kAllLanes, v, column(4 * k + 2), 2);
+    four[k] = _mm512_maskz_inserti32x4(kAllLanes, v, column(4 * k + 3), 3);
   }
+  const __m512i low01 = _mm512_maskz_unpacklo_epi32(kAllLanes, four[0], four[1]),
+                high01 = _mm512_maskz_unpackhi_epi32(kAllLanes, four[0], four[1]);
+  const __m512i low23 = _mm512_maskz_unpacklo_epi32(kAllLanes, four[2], four[3]),
+                high23 = _mm512_maskz_unpackhi_epi32(kAllLanes, four[2], four[3]);
+  groups[0] = _mm512_maskz_unpacklo_epi64(0xFF, low01, low23);
+  groups[1] = _mm512_maskz_unpackhi_epi64(0xFF, low01, low23);
+  groups[2] = _mm512_maskz_unpacklo_epi64(0xFF, high01, high23);
+  groups[3] = _mm512_maskz_unpackhi_epi64(0xFF, high01, high23);
 }
 
-// simd.h's pack_quantized_panel: each column's block unpacked to 32 bytes (q4_1, q4_0: low nibbles,
-// then high ones; q8_0: int8 + 128), columns c and c + 8 of each half-panel side by side in a
-// register, and the 8 registers transposed into the panel's 8 steps.
+// simd.h's pack_quantized_panel, each half's columns in panel_lane_order. A 4-bit block's byte j holds values j
+// (low nibble) and j + 16 (high), so its 32-bit group t holds steps t and t + 4: one transpose of the
+// 16 packed bytes, then a mask and a shift. q8_0's 32 bytes are steps 0-3 and 4-7, made unsigned (+128).
 void pack_quantized_panel(const uint8_t* w, int64_t row_bytes, int format, int64_t blocks, int cols, uint8_t* panel) {
   constexpr int64_t kBlockBytes[kQuantizedFormats] = {34, 20, 18};
+  constexpr int64_t kValuesOffset[kQuantizedFormats] = {2, 4, 2};
+  constexpr int64_t kPrefetchBytes = 512;
   const int64_t block_bytes = kBlockBytes[format];
-  const __m128i low_mask = _mm_set1_epi8(0x0F);
+  const __m512i low_mask = _mm512_set1_epi8(0x0F), sign_bit = _mm512_set1_epi8(static_cast<char>(0x80));
+  // Each lane's column within its half, its byte offset (15 rows of a 4-bit or 8-bit block row fit
+  // 32 bits for any real width) and whether the column exists.
+  const __m512i lane_columns = panel_lane_order();
+  const __m512i header_offsets = _mm512_mullo_epi32(lane_columns, _mm512_set1_epi32(static_cast<int32_t>(row_bytes)));
+  const __mmask16 present[2] = {
+      _mm512_cmplt_epi32_mask(lane_columns, _mm512_set1_epi32(cols)),
+      _mm512_cmplt_epi32_mask(_mm512_add_epi32(lane_columns, _mm512_set1_epi32(16)), _mm512_set1_epi32(cols))};
   for (int64_t b = 0; b < blocks; ++b) {
     uint8_t* out = panel + b * kQuantizedPanelBlockBytes;
-    float* factors = reinterpret_cast<float*>(out + 8 * kQuantizedPanel * 4);
-    __m256i bytes[kQuantizedPanel];
-    for (int c = 0; c < kQuantizedPanel; ++c) {
-      if (c >= cols) {
-        bytes[c] = _mm256_setzero_si256();
-        factors[c] = factors[kQuantizedPanel + c] = 0.0f;
-        continue;
-      }
-      const uint8_t* block = w + c * row_bytes + b * block_bytes;
-      uint16_t scale_bits;
-      __builtin_memcpy(&scale_bits, block, 2);
-      factors[c] = _cvtsh_ss(scale_bits);
-      if (format != 0) {
-        const bool q4_1 = format == 1;
-        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + (q4_1 ? 4 : 2)));
-        bytes[c] = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), _mm_and_si128(packed, low_mask));
-        uint16_t minimum_bits = 0;
-        if (q4_1) __builtin_memcpy(&minimum_bits, block + 2, 2);
-        factors[kQuantizedPanel + c] = q4_1 ? _cvtsh_ss(minimum_bits) : -8.0f * factors[c];
-      } else {
-        bytes[c] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)),
-                                    _mm256_set1_epi8(static_cast<char>(0x80)));
-        factors[kQuantizedPanel + c] = -128.0f * factors[c];
-      }
-    }
+    const uint8_t* values = w + b * block_bytes + kValuesOffset[format];
+    // The 32 columns are 32 streams, more than the hardware prefetcher follows: each asks for its
+    // bytes a few blocks ahead, so that their loads below find them in L2.
+    for (int c = 0; c < cols; ++c)
+      _mm_prefetch(reinterpret_cast<const char*>(values + c * row_bytes + kPrefetchBytes), _MM_HINT_T1);
 #pragma GCC unroll 2
     for (int half = 0; half < 2; ++half) {
-      __m512i regs[8];
-#pragma GCC unroll 8
-      for (int r = 0; r < 8; ++r) regs[r] = join(bytes[half * 16 + r], bytes[half * 16 + 8 + r]);
-      transpose_steps(regs);
-#pragma GCC unroll 8
-      for (int step = 0; step < 8; ++step) _mm512_storeu_si512(out + step * kQuantizedPanel * 4 + half * 64, regs[step]);
+      const uint8_t* from = values + half * 16 * row_bytes;
+      uint8_t* to = out + half * 64;
+      __m512i groups[4];
+      load_transposed_groups(from, row_bytes, half * 16, cols, groups);
+      if (format == 0) {
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; ++t) _mm512_storeu_si512(to + t * 128, _mm512_xor_si512(groups[t], sign_bit));
+        load_transposed_groups(from + 16, row_bytes, half * 16, cols, groups);
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; ++t) _mm512_storeu_si512(to + (t + 4) * 128, _mm512_xor_si512(groups[t], sign_bit));
+      } else {
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; ++t) {
+          _mm512_storeu_si512(to + t * 128, _mm512_and_si512(groups[t], low_mask));
+          _mm512_storeu_si512(to + (t + 4) * 128, _mm512_and_si512(_mm512_srli_epi16(groups[t], 4), low_mask));
+        }
+      }
+    }
+    // Each lane's scale (and q4_1's minimum, the next 16 bits) gathered from its column's block.
+    float* factors = reinterpret_cast<float*>(out + 8 * kQuantizedPanel * 4);
+#pragma GCC unroll 2
+    for (int half = 0; half < 2; ++half) {
+      const __m512i headers = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), present[half], header_offsets,
+                                                          w + (half * 16 * row_bytes + b * block_bytes), 1);
+      const __m512 scales = _mm512_maskz_cvtph_ps(kAllLanes, _mm512_maskz_cvtepi32_epi16(kAllLanes, headers));
+      const __m512 offsets =
+          format == 1
+              ? _mm512_maskz_cvtph_ps(
+                    kAllLanes, _mm512_maskz_cvtepi32_epi16(kAllLanes, _mm512_maskz_srli_epi32(kAllLanes, headers, 16)))
+              : _mm512_mul_ps(scales, _mm512_set1_ps(format == 2 ? -8.0f : -128.0f));
+      _mm512_storeu_ps(factors + half * 16, scales);
+      _mm512_storeu_ps(factors + kQuantizedPanel + half * 16, offsets);
     }
   }
 }
