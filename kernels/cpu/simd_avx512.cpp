@@ -552,9 +552,9 @@ __m512i panel_lane_order() {
 // simd.h's quantized_gemm for a fixed number of rows: Rows x 2 registers of int32 sums over a block
 // (each broadcast group of 4 input codes multiplies 4 bytes of each of 32 columns) and as many of f32
 // sums over the blocks, to which each block's sums are added with their scales: (weight scale x input
-// scale) x sum + weight offset x input sum. Wide (16-bit inputs, simd.h): the low plane's codes
-// multiply the same bytes into sums of their own, added to the high plane's shifted left by 8 at the
-// end of the block (exact: at most 32 x 255 x 127 x 257 a lane).
+// scale) x sum + weight offset x input sum. Wide (16-bit inputs, simd.h): the high plane's products
+// first, the int32 sums shifted left by 8, then the low plane's products added to the same sums
+// (exact: at most 32 x 255 x 127 x 257 a lane), so that both planes need only Rows x 2 registers.
 template <int Rows, bool Wide>
 void quantized_gemm_fixed(const int8_t* codes, const float* scales, int64_t codes_stride, const uint8_t* panel,
                           int64_t blocks, float* y, int64_t y_stride, int cols) {
@@ -565,23 +565,28 @@ void quantized_gemm_fixed(const int8_t* codes, const float* scales, int64_t code
   for (int r = 0; r < Rows; ++r) sums[r][0] = sums[r][1] = _mm512_setzero_ps();
   for (int64_t b = 0; b < blocks; ++b) {
     const uint8_t* block = panel + b * kQuantizedPanelBlockBytes;
-    __m512i dots[kPlanes][Rows][2];
+    __m512i dots[Rows][2];
 #pragma GCC unroll 32
-    for (int p = 0; p < kPlanes; ++p)
+    for (int r = 0; r < Rows; ++r) dots[r][0] = dots[r][1] = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (int p = 0; p < kPlanes; ++p) {
+      if (p == 1) {
 #pragma GCC unroll 32
-      for (int r = 0; r < Rows; ++r) dots[p][r][0] = dots[p][r][1] = _mm512_setzero_si512();
+        for (int r = 0; r < Rows; ++r) {
+          dots[r][0] = _mm512_maskz_slli_epi32(kAllLanes, dots[r][0], 8);
+          dots[r][1] = _mm512_maskz_slli_epi32(kAllLanes, dots[r][1], 8);
+        }
+      }
 #pragma GCC unroll 8
-    for (int step = 0; step < 8; ++step) {
-      const __m512i low = _mm512_loadu_si512(block + step * 128), high = _mm512_loadu_si512(block + step * 128 + 64);
-#pragma GCC unroll 32
-      for (int p = 0; p < kPlanes; ++p) {
+      for (int step = 0; step < 8; ++step) {
+        const __m512i low = _mm512_loadu_si512(block + step * 128), high = _mm512_loadu_si512(block + step * 128 + 64);
 #pragma GCC unroll 32
         for (int r = 0; r < Rows; ++r) {
           int32_t group;
           __builtin_memcpy(&group, codes + r * codes_stride + p * plane + b * 32 + step * 4, 4);
           const __m512i inputs = _mm512_set1_epi32(group);
-          dots[p][r][0] = _mm512_dpbusd_epi32(dots[p][r][0], low, inputs);
-          dots[p][r][1] = _mm512_dpbusd_epi32(dots[p][r][1], high, inputs);
+          dots[r][0] = _mm512_dpbusd_epi32(dots[r][0], low, inputs);
+          dots[r][1] = _mm512_dpbusd_epi32(dots[r][1], high, inputs);
         }
       }
     }
@@ -594,10 +599,8 @@ void quantized_gemm_fixed(const int8_t* codes, const float* scales, int64_t code
       const __m512 input_sum = _mm512_set1_ps(scales[r * scales_stride + 2 * b + 1]);
 #pragma GCC unroll 2
       for (int h = 0; h < 2; ++h) {
-        __m512i total = dots[0][r][h];
-        if (Wide) total = _mm512_add_epi32(_mm512_maskz_slli_epi32(kAllLanes, total, 8), dots[kPlanes - 1][r][h]);
         const __m512 scaled = _mm512_mul_ps(weight_scales[h], input_scale);
-        sums[r][h] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(kAllLanes, total), scaled, sums[r][h]);
+        sums[r][h] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(kAllLanes, dots[r][h]), scaled, sums[r][h]);
         sums[r][h] = _mm512_fmadd_ps(offsets[h], input_sum, sums[r][h]);
       }
     }
