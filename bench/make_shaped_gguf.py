@@ -14,6 +14,7 @@ as the bundled model's do. Matrices are Q4_0 and the LM head Q6_K, as llama.cpp 
 about 1/sqrt(hidden), which keeps activations finite through every layer.
 
 usage: bench/make_shaped_gguf.py OUT.gguf [--shape llama-2-7b] [--tokenizer-from models/SmolLM2-...gguf]
+                                 [--layers N]   (the first N layers only: tests/e2e's smaller file)
 needs: numpy and gguf (pip install numpy gguf), the latter only to read the tokenizer's fields.
 """
 from __future__ import annotations
@@ -100,10 +101,15 @@ def main() -> int:
     parser.add_argument("--tokenizer-from", default=os.path.join(ROOT, "models", "SmolLM2-135M-Instruct.Q4_1.gguf"))
     parser.add_argument("--all-q4_0", action="store_true", help="the LM head in Q4_0 too")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--layers", type=int, help="fewer layers than the shape's (same matrices, a smaller file)")
     args = parser.parse_args()
     if not os.path.exists(args.tokenizer_from):
         sys.exit(f"make_shaped_gguf: no tokenizer source '{args.tokenizer_from}' (run launch/fetch-models.sh)")
     hidden, layers, heads, kv_heads, head_dim, ffn = SHAPES[args.shape]
+    if args.layers is not None:
+        if not 1 <= args.layers <= layers:
+            sys.exit(f"make_shaped_gguf: --layers {args.layers} is not between 1 and {args.shape}'s {layers}")
+        layers = args.layers
     fields, vocab = tokenizer_fields(args.tokenizer_from)
     q_dim, kv_dim = heads * head_dim, kv_heads * head_dim
 

@@ -41,14 +41,15 @@ else
 fi
 
 # Python packages for the independent clients the tests run (grpcio, grpcio-tools; openai, the official
-# client of the OpenAI-compatible HTTP API), in a virtual
+# client of the OpenAI-compatible HTTP API) and for bench/make_shaped_gguf.py, which writes the
+# Llama-2-7B-shaped file a planner test runs (numpy, gguf), in a virtual
 # environment inside the checkout (.venv/, ignored by git), so the system's Python is left alone.
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
-if "$venv/bin/python3" -c "import grpc, grpc_tools, openai" 2>/dev/null; then
+if "$venv/bin/python3" -c "import grpc, grpc_tools, openai, numpy, gguf" 2>/dev/null; then
   echo "install-deps: Python packages present in $venv"
 else
-  echo "install-deps: installing grpcio grpcio-tools openai into $venv"
+  echo "install-deps: installing grpcio grpcio-tools openai numpy gguf into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check grpcio grpcio-tools openai
+  "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check grpcio grpcio-tools openai numpy gguf
 fi

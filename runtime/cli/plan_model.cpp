@@ -171,7 +171,11 @@ plan::CheckpointLoad checkpoint_load(const std::string& path, const ModelSpec& s
     const bool repacked_whole = t.type == "Q4_K" || t.type == "Q6_K";
     const bool converted = gguf ? repacked_whole : (!matrix && t.type != "F32");
     // Repacked GGUF blocks: q4_1's 20 bytes per 32 values (Q4_K) or q8_0's 34 (Q6_K).
-    if (converted) load.converted_bytes += gguf ? t.elements() / 32 * (t.type == "Q6_K" ? 34 : 20) : t.elements() * 4;
+    const int64_t converted_bytes = gguf ? t.elements() / 32 * (t.type == "Q6_K" ? 34 : 20) : t.elements() * 4;
+    if (converted) load.converted_bytes += converted_bytes;
+    const bool lm_head = t.name == "output.weight" || t.name == "lm_head.weight";
+    if (converted && matrix && lm_head) load.converted_lm_head_bytes += converted_bytes;
+    if (converted && matrix && (lm_head || (spec.tied_embeddings && embedding))) load.lm_head_converted = true;
     if (converted && matrix) load.matrices_converted = true;
   }
   runtime = plan::NumberFormat::f32;

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <limits>
 #include <malloc.h>
+#include <utility>
 
 #include "runtime/core/check.h"
 #include "runtime/core/memory_usage.h"
@@ -186,9 +187,12 @@ Session open_session(const ModelFlags& flags, const std::string& fingerprint) {
                                                world.tp_rank());
   const auto stages = partition_layers(spec.layers, world.pp, flags.pp_layers);
   const StageLayers& mine = stages[world.pp_rank()];
-  // The stage first: a rank cuts (and copies) columns of its own layers only.
-  LoadedModel local = shard_model(stage_model(full, mine, world.first_stage(), world.last_stage()), shard);
-  full = {};  // what the rank does not keep (a k-quant tensor repacked whole, say) goes before repacking
+  // The stage first: a rank cuts (and copies) columns of its own layers only. What the rank does not
+  // keep (another stage's tensors, a k-quant tensor repacked whole) goes as soon as it can: the rest
+  // of the model before the cut, the whole LM head once its rows are cut (shard_model).
+  LoadedModel stage = stage_model(full, mine, world.first_stage(), world.last_stage());
+  full = {};
+  LoadedModel local = shard_model(std::move(stage), shard);
   if (session.device != nullptr || flags.weight_dtype == DType::q4_1) repack_file_formats(local.weights, *session.pool);
   if (flags.weight_dtype) convert_matrices(local.weights, *flags.weight_dtype);
   // Copies freed while cutting and converting (row-parallel slices, tensors replaced by their

@@ -12,7 +12,9 @@
 namespace shardlm {
 
 // The local spec says the rank's head, KV head and FFN counts; fused QKV becomes separate q, k, v.
-LoadedModel shard_model(const LoadedModel& full, const TensorParallelShard& shard);
+// Takes `full` by value: once the rank's LM head rows are copied out, its whole LM head is let go
+// before any layer is cut (a repacked k-quant head is freed then, if nothing else holds it).
+LoadedModel shard_model(LoadedModel full, const TensorParallelShard& shard);
 
 // A pipeline stage's part: its layers only (the local spec's layer count is theirs), the embeddings
 // on the first stage, the final norm and LM head on the last.

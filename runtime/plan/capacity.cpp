@@ -185,11 +185,16 @@ Plan make_plan(const ModelSpec& spec, const Hardware& hw, const Layout& layout, 
         const int64_t resident_weights = r.weights.total() - (embedding_untouched ? r.weights.embeddings : 0);
         const int64_t copies = copied_bytes(spec, s.place, layout.weights);
         r.mapped_file_bytes = load.matrices_converted ? 0 : resident_weights - copies;
-        // Loading holds, at its largest, either the k-quants repacked whole (before the cut) with the
-        // rank's cut copies, or the rank's weights as they end up (repacking and converting a tensor
-        // at a time frees or gives back its source as it goes).
-        r.load_peak_bytes = r.overhead_bytes + r.comm_bytes + r.tokenizer_bytes +
-                            std::max(load.converted_bytes + copies, resident_weights);
+        // Loading holds, at its largest, the k-quants repacked whole (before the cut) with the rank's
+        // cut copies, or the rank's weights as they end up (repacking and converting a tensor a slice
+        // at a time gives back its source as it goes). Under tensor parallelism the rank's LM head
+        // rows are copied from a repacked head, which then goes before the layers are cut: it meets
+        // the other repacked tensors and the head's rows, not the layers' copies.
+        const int64_t head_rows = layout.tp > 1 && load.lm_head_converted ? r.weights.lm_head : 0;
+        const int64_t other_converted = load.converted_bytes - (layout.tp > 1 ? load.converted_lm_head_bytes : 0);
+        const int64_t cutting = other_converted + head_rows +
+                                std::max(layout.tp > 1 ? load.converted_lm_head_bytes : 0, copies);
+        r.load_peak_bytes = r.overhead_bytes + r.comm_bytes + r.tokenizer_bytes + std::max(cutting, resident_weights);
         r.run_bytes = besides_kv + r.kv_bytes + resident_weights + r.tokenizer_bytes;
         r.peak_bytes = std::max(r.load_peak_bytes, r.run_bytes);
         r.kv_tokens_fit = std::max<int64_t>(0, memory - (r.peak_bytes - r.kv_bytes)) / r.kv_bytes_per_token;

@@ -16,6 +16,10 @@ struct CheckpointLoad {
   // Tensors the loader repacks on the heap before any cut (GGUF's k-quants), at their full unsharded
   // size in the runtime dtype: held together until the rank has cut its share.
   int64_t converted_bytes = 0;
+  // Of those, the LM head's own (not a tied embedding's): under tensor parallelism a rank copies its
+  // rows out and lets the whole go before cutting its layers (shard_model).
+  int64_t converted_lm_head_bytes = 0;
+  bool lm_head_converted = false;  // the tensor the LM head reads (its own, or a tied embedding) was repacked
   bool matrices_converted = false;  // matrices are heap copies (quantized or another dtype), not views
   // The token embedding stays a view of the file, read a row per token: its pages are not resident
   // unless a tied LM head reads them all.
