@@ -61,19 +61,16 @@ Tensor repack(const GgufTensor& t, std::vector<int64_t> shape, DType target) {
       });
       break;
     }
-    case GgmlType::q4_K: {
-      auto* out = result.data_as<BlockQ4_1>();
-      const size_t bytes = ggml_row_bytes(t.type, 256);
-      convert_releasing_source(t.data, elements / 256, bytes, [&](int64_t first, int64_t count) {
-        repack_q4_K_as_q4_1(t.data + first * bytes, count, out + first * kSuperBlocks);
-      });
-      break;
-    }
+    case GgmlType::q4_K:
     case GgmlType::q6_K: {
-      auto* out = result.data_as<BlockQ8_0>();
       const size_t bytes = ggml_row_bytes(t.type, 256);
       convert_releasing_source(t.data, elements / 256, bytes, [&](int64_t first, int64_t count) {
-        requantize_q6_K_as_q8_0(t.data + first * bytes, count, out + first * kSuperBlocks);
+        const uint8_t* from = t.data + first * bytes;
+        if (t.type == GgmlType::q4_K) {
+          repack_q4_K_as_q4_1(from, count, result.data_as<BlockQ4_1>() + first * kSuperBlocks);
+        } else {
+          requantize_q6_K_as_q8_0(from, count, result.data_as<BlockQ8_0>() + first * kSuperBlocks);
+        }
       });
       break;
     }
