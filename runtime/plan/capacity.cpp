@@ -288,7 +288,7 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
       // The head section holds the final norm, and the LM head unless it is the tied embedding.
       const double head = s.place.last_stage ? r.weights.lm_head + (tied_here ? r.weights.embeddings : 0) : 0;
       const double kv_read = prefill ? 0 : sequences * context * r.kv_bytes_per_token;
-      int64_t matmul_params = 0;
+      int64_t matmul_macs = 0;  // each matrix's weights times the rows it multiplies
       // Seconds to stream the matrices a decode step multiplies by, each at the memory's rate for its
       // size, or at its dtype's kernel's where that is slower (a CPU file that measured it); a model that fuses
       // q, k and v multiplies by them as one matrix where tp is 1 (the loader splits them for tp > 1).
@@ -299,7 +299,9 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
       for_each_tensor(spec, s.place, [&](const TensorShape& t) {
         const bool head_matrix = t.role == TensorRole::embedding && tied_here;
         if (!t.matrix || ((t.role == TensorRole::embedding || t.role == TensorRole::position) && !head_matrix)) return;
-        matmul_params += t.rows * t.cols;
+        // The LM head multiplies each sequence's last row only (a prompt's other rows need no logits).
+        const bool lm_head = head_matrix || t.role == TensorRole::lm_head;
+        matmul_macs += t.rows * t.cols * (lm_head ? sequences : rows);
         const double bytes = static_cast<double>(tensor_bytes(t, layout.weights));
         matrix_bytes_read += bytes;
         // The memory's rate for this matrix's size (as one fused matrix where it is one), and the rate
@@ -340,7 +342,7 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
       const double kv_streamed = attention_by_key ? 0 : kv_read;
       const double other_bytes = r.weights.layers + head - matrix_bytes_read + kv_streamed;
       t.memory_s = matrix_s + other_bytes / stream_bandwidth;
-      t.compute_s = (2.0 * rows * matmul_params + attention_flops) / peak;
+      t.compute_s = (2.0 * matmul_macs + attention_flops) / peak;
       t.overhead_s = overhead_per_layer * r.layers + hw.pass_overhead_for(threads);
       if (layout.tp > 1) {
         // Two row-parallel all-reduces a layer (attention output, MLP), and the vocab-parallel logits.
