@@ -575,6 +575,7 @@ template <class Format>
 
 // q4_0: a 16-bit scale, 16 bytes of nibbles; headers as 32-bit lanes, the scale in the low half.
 struct QuadQ4_0 {
+  using Pair = PairQ4_0;  // for a row's last few blocks
   static constexpr int64_t kBytes = 18, kNibbles = 2;
   static constexpr bool kMinimum = false;
   static __m512i headers(const __m512i (&starts)[4]) {
@@ -590,6 +591,7 @@ struct QuadQ4_0 {
 
 // q4_1: 16-bit scale and minimum, then the nibbles; headers as [scale, minimum] 32-bit lanes.
 struct QuadQ4_1 {
+  using Pair = PairQ4_1;
   static constexpr int64_t kBytes = 20, kNibbles = 4;
   static constexpr bool kMinimum = true;
   static __m512i headers(const __m512i (&starts)[4]) {
@@ -623,16 +625,33 @@ template <class Format, int Rows, int Cols, bool Wide>
                                               __m512 (&acc)[Rows][Cols][1]) {
   const int64_t plane = Wide ? codes_stride / 2 : 0, scales_stride = (codes_stride - plane) / 16;
   const __m512i nibble = _mm512_set1_epi8(0x0F);
-  // Block sums: the first quad of a pair of quads, then the pair folded (quads 0-1, then 2-3).
+  // Block sums: the first quad of a pair of quads, then the pair folded (quads 0-1, then 2-3): per
+  // 128-bit lane [a0 + a2, b0 + b2, a1 + a3, b1 + b3].
   __m512i first[Rows][Cols], folded[2][Rows][Cols];
+  auto fold = [](__m512i a, __m512i b) {
+    return _mm512_add_epi32(_mm512_maskz_unpacklo_epi32(kAllLanes, a, b), _mm512_maskz_unpackhi_epi32(kAllLanes, a, b));
+  };
 #pragma GCC unroll 4
   for (int q = 0; q < 4; ++q) {
     const int in_quad = present - 4 * q >= 4 ? 4 : present - 4 * q;
+    if (in_quad <= 0) {  // past a short group's last block: no products
+#pragma GCC unroll 32
+      for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 32
+        for (int c = 0; c < Cols; ++c) {
+          if (q % 2 == 0) {
+            first[r][c] = _mm512_setzero_si512();
+          } else {
+            folded[q / 2][r][c] = fold(first[r][c], _mm512_setzero_si512());
+          }
+        }
+      }
+      continue;
+    }
     __m512i low[Cols], high[Cols];
 #pragma GCC unroll 32
     for (int c = 0; c < Cols; ++c) {
-      const __m512i bytes = in_quad > 0 ? quad_bytes<Format>(blocks + c * row_bytes + 4 * q * Format::kBytes, in_quad)
-                                        : _mm512_setzero_si512();
+      const __m512i bytes = quad_bytes<Format>(blocks + c * row_bytes + 4 * q * Format::kBytes, in_quad);
       low[c] = _mm512_and_si512(bytes, nibble);
       high[c] = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), nibble);
     }
@@ -660,9 +679,8 @@ template <class Format, int Rows, int Cols, bool Wide>
         }
         if (q % 2 == 0) {
           first[r][c] = dots;
-        } else {  // per 128-bit lane: [a0 + a2, b0 + b2, a1 + a3, b1 + b3]
-          folded[q / 2][r][c] = _mm512_add_epi32(_mm512_maskz_unpacklo_epi32(kAllLanes, first[r][c], dots),
-                                                 _mm512_maskz_unpackhi_epi32(kAllLanes, first[r][c], dots));
+        } else {
+          folded[q / 2][r][c] = fold(first[r][c], dots);
         }
       }
     }
@@ -725,9 +743,20 @@ void quad_tile_fixed(const int8_t* codes, const float* scales, int64_t codes_str
     quad_group<Format, Rows, Cols, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Format::kBytes,
                                          row_bytes, 16, acc);
   }
-  if (b < blocks) {
+  // The last few blocks (SmolLM2's rows of 576 end in 2) cost less as pairs than as a group.
+  if (blocks - b >= 8) {
     quad_group<Format, Rows, Cols, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Format::kBytes,
                                          row_bytes, static_cast<int>(blocks - b), acc);
+    b = blocks;
+  }
+  using Pair = typename Format::Pair;
+  for (; b + 2 <= blocks; b += 2) {
+    quantized_pair<Pair, Rows, Cols, true, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
+                                                 row_bytes, acc);
+  }
+  if (b < blocks) {
+    quantized_pair<Pair, Rows, Cols, false, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
+                                                  row_bytes, acc);
   }
   store_tile_sums(acc, out, out_stride);
 }

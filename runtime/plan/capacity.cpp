@@ -364,27 +364,32 @@ Speed plan_speed(const ModelSpec& spec, const Hardware& hw, const Plan& plan, in
   speed.ttft_s = speed.prefill_s;
 
   // Decode: the sequences split into one micro-batch per stage (at most), which fill the pipeline;
-  // a step ends when the last micro-batch leaves the last stage (GPipe: (m + pp - 1) stage times).
+  // a step ends when the last micro-batch leaves the last stage: the first passes through every stage,
+  // each later one leaves a slowest stage's time after the one before it (GPipe's (m + pp - 1) stage
+  // times where the stages are even; at one sequence, the sum of the stages, however uneven).
   const int64_t micro_batches = std::min<int64_t>(concurrency, layout.pp);
   const int64_t per_micro_batch = (concurrency + micro_batches - 1) / micro_batches;
   const double context = prompt + w.output_tokens / 2.0;
-  double slowest = 0, tp_comm = 0;
+  double slowest = 0, slowest_tp_comm = 0, stages_total = 0, stages_tp_comm = 0;
   bool memory_bound = true;
   for (int p = 0; p < layout.pp; ++p) {
     const StageTime t = stage_time(p, per_micro_batch, per_micro_batch, context, false);
+    stages_total += t.total();
+    stages_tp_comm += t.tp_comm_s;
     if (t.total() > slowest) {
       slowest = t.total();
-      tp_comm = t.tp_comm_s;
+      slowest_tp_comm = t.tp_comm_s;
       memory_bound = t.memory_s >= t.compute_s;
     }
   }
-  speed.bubble = static_cast<double>(layout.pp - 1) / (micro_batches + layout.pp - 1);
-  speed.tp_comm_s = tp_comm * (micro_batches + layout.pp - 1);
+  const double pipeline_s = stages_total + (micro_batches - 1) * slowest;
+  speed.bubble = 1.0 - micro_batches * stages_total / layout.pp / pipeline_s;
+  speed.tp_comm_s = stages_tp_comm + (micro_batches - 1) * slowest_tp_comm;
   speed.pp_transfer_s = (layout.pp - 1) * transfer(per_micro_batch) * micro_batches;
   // Rank 0 broadcasts each step's plan; with stages, the last returns the logits to rank 0.
   const double step_messages = world > 1 ? latency : 0;
   const double logits_back = layout.pp > 1 ? latency + concurrency * spec.vocab_size * 4.0 / pp_link : 0;
-  speed.decode_step_s = (micro_batches + layout.pp - 1) * slowest + speed.pp_transfer_s + step_messages + logits_back;
+  speed.decode_step_s = pipeline_s + speed.pp_transfer_s + step_messages + logits_back;
   speed.itl_s = speed.decode_step_s;
   speed.decode_tokens_per_s = concurrency / speed.itl_s;
   speed.throughput = concurrency * w.output_tokens / (concurrency * speed.prefill_s + w.output_tokens * speed.itl_s);

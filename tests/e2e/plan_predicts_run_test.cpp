@@ -2,9 +2,9 @@
 // `shardlm generate` within 5%, and its decode tokens/s within 25%, for stories260K and SmolLM2 (its
 // Q4_1 GGUF dequantized to f32 at load, --weights f32) at tp 1 and tp 2, SmolLM2 as stored (Q4_1
 // in place, the probe's q4_1 decode rate), and 4 layers of Llama-2-7B's shape with random Q4_0 matrices
-// and a Q6_K LM head (bench/make_shaped_gguf.py --layers 4, 0.7 GB, written here) at tp 1 and tp 2:
-// a 7B model's own matrices (9 and 24 MiB, 109 MiB a layer), streamed from memory each token as a
-// 7B model's are, through the kernel the probe times for Q4_0. There the prompt is long (156 tokens)
+// and a Q6_K LM head (bench/make_shaped_gguf.py --layers 4, 0.7 GB, written here) at tp 1, tp 2 and
+// pp 2: a 7B model's own matrices (9 and 24 MiB, 109 MiB a layer), streamed from memory each token as
+// a 7B model's are, through the kernel the probe times for Q4_0. There the prompt is long (156 tokens)
 // and prefill tokens/s is checked too (within 25%): the panel product, which the probe times at 256
 // rows. The hardware file is what `plan --probe-hardware` measures here (synthetic decoders, the
 // attention kernel on synthetic K/V, MPI ranks that only all-reduce): neither model is ever run by
@@ -77,26 +77,27 @@ double number_after(const std::string& text, const std::string& pattern) {
 
 // One run of generate, alone or under mpirun with every rank wrapped in /usr/bin/time (when present)
 // so that each rank's peak is known, not only rank 0's.
-Measured run_generate(const std::string& model, int tp, int new_tokens, const std::string& weights,
+Measured run_generate(const std::string& model, int tp, int pp, int new_tokens, const std::string& weights,
                       const std::string& prompt) {
+  const int ranks = tp * pp;
   std::vector<std::string> args = {
       "generate",      "--model", model, "--prompt", prompt, "--max-new-tokens", std::to_string(new_tokens),
       "--temperature", "0"};
   if (!weights.empty()) args.insert(args.end(), {"--weights", weights});
   CliResult run;
-  const bool time_ranks = tp > 1 && ::access("/usr/bin/time", X_OK) == 0;
-  if (tp == 1) {
+  const bool time_ranks = ranks > 1 && ::access("/usr/bin/time", X_OK) == 0;
+  if (ranks == 1) {
     run = run_cli(args);
   } else {
     prepare_mpi_environment();
     // As launch/mpirun.sh starts ranks: unbound, and oversubscribed only when there are more ranks
     // than cores (Open MPI's waits then yield the core at every poll, which slows every message).
-    std::vector<std::string> argv = {SHARDLM_MPIEXEC, "-np", std::to_string(tp), "--bind-to", "none"};
-    if (tp > static_cast<int>(std::thread::hardware_concurrency())) argv.push_back("--oversubscribe");
+    std::vector<std::string> argv = {SHARDLM_MPIEXEC, "-np", std::to_string(ranks), "--bind-to", "none"};
+    if (ranks > static_cast<int>(std::thread::hardware_concurrency())) argv.push_back("--oversubscribe");
     if (time_ranks) argv.insert(argv.end(), {"/usr/bin/time", "-f", "rank-peak-kb %M"});
     argv.push_back(SHARDLM_BINARY);
     argv.insert(argv.end(), args.begin(), args.end());
-    argv.insert(argv.end(), {"--tp", std::to_string(tp)});
+    argv.insert(argv.end(), {"--tp", std::to_string(tp), "--pp", std::to_string(pp)});
     run = run_program(argv);
   }
   EXPECT_EQ(run.exit_code, 0) << run.err;
@@ -115,10 +116,10 @@ Measured run_generate(const std::string& model, int tp, int new_tokens, const st
   return m;
 }
 
-nlohmann::json predict(const std::string& hardware, const std::string& model, int tp, int prompt_tokens,
+nlohmann::json predict(const std::string& hardware, const std::string& model, int tp, int pp, int prompt_tokens,
                        int new_tokens, const std::string& weights) {
   std::vector<std::string> args = {"plan", "--model", model, "--hardware", hardware, "--tp", std::to_string(tp),
-                                   "--prompt-tokens", std::to_string(prompt_tokens), "--output-tokens",
+                                   "--pp", std::to_string(pp), "--prompt-tokens", std::to_string(prompt_tokens), "--output-tokens",
                                    std::to_string(new_tokens), "--json"};
   if (!weights.empty()) args.insert(args.end(), {"--weights", weights});
   const CliResult plan = run_cli(args);
@@ -133,6 +134,7 @@ struct Case {
   int runs;  // the fastest of these is compared: more where a run is short and cheap
   std::string weights = "";  // --weights for both the run and the plan; "" = the checkpoint's own
   bool check_prefill = false;  // a long prompt, and its prefill speed checked as well
+  int pp = 1;
 };
 
 // Test names and failures show the case's name, not its bytes.
@@ -161,7 +163,7 @@ TEST_P(PlanPredictsRun, PeakMemoryWithin5PercentAndSpeedWithin25Percent) {
     std::vector<Measured> runs;
     std::vector<double> peaks;  // per rank, from any run that reported them (mpirun may lose a line)
     for (int attempt = 0; attempt < c.runs; ++attempt) {
-      runs.push_back(run_generate(c.model, c.tp, c.new_tokens, c.weights, prompt));
+      runs.push_back(run_generate(c.model, c.tp, c.pp, c.new_tokens, c.weights, prompt));
       if (runs.back().peak_mib.size() > peaks.size()) peaks = runs.back().peak_mib;
     }
     std::sort(runs.begin(), runs.end(),
@@ -170,11 +172,11 @@ TEST_P(PlanPredictsRun, PeakMemoryWithin5PercentAndSpeedWithin25Percent) {
     best.peak_mib = peaks;
     for (const Measured& run : runs) best.prefill_tokens_per_s = std::max(best.prefill_tokens_per_s, run.prefill_tokens_per_s);
     ASSERT_GT(best.prompt_tokens, 0);
-    const nlohmann::json plan = predict(hardware, c.model, c.tp, best.prompt_tokens, c.new_tokens, c.weights);
+    const nlohmann::json plan = predict(hardware, c.model, c.tp, c.pp, best.prompt_tokens, c.new_tokens, c.weights);
 
     std::vector<double> predicted;
     for (const auto& rank : plan["ranks"]) predicted.push_back(rank["peak_bytes"].get<double>() / (1024.0 * 1024.0));
-    ASSERT_EQ(predicted.size(), static_cast<size_t>(c.tp));
+    ASSERT_EQ(predicted.size(), static_cast<size_t>(c.tp * c.pp));
     if (best.peak_mib.size() == 1) predicted.resize(1);  // only rank 0's peak is known
     ASSERT_EQ(best.peak_mib.size(), predicted.size());
     std::sort(predicted.begin(), predicted.end());
@@ -214,7 +216,8 @@ INSTANTIATE_TEST_SUITE_P(Runs, PlanPredictsRun,
                                            Case{"smollm2_tp2", kSmolLm2, 2, 100, 5, "f32"},
                                            Case{"smollm2_stored_tp1", kSmolLm2, 1, 100, 3, ""},
                                            Case{"llama2_7b_shape_q4_0_tp1", kShaped7b, 1, 32, 3, "", true},
-                                           Case{"llama2_7b_shape_q4_0_tp2", kShaped7b, 2, 32, 3, "", true}),
+                                           Case{"llama2_7b_shape_q4_0_tp2", kShaped7b, 2, 32, 3, "", true},
+                                           Case{"llama2_7b_shape_q4_0_pp2", kShaped7b, 1, 32, 3, "", true, 2}),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -16,9 +16,10 @@ namespace shardlm {
 namespace {
 
 constexpr int64_t kSizes[] = {1, 7, 63, 64, 65, 769, 4097};
-// Row lengths for the block formats: one block, two, an odd count, 7 (a second group of four blocks
-// cut short), and long rows (16 blocks and 9; 129).
-constexpr int64_t kBlockRowLengths[] = {32, 64, 96, 224, 800, 4128};
+// Row lengths for the block formats: one block, two, an odd count, 7; 11 and 14 blocks (the AVX-512
+// decode product's groups of 16 cut short: its third group of four ends after 3, its fourth after 2);
+// long rows (16 blocks and 9; 129).
+constexpr int64_t kBlockRowLengths[] = {32, 64, 96, 224, 352, 448, 800, 4128};
 // 8 and 9: the last product that keeps 16-bit quantized inputs and the first that takes 8-bit ones
 // where SHARDLM_PREFILL_INPUTS=int8 asks (cpu::kMaxWideInputRows); 17 and 41 take the panel products
 // of quantized weights (from 16 rows), 41 the blocked GEMM of f32 / bf16 ones, where the level has them.
