@@ -543,10 +543,20 @@ void gemm_f32(const float* x, int64_t x_stride, int rows, const float* panel, in
 // The panel's column order: a 4 x 4 transpose of 32-bit groups leaves lane L of each 16-column half
 // holding column 4 x (L mod 4) + L / 4 of that half (pack_quantized_panel), a map that is its own
 // inverse, so the same index puts the finished sums back in column order.
+// 16 int32 lanes made at compile time (tables read from memory, not built at every call).
+struct LaneTable {
+  alignas(64) int32_t lanes[16];
+};
+template <class Rule>
+constexpr LaneTable lane_table(Rule rule) {
+  LaneTable table{};
+  for (int lane = 0; lane < 16; ++lane) table.lanes[lane] = rule(lane);
+  return table;
+}
+
 __m512i panel_lane_order() {
-  alignas(64) int32_t order[16];
-  for (int lane = 0; lane < 16; ++lane) order[lane] = 4 * (lane % 4) + lane / 4;
-  return _mm512_load_si512(order);
+  static constexpr LaneTable kOrder = lane_table([](int lane) { return 4 * (lane % 4) + lane / 4; });
+  return _mm512_load_si512(kOrder.lanes);
 }
 
 // q4_0 and q4_1 at decode sizes, 16 blocks of each weight row a step: the per-block work of the pairs
@@ -579,9 +589,13 @@ struct QuadQ4_0 {
   static constexpr int64_t kBytes = 18, kNibbles = 2;
   static constexpr bool kMinimum = false;
   static __m512i headers(const __m512i (&starts)[4]) {
-    alignas(64) int16_t index[32] = {};
-    for (int lane = 0; lane < 16; ++lane) index[lane] = static_cast<int16_t>((lane % 2) * 32 + lane / 4 * kBytes / 2);
-    const __m512i words = _mm512_load_si512(index);
+    // Word L (< 16) of the 32: the scale's word in quads (L mod 2) and (L mod 2) + 2, read as pairs of
+    // words in 32-bit lanes: lane i holds words 2i and 2i + 1.
+    static constexpr LaneTable kWords = lane_table([](int lane) {
+      auto word = [](int l) { return l < 16 ? (l % 2) * 32 + l / 4 * static_cast<int>(kBytes) / 2 : 0; };
+      return word(2 * lane) | word(2 * lane + 1) << 16;
+    });
+    const __m512i words = _mm512_load_si512(kWords.lanes);
     const __m512i early = _mm512_permutex2var_epi16(starts[0], words, starts[1]);
     const __m512i late = _mm512_permutex2var_epi16(starts[2], words, starts[3]);
     return _mm512_maskz_cvtepu16_epi32(
@@ -595,9 +609,9 @@ struct QuadQ4_1 {
   static constexpr int64_t kBytes = 20, kNibbles = 4;
   static constexpr bool kMinimum = true;
   static __m512i headers(const __m512i (&starts)[4]) {
-    alignas(64) int32_t index[16];
-    for (int lane = 0; lane < 16; ++lane) index[lane] = (lane % 2) * 16 + lane / 4 * kBytes / 4;
-    const __m512i dwords = _mm512_load_si512(index);
+    static constexpr LaneTable kDwords =
+        lane_table([](int lane) { return (lane % 2) * 16 + lane / 4 * static_cast<int>(kBytes) / 4; });
+    const __m512i dwords = _mm512_load_si512(kDwords.lanes);
     const __m512i early = _mm512_permutex2var_epi32(starts[0], dwords, starts[1]);
     const __m512i late = _mm512_permutex2var_epi32(starts[2], dwords, starts[3]);
     return _mm512_mask_mov_epi32(early, kLaterQuadLanes, late);
@@ -731,15 +745,22 @@ void quad_tile_fixed(const int8_t* codes, const float* scales, int64_t codes_str
   const int64_t row_bytes = w_stride / 32 * Format::kBytes, blocks = k / 32;
   __m512 acc[Rows][Cols][1];
   zero_sums(acc);
-  int64_t b = 0;
-  for (; b + 16 <= blocks; b += 16) {
-    // As quantized_tile_fixed: the same bytes of the rows kPrefetchTiles tiles on, into L2.
+  // As quantized_tile_fixed: the same bytes of the rows kPrefetchTiles tiles on, into L2, each cache
+  // line of bytes [from, to) of those rows; the last group's step takes the rest of the rows too (the
+  // blocks after it are not prefetched: missing them cost SmolLM2's rows of 576 a sixth of its decode).
+  auto prefetch_ahead = [&](int64_t from, int64_t to) {
 #pragma GCC unroll 32
     for (int c = 0; c < Cols; ++c) {
-      const char* ahead = reinterpret_cast<const char*>(weights + b * Format::kBytes + (c + kPrefetchTiles * Cols) * row_bytes);
-#pragma GCC unroll 8
-      for (int64_t line = 0; line < 16 * Format::kBytes; line += 64) _mm_prefetch(ahead + line, _MM_HINT_T1);
+      const uint8_t* row = weights + (c + kPrefetchTiles * Cols) * row_bytes;
+      const auto end = reinterpret_cast<uintptr_t>(row + to);
+      for (auto line = reinterpret_cast<uintptr_t>(row + from) & ~uintptr_t{63}; line < end; line += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T1);
     }
+  };
+  if (blocks < 16) prefetch_ahead(0, row_bytes);
+  int64_t b = 0;
+  for (; b + 16 <= blocks; b += 16) {
+    prefetch_ahead(b * Format::kBytes, b + 32 <= blocks ? (b + 16) * Format::kBytes : row_bytes);
     quad_group<Format, Rows, Cols, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Format::kBytes,
                                          row_bytes, 16, acc);
   }
