@@ -448,31 +448,39 @@ void quantized_pair(const int8_t* codes, const float* scales, int64_t codes_stri
 
 constexpr int64_t kPrefetchTiles = 16;
 
+// Blocks [b, blocks) of the tile's weight rows, two a step, added to acc. Prefetch: the weight rows
+// kPrefetchTiles tiles on, at the same place, into L2: the hardware's prefetchers do not run far
+// enough ahead of a kernel this busy with each byte (measured: q4_1 streamed from memory at a third of
+// its rate from the cache), and a decode's tiles take the rows in order. Into L2 and 16 tiles on
+// streamed a 7B model's Q4_0 rows 10% faster on 2 threads than into L1 and 4 on (a Zen 4 VM: 22 -> 24
+// GB/s), q4_1's 20% (22 -> 26).
+template <class Pair, int Rows, int Cols, bool Wide, bool Prefetch>
+void pair_steps(const int8_t* codes, const float* scales, int64_t codes_stride, const uint8_t* weights,
+                int64_t row_bytes, int64_t b, int64_t blocks, __m512 (&acc)[Rows][Cols][1]) {
+  for (; b + 2 <= blocks; b += 2) {
+    if (Prefetch) {
+#pragma GCC unroll 32
+      for (int c = 0; c < Cols; ++c)
+        _mm_prefetch(reinterpret_cast<const char*>(weights + b * Pair::kBytes + (c + kPrefetchTiles * Cols) * row_bytes),
+                     _MM_HINT_T1);
+    }
+    quantized_pair<Pair, Rows, Cols, true, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
+                                                 row_bytes, acc);
+  }
+  if (b < blocks) {
+    quantized_pair<Pair, Rows, Cols, false, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
+                                                  row_bytes, acc);
+  }
+}
+
 template <class Pair, bool Wide, int Rows, int Cols>
 void quantized_tile_fixed(const int8_t* codes, const float* scales, int64_t codes_stride, const void* w,
                           int64_t w_stride, int64_t k, float* out, int64_t out_stride) {
   const auto* weights = static_cast<const uint8_t*>(w);
-  const int64_t row_bytes = w_stride / 32 * Pair::kBytes, blocks = k / 32;
+  const int64_t row_bytes = w_stride / 32 * Pair::kBytes;
   __m512 acc[Rows][Cols][1];
   zero_sums(acc);
-  int64_t b = 0;
-  for (; b + 2 <= blocks; b += 2) {
-    // The weight rows kPrefetchTiles tiles on, at the same place, into L2: the hardware's prefetchers
-    // do not run far enough ahead of a kernel this busy with each byte (measured: q4_1 streamed from
-    // memory at a third of its rate from the cache), and a decode's tiles take the rows in order. Into
-    // L2 and 16 tiles on streamed a 7B model's Q4_0 rows 10% faster on 2 threads than into L1 and 4 on
-    // (a Zen 4 VM: 22 -> 24 GB/s), q4_1's 20% (22 -> 26).
-#pragma GCC unroll 32
-    for (int c = 0; c < Cols; ++c)
-      _mm_prefetch(reinterpret_cast<const char*>(weights + b * Pair::kBytes + (c + kPrefetchTiles * Cols) * row_bytes),
-                   _MM_HINT_T1);
-    quantized_pair<Pair, Rows, Cols, true, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
-                                           row_bytes, acc);
-  }
-  if (b < blocks) {
-    quantized_pair<Pair, Rows, Cols, false, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
-                                            row_bytes, acc);
-  }
+  pair_steps<Pair, Rows, Cols, Wide, true>(codes, scales, codes_stride, weights, row_bytes, 0, k / 32, acc);
   store_tile_sums(acc, out, out_stride);
 }
 
@@ -770,15 +778,8 @@ void quad_tile_fixed(const int8_t* codes, const float* scales, int64_t codes_str
                                          row_bytes, static_cast<int>(blocks - b), acc);
     b = blocks;
   }
-  using Pair = typename Format::Pair;
-  for (; b + 2 <= blocks; b += 2) {
-    quantized_pair<Pair, Rows, Cols, true, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
-                                                 row_bytes, acc);
-  }
-  if (b < blocks) {
-    quantized_pair<Pair, Rows, Cols, false, Wide>(codes + b * 32, scales + b * 2, codes_stride, weights + b * Pair::kBytes,
-                                                  row_bytes, acc);
-  }
+  pair_steps<typename Format::Pair, Rows, Cols, Wide, false>(codes, scales, codes_stride, weights, row_bytes, b, blocks,
+                                                             acc);
   store_tile_sums(acc, out, out_stride);
 }
 
