@@ -99,7 +99,9 @@ struct DeviceLimits {
 // Dense bf16 tensor-core FLOPs per clock per multiprocessor: A100 (8.0) 2048, H100/H200 (9.0) 4096.
 double bf16_flops_per_clock(int major) { return major >= 9 ? 4096.0 : major == 8 ? 2048.0 : 1024.0; }
 
-DeviceLimits measure_limits(DeviceOps& ops, int device) {
+// datasheet_bf16: the GPU's preset's dense bf16 peak (FLOP/s), or 0 where it has no preset: then the
+// peak at the clock the device reports, its boost clock (H100 SXM: 1,070 TFLOP/s for a datasheet 989).
+DeviceLimits measure_limits(DeviceOps& ops, int device, double datasheet_bf16) {
   DeviceLimits limits;
   int memory_khz = 0, bus_bits = 0, clock_khz = 0, sms = 0, major = 0;
   check(cudaDeviceGetAttribute(&memory_khz, cudaDevAttrMemoryClockRate, device), "memory clock");
@@ -108,7 +110,7 @@ DeviceLimits measure_limits(DeviceOps& ops, int device) {
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "multiprocessors");
   check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "compute capability");
   limits.nominal_bandwidth = 2.0 * memory_khz * 1e3 * bus_bits / 8;  // double data rate
-  limits.nominal_bf16 = sms * clock_khz * 1e3 * bf16_flops_per_clock(major);
+  limits.nominal_bf16 = datasheet_bf16 > 0 ? datasheet_bf16 : sms * clock_khz * 1e3 * bf16_flops_per_clock(major);
 
   // A copy of 2 GiB reads and writes each byte once; the best of 5.
   const int64_t bytes = int64_t{2} << 30;
@@ -152,12 +154,20 @@ void run(const std::string& preset, int64_t prompt_tokens, int64_t decode_tokens
   fmt::print("gpu_bench: {} ({} multiprocessors, {:.1f} GiB), model {}\n", properties.name,
              properties.multiProcessorCount, properties.totalGlobalMem / 1073741824.0, spec.summary());
 
+  const std::string gpu_preset = plan::gpu_preset_for(properties.name, static_cast<int64_t>(properties.totalGlobalMem));
+  if (gpu_preset.empty()) {
+    fmt::print("no hardware preset for this GPU: nominal figures are from its reported clocks, and the memory plan uses "
+               "h100-80g's overheads\n");
+  }
+  const plan::Hardware hardware = plan::find_hardware(gpu_preset.empty() ? "h100-80g" : gpu_preset);
   std::unique_ptr<DeviceOps> ops = make_cuda_ops(0);
-  const DeviceLimits limits = measure_limits(*ops, 0);
+  const DeviceLimits limits =
+      measure_limits(*ops, 0, gpu_preset.empty() ? 0.0 : hardware.flops_for(plan::NumberFormat::bf16));
   fmt::print("memory bandwidth: nominal {:.0f} GB/s, measured (copy) {:.0f} GB/s = {:.2f} of nominal\n",
              limits.nominal_bandwidth / 1e9, limits.measured_bandwidth / 1e9,
              limits.measured_bandwidth / limits.nominal_bandwidth);
-  fmt::print("bf16 dense: nominal (at the reported clock) {:.0f} TFLOP/s, measured (cuBLAS GEMM) {:.0f} TFLOP/s = {:.2f} of nominal\n",
+  fmt::print("bf16 dense: nominal ({}) {:.0f} TFLOP/s, measured (cuBLAS GEMM) {:.0f} TFLOP/s = {:.2f} of nominal\n",
+             gpu_preset.empty() ? std::string("at the reported clock") : "datasheet, " + gpu_preset,
              limits.nominal_bf16 / 1e12, limits.measured_bf16 / 1e12, limits.measured_bf16 / limits.nominal_bf16);
 
   // The model's run, on fresh allocation counters so its peak is the model's alone.
@@ -166,7 +176,7 @@ void run(const std::string& preset, int64_t prompt_tokens, int64_t decode_tokens
   workload.prompt_tokens = prompt_tokens;
   workload.output_tokens = decode_tokens;
   plan::Layout layout;  // bf16 weights and K/V, one rank
-  const plan::RankMemory planned = plan::make_plan(spec, plan::find_hardware("h100-80g"), layout, workload).ranks[0];
+  const plan::RankMemory planned = plan::make_plan(spec, hardware, layout, workload).ranks[0];
   {
     Decoder decoder(spec, random_llama_weights(spec, *ops), *ops);
     KvPool pool(spec, planned.kv_blocks, workload.block_size, DType::bf16, ops->memory());

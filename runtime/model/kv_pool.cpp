@@ -25,17 +25,25 @@ KvPool::KvPool(const ModelSpec& spec, int64_t num_blocks, int64_t block_size, DT
   }
 }
 
-void KvPool::write(int64_t layer, const float* k, const float* v, int64_t tokens, int64_t start_pos,
-                   std::span<const int32_t> block_table) {
-  SHARDLM_CHECK(start_pos + tokens <= static_cast<int64_t>(block_table.size()) * block_size_,
+void KvPool::check_write(int64_t tokens, int64_t start_pos, std::span<const int32_t> block_table) const {
+  if (tokens <= 0) return;
+  SHARDLM_CHECK(start_pos >= 0 && start_pos + tokens <= static_cast<int64_t>(block_table.size()) * block_size_,
                 "positions {}..{} are beyond the {} blocks of the sequence's table", start_pos, start_pos + tokens - 1,
                 block_table.size());
+  for (int64_t b = start_pos / block_size_; b <= (start_pos + tokens - 1) / block_size_; ++b) {
+    SHARDLM_CHECK(block_table[b] >= 0 && block_table[b] < num_blocks_, "block {} is outside the pool of {}",
+                  block_table[b], num_blocks_);
+  }
+}
+
+void KvPool::write(int64_t layer, const float* k, const float* v, int64_t tokens, int64_t start_pos,
+                   std::span<const int32_t> block_table) {
+  check_write(tokens, start_pos, block_table);
   auto* key_pool = static_cast<uint8_t*>(keys_[layer].data());
   auto* value_pool = static_cast<uint8_t*>(values_[layer].data());
   for (int64_t t = 0; t < tokens; ++t) {
     const int64_t position = start_pos + t;
     const int64_t block = block_table[position / block_size_];
-    SHARDLM_CHECK(block >= 0 && block < num_blocks_, "block {} is outside the pool of {}", block, num_blocks_);
     for (int64_t h = 0; h < kv_heads_; ++h) {
       const int64_t at = ((block * kv_heads_ + h) * block_size_ + position % block_size_) * head_dim_;
       const int64_t from = (t * kv_heads_ + h) * head_dim_;

@@ -35,6 +35,10 @@ class KvPool {
   // quantized per block of 32).
   void write(int64_t layer, const float* k, const float* v, int64_t tokens, int64_t start_pos,
              std::span<const int32_t> block_table);
+  // Throws unless positions start_pos .. start_pos + tokens - 1 lie within block_table's blocks and
+  // every block they fall in is one of this pool's: what write() and a device's own KV write
+  // (DeviceOps::write_kv) check before storing anything.
+  void check_write(int64_t tokens, int64_t start_pos, std::span<const int32_t> block_table) const;
   // Bytes of K and V over all layers, as allocated.
   size_t bytes() const;
   int64_t kv_heads() const { return kv_heads_; }

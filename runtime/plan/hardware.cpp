@@ -365,6 +365,16 @@ Hardware hardware_from_yaml(const YAML::Node& root, const std::string& path) {
 
 }  // namespace
 
+std::string gpu_preset_for(std::string_view device_name, int64_t memory_bytes) {
+  auto has = [&](std::string_view part) { return device_name.find(part) != std::string_view::npos; };
+  if (has("PCIe") || has("NVL")) return "";
+  // H100 SXM calls itself "H100 80GB HBM3" (or "H100 SXM5 80GB"); H200 SXM just "H200".
+  if (has("H100") && (has("HBM3") || has("SXM"))) return "h100-80g";
+  if (has("H200")) return "h200";
+  if (has("A100") && has("SXM")) return memory_bytes > (int64_t{60} << 30) ? "a100-80g" : "a100-40g";
+  return "";
+}
+
 Hardware find_hardware(const std::string& name_or_path) {
   namespace fs = std::filesystem;
   if (fs::is_regular_file(name_or_path)) return read_hardware(name_or_path);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "runtime/core/dtype.h"
 #include "runtime/plan/number_format.h"
@@ -91,6 +92,11 @@ struct Hardware {
 Hardware read_hardware(const std::string& path);
 // A preset name (configs/hardware/<name>.yaml) or a path to a YAML file.
 Hardware find_hardware(const std::string& name_or_path);
+// The preset (configs/hardware/<name>.yaml) whose datasheet figures are those of a GPU the CUDA runtime
+// names `device_name` (cudaDeviceProp::name, "NVIDIA H100 80GB HBM3") with `memory_bytes` of memory:
+// "h100-80g", "h200", "a100-80g" or "a100-40g" (the SXM parts); "" for any other (the PCIe and NVL
+// parts run at other clocks and bandwidths, which no preset holds).
+std::string gpu_preset_for(std::string_view device_name, int64_t memory_bytes);
 // The YAML text of `hardware`, in the form read_hardware reads (the probe writes it).
 std::string hardware_yaml(const Hardware& hardware, const std::string& comment);
 

@@ -42,12 +42,21 @@ class CudaBackend final : public Backend {
     return storage;
   }
 
+  // Both run on the legacy default stream, which does not order itself with the ops' non-blocking
+  // stream, and may return before the device is done (cudaMemset always may; cudaMemcpy from pageable
+  // memory once the bytes are staged): each waits for the device, so that a kernel the ops launch
+  // next never reads a weight still in flight or K/V that a late zeroing then wipes. They run while
+  // loading and allocating, not per token.
   void copy(void* dst, const void* src, size_t bytes) override {
-    if (bytes > 0) SHARDLM_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault), device_);
+    if (bytes == 0) return;
+    SHARDLM_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault), device_);
+    SHARDLM_CUDA_CHECK(cudaDeviceSynchronize(), device_);
   }
 
   void zero(void* data, size_t bytes) override {
-    if (bytes > 0) SHARDLM_CUDA_CHECK(cudaMemset(data, 0, bytes), device_);
+    if (bytes == 0) return;
+    SHARDLM_CUDA_CHECK(cudaMemset(data, 0, bytes), device_);
+    SHARDLM_CUDA_CHECK(cudaDeviceSynchronize(), device_);
   }
 
   MemoryStats memory() const override {

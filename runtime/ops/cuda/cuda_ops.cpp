@@ -243,9 +243,7 @@ class CudaOps final : public DeviceOps {
     SHARDLM_CHECK(pool.dtype() == DType::f32 || pool.dtype() == DType::bf16,
                   "KV write on GPU {}: a {} pool is not supported on CUDA yet (f32 or bf16)", device_,
                   dtype_name(pool.dtype()));
-    SHARDLM_CHECK(start_pos + tokens <= static_cast<int64_t>(block_table.size()) * pool.block_size(),
-                  "KV write of positions {}..{} past the sequence's {} blocks", start_pos, start_pos + tokens - 1,
-                  block_table.size());
+    pool.check_write(tokens, start_pos, block_table);  // the kernel indexes the pool by these ids unchecked
     const auto* table =
         static_cast<const int32_t*>(upload(tables_, block_table.data(), block_table.size() * sizeof(int32_t)));
     check_cuda(cuda::write_kv(pool.keys_for_writing(layer), pool.values_for_writing(layer), kernel_dtype(pool.dtype()),

@@ -103,5 +103,35 @@ TEST(KvPool, RefusesOtherDtypes) {
   EXPECT_THROW(KvPool(small_spec(), 4, 2, DType::f16), Error);
 }
 
+// A write's block ids are checked before anything is stored, on the CPU as by the CUDA ops (which
+// call check_write before their kernel indexes the pool with the ids): a bad id names itself and the
+// pool's size, and leaves the pool as it was.
+TEST(KvPool, RefusesBlocksOutsideThePoolBeforeWriting) {
+  const ModelSpec spec = small_spec();
+  const int64_t block_size = 2, width = spec.kv_heads * spec.head_dim;
+  KvPool pool(spec, 4, block_size, DType::f32);
+  const std::vector<float> sevens(block_size * width, 7.0f);
+  pool.write(0, sevens.data(), sevens.data(), block_size, 0, std::vector<int32_t>{0});
+  const std::vector<float> k(3 * width, 1.0f), v(3 * width, 2.0f);
+  auto message_of = [&](const std::vector<int32_t>& table, int64_t tokens, int64_t start) -> std::string {
+    try {
+      pool.write(0, k.data(), v.data(), tokens, start, table);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(message_of({0, 4}, 3, 0).find("block 4 is outside the pool of 4"), std::string::npos);
+  EXPECT_NE(message_of({-1, 2}, 1, 0).find("block -1 is outside the pool of 4"), std::string::npos);
+  EXPECT_NE(message_of({0, 1}, 3, 2).find("beyond the 2 blocks"), std::string::npos);
+  EXPECT_NE(message_of({0, 1}, 1, -1).find("beyond the 2 blocks"), std::string::npos);
+  // Positions 2..3 use the table's second block only: a bad first block does not matter.
+  EXPECT_EQ(message_of({9, 3}, 2, 2), "");
+  const auto* keys = static_cast<const float*>(pool.keys(0));
+  // Nothing of the refused writes landed: block 0 (the first id of two refused tables) holds its 7s.
+  for (int64_t i = 0; i < block_size * width; ++i) ASSERT_EQ(keys[i], 7.0f) << i;
+  EXPECT_EQ(keys[pool_index(spec, block_size, 3, 0, 0, 0)], 1.0f);
+}
+
 }  // namespace
 }  // namespace shardlm

@@ -44,6 +44,26 @@ TEST(Hardware, PresetsMatchTheirDatasheets) {
   EXPECT_DOUBLE_EQ(find_hardware("h100-80g").memory_bandwidth, 3350e9);
 }
 
+// The names cudaGetDeviceProperties gives these parts (NVIDIA's own, as nvidia-smi lists them),
+// with their memory: each SXM part finds its preset; parts whose clocks and bandwidth differ from
+// every preset (PCIe, NVL) and unknown GPUs find none, so that gpu_bench falls back to the clock.
+TEST(Hardware, GpuNamesFindTheirDatasheetPreset) {
+  const int64_t gib = int64_t{1} << 30;
+  EXPECT_EQ(gpu_preset_for("NVIDIA H100 80GB HBM3", 79 * gib), "h100-80g");
+  EXPECT_EQ(gpu_preset_for("NVIDIA H200", 140 * gib), "h200");
+  EXPECT_EQ(gpu_preset_for("NVIDIA A100-SXM4-80GB", 79 * gib), "a100-80g");
+  EXPECT_EQ(gpu_preset_for("NVIDIA A100-SXM4-40GB", 39 * gib), "a100-40g");
+  EXPECT_EQ(gpu_preset_for("NVIDIA H100 PCIe", 79 * gib), "");
+  EXPECT_EQ(gpu_preset_for("NVIDIA H100 NVL", 93 * gib), "");
+  EXPECT_EQ(gpu_preset_for("NVIDIA H200 NVL", 140 * gib), "");
+  EXPECT_EQ(gpu_preset_for("NVIDIA A100 80GB PCIe", 79 * gib), "");
+  EXPECT_EQ(gpu_preset_for("NVIDIA L40S", 44 * gib), "");
+  // The datasheet's dense bf16 peak, not the boost clock's (H100 SXM: 989 TFLOP/s, where 132
+  // multiprocessors x 1,980 MHz x 4,096 FLOP a clock give 1,070).
+  EXPECT_DOUBLE_EQ(find_hardware(gpu_preset_for("NVIDIA H100 80GB HBM3", 79 * gib)).flops_for(NumberFormat::bf16),
+                   989e12);
+}
+
 TEST(Hardware, SizesTakeUnits) {
   EXPECT_EQ(parse_size("80GiB", "x"), int64_t{80} << 30);
   EXPECT_EQ(parse_size("141 GB", "x"), int64_t{141'000'000'000});
