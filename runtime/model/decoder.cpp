@@ -184,15 +184,15 @@ std::span<const float> Decoder::forward(std::span<const int32_t> tokens, int64_t
   const SequenceSlice one[] = {{tokens, start_pos, &cache, nullptr, {}}};
   if (which == Logits::last) return forward_batch(one, hidden_in);
   const auto T = static_cast<int64_t>(tokens.size());
-  const auto hidden = forward_batch_hidden(one, hidden_in, T);
-  if (!placement_.last_stage) return hidden;
+  run_batch(one, hidden_in, T);
+  if (!placement_.last_stage) return to_host(x_, T * spec_.hidden, host_hidden_);
   return logits_of_first(T);  // every position's logits, for tests of whole prompts
 }
 
 std::span<const float> Decoder::forward_every_position(const SequenceSlice& sequence) {
   SHARDLM_CHECK(placement_.last_stage, "only the last pipeline stage has logits");
   const auto T = static_cast<int64_t>(sequence.tokens.size());
-  forward_batch_hidden(std::span<const SequenceSlice>(&sequence, 1), nullptr, T);
+  run_batch(std::span<const SequenceSlice>(&sequence, 1), nullptr, T);
   return logits_of_first(T);
 }
 
@@ -209,13 +209,13 @@ std::span<const float> Decoder::forward_batch(std::span<const SequenceSlice> seq
     total += static_cast<int64_t>(seq.tokens.size());
     last_rows.push_back(total - 1);
   }
-  const auto hidden = forward_batch_hidden(sequences, hidden_in, total);
-  if (!placement_.last_stage) return hidden;
+  run_batch(sequences, hidden_in, total);
+  // Only a stage that hands its rows on copies them to the host; the last keeps them on the device.
+  if (!placement_.last_stage) return to_host(x_, total * spec_.hidden, host_hidden_);
   return logits_of(last_rows);
 }
 
-std::span<const float> Decoder::forward_batch_hidden(std::span<const SequenceSlice> sequences, const float* hidden_in,
-                                                     int64_t total) {
+void Decoder::run_batch(std::span<const SequenceSlice> sequences, const float* hidden_in, int64_t total) {
   SHARDLM_CHECK(!sequences.empty() && total > 0, "forward pass with no tokens");
   fault_point(total > static_cast<int64_t>(sequences.size()) ? "prefill" : "decode");
   ensure_scratch(total);
@@ -238,7 +238,6 @@ std::span<const float> Decoder::forward_batch_hidden(std::span<const SequenceSli
     ops_.from_host(x_, hidden_in, total * spec_.hidden * sizeof(float));
   }
   run_layers(sequences, total);
-  return to_host(x_, total * spec_.hidden, host_hidden_);
 }
 
 void Decoder::run_layers(std::span<const SequenceSlice> sequences, int64_t T) {

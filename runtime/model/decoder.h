@@ -85,9 +85,9 @@ class Decoder {
  private:
   void ensure_scratch(int64_t tokens);
   void embed(std::span<const SequenceSlice> sequences);
-  // Positions, embedding (or hidden_in) and the layers for all sequences; returns x_ [total, hidden].
-  std::span<const float> forward_batch_hidden(std::span<const SequenceSlice> sequences, const float* hidden_in,
-                                              int64_t total);
+  // Positions, embedding (or hidden_in) and the layers for all sequences; leaves x_ [total, hidden]
+  // on the device.
+  void run_batch(std::span<const SequenceSlice> sequences, const float* hidden_in, int64_t total);
   // Runs the layers over x_ (rows of all sequences); leaves the result in x_.
   void run_layers(std::span<const SequenceSlice> sequences, int64_t rows);
   // Final norm and LM head over the given rows of x_, into logits_ [rows, vocab].
