@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -253,14 +254,17 @@ class CudaOps final : public DeviceOps {
   }
 
  private:
+  // A device buffer of uploaded host bytes and a copy of the bytes it holds.
+  struct Staged {
+    Tensor device;
+    std::vector<uint8_t> holds;
+  };
   // Device memory of at least `bytes` held by `buffer`.
   void* scratch(Tensor& buffer, size_t bytes) {
     if (!buffer.defined() || buffer.bytes() < bytes)
       buffer = memory_->empty({static_cast<int64_t>(std::max<size_t>(bytes, 1))}, DType::i8);
     return buffer.data();
   }
-  // Host bytes copied into `buffer` on the stream; the copy is finished (pageable host memory is
-  // staged before cudaMemcpyAsync returns), so the host array may change afterwards.
   // Row-major y [m, n'] (leading dimension ldy) = x [m, k] w^T for w [n', k] of `type` (x in the same
   // type), in f32: column-major that is y^T = w x^T, w being k x n' column-major taken transposed.
   void gemm(cudaDataType type, const void* w, const void* x, float* y, int64_t n, int64_t m, int64_t k, int64_t ldy) {
@@ -270,19 +274,32 @@ class CudaOps final : public DeviceOps {
                                   CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                  "cublasGemmEx", device_);
   }
-  void* upload(Tensor& buffer, const void* host, size_t bytes) {
-    void* device = scratch(buffer, bytes);
+  // Host bytes copied into `staged` on the stream, unless it already holds the same bytes (a layer's
+  // positions for q and then k, the RoPE table every layer, a sequence's block table for its KV write
+  // and its attention): each pageable copy is a host-side staging and a DMA. The copy is finished
+  // when this returns (pageable host memory is staged before cudaMemcpyAsync returns), so the host
+  // array may change afterwards; kernels that read the buffer are on the same stream, so a later
+  // copy into it waits for them.
+  void* upload(Staged& staged, const void* host, size_t bytes) {
+    const void* before = staged.device.defined() ? staged.device.data() : nullptr;
+    void* device = scratch(staged.device, bytes);
+    const auto* from = static_cast<const uint8_t*>(host);
+    if (device == before && staged.holds.size() == bytes && std::memcmp(staged.holds.data(), from, bytes) == 0)
+      return device;
     if (bytes > 0)
       check_cuda(cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync", device_);
+    staged.holds.assign(from, from + bytes);
     return device;
   }
+
 
   int device_;
   int multiprocessors_ = 1;
   std::unique_ptr<Backend> memory_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
-  Tensor rounded_inputs_, dequantized_, partials_, indices_, row_indices_, slopes_, tables_, frequencies_;
+  Tensor rounded_inputs_, dequantized_, partials_;
+  Staged indices_, row_indices_, slopes_, tables_, frequencies_;
 };
 
 }  // namespace
