@@ -84,7 +84,8 @@ if [ "${1:-}" = "--bundle" ]; then
   for binary in "${binaries[@]}"; do
     [ -x "$binary" ] || { echo "gpu-check: $binary is missing: run ./launch/build.sh first" >&2; exit 1; }
   done
-  rm -rf "$bundle/bin" "$bundle/lib"
+  # A fresh folder each time (nothing here removes an old one: delete it yourself to rebuild).
+  [ ! -e "$bundle" ] || { echo "gpu-check: $bundle exists: remove it first to make a new bundle" >&2; exit 1; }
   mkdir -p "$bundle/bin" "$bundle/lib"
   cp "${binaries[@]}" "$bundle/bin/"
   strip --strip-unneeded "$bundle"/bin/*

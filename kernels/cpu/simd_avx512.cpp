@@ -548,9 +548,6 @@ void gemm_f32(const float* x, int64_t x_stride, int rows, const float* panel, in
                  y_stride, cols, accumulate);
 }
 
-// The panel's column order: a 4 x 4 transpose of 32-bit groups leaves lane L of each 16-column half
-// holding column 4 x (L mod 4) + L / 4 of that half (pack_quantized_panel), a map that is its own
-// inverse, so the same index puts the finished sums back in column order.
 // 16 int32 lanes made at compile time (tables read from memory, not built at every call).
 struct LaneTable {
   alignas(64) int32_t lanes[16];
@@ -562,6 +559,9 @@ constexpr LaneTable lane_table(Rule rule) {
   return table;
 }
 
+// The panel's column order: a 4 x 4 transpose of 32-bit groups leaves lane L of each 16-column half
+// holding column 4 x (L mod 4) + L / 4 of that half (pack_quantized_panel), a map that is its own
+// inverse, so the same index puts the finished sums back in column order.
 __m512i panel_lane_order() {
   static constexpr LaneTable kOrder = lane_table([](int lane) { return 4 * (lane % 4) + lane / 4; });
   return _mm512_load_si512(kOrder.lanes);
@@ -572,13 +572,14 @@ __m512i panel_lane_order() {
 // register (block j in 128-bit lane j), their low and high nibbles multiply the inputs' values 0-15
 // and 16-31 of the same blocks (two 64-bit shuffles of the input row), and the 4 lane sums of each
 // block are folded so that 16 blocks' sums share one register, in panel_lane_order: block
-// 4 x (L mod 4) + L / 4 in lane L. Their weight scales (and q4_1's minimums) come in one gather in that
-// order, the inputs' [scale, sum] pairs in one two-register permute.
+// 4 x (L mod 4) + L / 4 in lane L. The inputs' [scale, sum] pairs come in that order by one
+// two-register permute.
 // The headers of a group come from the first 64 bytes of each quad (quad_starts), which hold all four
 // of its headers: picked by two-register permutes, one for quads 0 and 1, one for 2 and 3, and blended
 // into lane order (a gather of them cost a quarter of the time on Zen 4). Lane L takes the header of
 // block j = L / 4 of quad e = L % 4; kLaterQuadLanes marks the lanes of quads 2 and 3.
 constexpr __mmask16 kLaterQuadLanes = 0xCCCC;
+constexpr __mmask32 kLaterQuadWords = 0xF0F0F0F0;  // the same lanes' 16-bit halves
 
 template <class Format>
 [[gnu::always_inline]] inline void quad_starts(const uint8_t* group, int present, __m512i (&starts)[4]) {
@@ -597,17 +598,14 @@ struct QuadQ4_0 {
   static constexpr int64_t kBytes = 18, kNibbles = 2;
   static constexpr bool kMinimum = false;
   static __m512i headers(const __m512i (&starts)[4]) {
-    // Word L (< 16) of the 32: the scale's word in quads (L mod 2) and (L mod 2) + 2, read as pairs of
-    // words in 32-bit lanes: lane i holds words 2i and 2i + 1.
-    static constexpr LaneTable kWords = lane_table([](int lane) {
-      auto word = [](int l) { return l < 16 ? (l % 2) * 32 + l / 4 * static_cast<int>(kBytes) / 2 : 0; };
-      return word(2 * lane) | word(2 * lane + 1) << 16;
-    });
+    // The low word of lane L: the scale's word in quad (L mod 2) of the pair (the high word: word 0,
+    // unused).
+    static constexpr LaneTable kWords =
+        lane_table([](int lane) { return (lane % 2) * 32 + lane / 4 * static_cast<int>(kBytes) / 2; });
     const __m512i words = _mm512_load_si512(kWords.lanes);
     const __m512i early = _mm512_permutex2var_epi16(starts[0], words, starts[1]);
     const __m512i late = _mm512_permutex2var_epi16(starts[2], words, starts[3]);
-    return _mm512_maskz_cvtepu16_epi32(
-        kAllLanes, _mm512_maskz_extracti64x4_epi64(0xF, _mm512_mask_mov_epi16(early, kLaterQuadLanes, late), 0));
+    return _mm512_mask_mov_epi16(early, kLaterQuadWords, late);
   }
 };
 
